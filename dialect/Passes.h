@@ -1,0 +1,54 @@
+//===- Passes.h - ttt passes and pipelines ----------------------*- C++ -*-===//
+#ifndef TTTC_DIALECT_PASSES_H
+#define TTTC_DIALECT_PASSES_H
+
+#include "mlir/Pass/Pass.h"
+#include "mlir/Pass/PassManager.h"
+
+namespace mlir {
+class DialectRegistry;
+namespace func { class FuncDialect; }
+namespace scf { class SCFDialect; }
+namespace tensor { class TensorDialect; }
+namespace arith { class ArithDialect; }
+namespace linalg { class LinalgDialect; }
+namespace math { class MathDialect; }
+class RewritePatternSet;
+class TypeConverter;
+
+namespace ttt {
+#define GEN_PASS_DECL
+#include "dialect/TTTPasses.h.inc"
+
+#define GEN_PASS_REGISTRATION
+#include "dialect/TTTPasses.h.inc"
+
+/// Patterns lowering chunk-level ttt ops to linalg/tensor/arith/math.
+void populateTTTToLinalgPatterns(RewritePatternSet &patterns);
+
+/// Options shared by the named pipelines.
+struct PipelineOptions {
+  int64_t headDim = 64;
+  int64_t miniBatch = 0; // 0: the spec's own
+};
+
+/// spec -> after-autodiff: ttt-decompose, ttt-inner-autodiff.
+void buildAutodiffPipeline(OpPassManager &pm);
+/// ... -> chunked: + ttt-dual-form.
+void buildChunkedPipeline(OpPassManager &pm, const PipelineOptions &opts);
+/// ... -> linalg on tensors: + ttt-lower-layer-to-func, convert-ttt-to-linalg.
+void buildLinalgPipeline(OpPassManager &pm, const PipelineOptions &opts);
+/// linalg on tensors -> LLVM dialect (bufferization, loops, LLVM).
+void buildLinalgToLLVMPipeline(OpPassManager &pm);
+/// The whole CPU pipeline, spec -> LLVM dialect.
+void buildCPUPipeline(OpPassManager &pm, const PipelineOptions &opts);
+
+/// Registers the ttt passes and the named pipelines (ttt-to-chunked,
+/// ttt-to-linalg, ttt-cpu-pipeline).
+void registerTTTPassesAndPipelines();
+/// Registers every dialect and interface any tttc tool needs.
+void registerTTTDialects(DialectRegistry &registry);
+} // namespace ttt
+} // namespace mlir
+
+#endif

@@ -1,0 +1,72 @@
+//===- TTTPasses.td - ttt passes -------------------------------------------===//
+#ifndef TTT_PASSES_TD
+#define TTT_PASSES_TD
+
+include "mlir/Pass/PassBase.td"
+
+def TTTDecompose : Pass<"ttt-decompose", "ModuleOp"> {
+  let summary = "Inline model calls and expand composite primitives";
+  let description = [{
+    Replaces every `ttt.call_model` by the model's body, and expands
+    `ttt.layer_norm`, `ttt.rms_norm`, `ttt.l2_norm`, `ttt.sum_sq`, `ttt.dot`,
+    `ttt.gelu` and `ttt.silu` into elementwise ops and reductions, so that
+    autodiff needs derivative rules only for the small core set.
+  }];
+}
+
+def TTTInnerAutodiff : Pass<"ttt-inner-autodiff", "ModuleOp"> {
+  let summary = "Derive the per-token gradient of the loss w.r.t. every state";
+  let description = [{
+    Reverse-mode differentiation of `ttt.loss` (after `ttt-decompose`),
+    producing a `ttt.gradient` region: the forward pass at the anchor state,
+    the reverse pass, and factored gradient terms (`ttt.outer_grad x, g` for
+    a matrix state used by `ttt.linear`, `ttt.vec_grad g` for a vector state).
+    No per-token matrix gradient is ever built.
+  }];
+}
+
+def TTTDualForm : Pass<"ttt-dual-form", "ModuleOp"> {
+  let summary = "Rewrite the per-token recurrence into the mini-batch dual form";
+  let description = [{
+    Replaces the model, gradient, update rule and readouts of each layer by
+    one `ttt.chunk_step`: the gradients of a whole mini-batch at its first
+    state, the outputs as masked chunk-sized matmuls
+    (A W_0 - (E o tril(A X^T)) G for each linear use of a matrix state), and
+    the state update at the chunk end. Specialises the layer to `head-dim`
+    and `mini-batch` (0: the spec's own mini_batch).
+  }];
+  let options = [
+    Option<"headDim", "head-dim", "int64_t", "64", "the head dimension D">,
+    Option<"miniBatch", "mini-batch", "int64_t", "0",
+           "mini-batch size C (0: the spec's mini_batch attribute)">
+  ];
+  let dependentDialects = ["::mlir::tensor::TensorDialect",
+                           "::mlir::arith::ArithDialect"];
+}
+
+def TTTLowerLayerToFunc : Pass<"ttt-lower-layer-to-func", "ModuleOp"> {
+  let summary = "Turn each chunked layer into a function looping over (b, h, chunk)";
+  let description = [{
+    Produces `func.func @<layer>` with the signature described by
+    `tttc::LayerSignature` (inputs, then outputs as destination tensors, all
+    with dynamic B, T, H and static head dimension), looping over batches,
+    heads and chunks with the states carried across chunks; the chunk body is
+    the `ttt.chunk_step` region, inlined. The last, shorter chunk is padded
+    with zero tokens and gates and only its real rows are written back.
+  }];
+  let dependentDialects = ["::mlir::func::FuncDialect", "::mlir::scf::SCFDialect",
+                           "::mlir::tensor::TensorDialect", "::mlir::arith::ArithDialect",
+                           "::mlir::linalg::LinalgDialect"];
+}
+
+def ConvertTTTToLinalg : Pass<"convert-ttt-to-linalg", "ModuleOp"> {
+  let summary = "Lower chunk-level ttt ops to linalg, tensor, arith and math";
+  let description = [{
+    Matmuls become `linalg.matmul` (kept as matmuls for tiling and the GPU
+    path), elementwise ops and row reductions `linalg.generic`s.
+  }];
+  let dependentDialects = ["::mlir::linalg::LinalgDialect", "::mlir::tensor::TensorDialect",
+                           "::mlir::arith::ArithDialect", "::mlir::math::MathDialect"];
+}
+
+#endif // TTT_PASSES_TD
