@@ -13,6 +13,8 @@ namespace tensor { class TensorDialect; }
 namespace arith { class ArithDialect; }
 namespace linalg { class LinalgDialect; }
 namespace math { class MathDialect; }
+namespace memref { class MemRefDialect; }
+namespace bufferization { class BufferizationDialect; }
 class RewritePatternSet;
 class TypeConverter;
 

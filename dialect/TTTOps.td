@@ -108,7 +108,7 @@ def TTT_LayerOp : TTT_Op<"layer", [Symbol, SymbolTable, NoTerminator,
   }];
 }
 
-def TTT_InputOp : TTT_Op<"input", [Pure]> {
+def TTT_InputOp : TTT_Op<"input", []> {
   let summary = "a per-token input stream";
   let description = [{
     `f32`: a per-token gate, laid out [B, T, H]. `!ttt.vec<m>`: a per-token
@@ -135,7 +135,7 @@ def TTT_PositionInputOp : TTT_Op<"position_input", [
   let hasRegionVerifier = 1;
 }
 
-def TTT_ParamOp : TTT_Op<"param", [Pure]> {
+def TTT_ParamOp : TTT_Op<"param", []> {
   let summary = "a per-head outer-loop parameter: a vector [H, m*D] or a scalar [H]";
   let arguments = (ins StrAttr:$name);
   let results = (outs AnyTypeOf<[F32, TTT_VecType]>:$result);
@@ -444,10 +444,12 @@ def TTT_ChunkStepOp : TTT_Op<"chunk_step", [
     input [C, 1], a parameter [1, n], a state at the chunk's start), then
     `valid` (index): the number of real tokens in this chunk (rows at and
     past `valid` are padding with zero inputs and gates). Yields the
-    readouts [C, n] in order, then every state at the chunk's end.
+    readouts [C, n] in order (named by `readouts`), then every state at the
+    chunk's end.
   }];
+  let arguments = (ins StrArrayAttr:$readouts);
   let regions = (region SizedRegion<1>:$body);
-  let assemblyFormat = "$body attr-dict";
+  let assemblyFormat = "`readouts` $readouts $body attr-dict";
 }
 
 def TTT_MatmulOp : TTT_Op<"matmul", [Pure,
@@ -486,6 +488,13 @@ def TTT_PositionOp : TTT_Op<"position", [Pure]> {
   let summary = "the positions 0..C-1 of a chunk as a [C, 1] tensor";
   let results = (outs RankedTensorOf<[F32]>:$result);
   let assemblyFormat = "attr-dict `:` type($result)";
+}
+
+def TTT_ValidMaskOp : TTT_Op<"valid_mask", [Pure]> {
+  let summary = "a [C, 1] tensor: 1 for rows < `valid`, 0 for padding rows";
+  let arguments = (ins Index:$valid);
+  let results = (outs RankedTensorOf<[F32]>:$result);
+  let assemblyFormat = "$valid attr-dict `:` type($result)";
 }
 
 #endif // TTT_OPS_TD

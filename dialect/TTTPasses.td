@@ -69,4 +69,18 @@ def ConvertTTTToLinalg : Pass<"convert-ttt-to-linalg", "ModuleOp"> {
                            "::mlir::arith::ArithDialect", "::mlir::math::MathDialect"];
 }
 
+def TTTBufferize : Pass<"ttt-bufferize", "ModuleOp"> {
+  let summary = "One-shot bufferization for compiled layers";
+  let description = [{
+    One-shot module bufferization with identity-layout function boundaries,
+    copies as `linalg.copy` (lowered to plain loops: no runtime library
+    needed), and, once the loops that only carry the destination buffers
+    have folded away, functions returning their own output arguments
+    rewritten to return nothing.
+  }];
+  let dependentDialects = ["::mlir::memref::MemRefDialect",
+                           "::mlir::linalg::LinalgDialect",
+                           "::mlir::bufferization::BufferizationDialect"];
+}
+
 #endif // TTT_PASSES_TD

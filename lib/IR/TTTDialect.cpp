@@ -67,7 +67,8 @@ bool mlir::ttt::isPrimitive(Operation *op) {
              SqrtOp, RsqrtOp, GeluOp, SiluOp, StopGradientOp, DivOrZeroOp,
              SegmentAttentionOp, SumOp, MeanOp, BroadcastOp,
              LinearOp, LayerNormOp, RMSNormOp, L2NormOp, SumSqOp, DotOp,
-             MatmulOp, TransposeOp, CausalMaskOp, RowOp, PositionOp>(op);
+             MatmulOp, TransposeOp, CausalMaskOp, RowOp, PositionOp,
+             ValidMaskOp>(op);
 }
 
 static bool isSpecType(Type t) { return isa<FloatType, VecType, MatType>(t); }

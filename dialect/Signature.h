@@ -1,0 +1,51 @@
+//===- Signature.h - the calling convention of a compiled layer -*- C++ -*-===//
+//
+// A compiled layer is a function of its inputs, in declaration order, then
+// its outputs (destinations), in order: readouts, then the final value of
+// every state that names one. B, T and H are dynamic; the head dimension D
+// and the mini-batch size C are fixed at compile time.
+//
+//===----------------------------------------------------------------------===//
+#ifndef TTTC_DIALECT_SIGNATURE_H
+#define TTTC_DIALECT_SIGNATURE_H
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace mlir::ttt {
+class LayerOp;
+
+enum class ArgKind {
+  TokenVector,    // [B, T, H, n]
+  TokenScalar,    // [B, T, H]
+  PositionScalar, // [C], or omitted (the spec's default)
+  ParamVector,    // [H, n]
+  ParamScalar,    // [H]
+  StateInit,      // [H, ...] or [B, H, ...]; omitted if optional
+  Readout,        // [B, T, H, n]
+  StateFinal,     // [B, H, ...]
+};
+
+struct ArgInfo {
+  std::string name;
+  ArgKind kind;
+  /// Trailing dimensions (n for vectors; rows, cols for matrices).
+  std::vector<int64_t> inner;
+  /// Whether the caller may omit this input.
+  bool optional = false;
+};
+
+struct LayerSignature {
+  std::string name;
+  int64_t headDim = 0, miniBatch = 0;
+  std::vector<ArgInfo> inputs, outputs;
+};
+
+/// The calling convention of `layer` for the given D and C.
+LayerSignature getLayerSignature(LayerOp layer, int64_t headDim, int64_t miniBatch);
+/// A human-readable shape, e.g. "[B, T, H, 64]".
+std::string describeShape(const ArgInfo &a, int64_t miniBatch);
+} // namespace mlir::ttt
+
+#endif

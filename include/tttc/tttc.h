@@ -1,0 +1,98 @@
+/*===- tttc.h - the tttc C API ----------------------------------*- C -*-===*\
+ *
+ * Compile a test-time-training layer spec (ttt dialect text) for a head
+ * dimension and mini-batch size, then run it on caller-owned host buffers.
+ *
+ *   tttc_layer *l = tttc_compile_file("examples/ttt_linear.mlir", 64, 0);
+ *   if (!l) fprintf(stderr, "%s\n", tttc_last_error());
+ *   tttc_tensor in[] = {{"q", q, 4, (int64_t[]){B, T, H, 64}}, ...};
+ *   tttc_tensor out[] = {{"out", o, 4, (int64_t[]){B, T, H, 64}}, ...};
+ *   if (tttc_run(l, in, n_in, out, n_out) != 0) ... tttc_last_error() ...
+ *   tttc_destroy(l);
+ *
+ * All tensors are float32, C-contiguous. Errors are reported through the
+ * return value and a message from tttc_last_error() (per thread).
+\*===----------------------------------------------------------------------===*/
+#ifndef TTTC_TTTC_H
+#define TTTC_TTTC_H
+
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct tttc_layer tttc_layer;
+
+/* A named float32 tensor, C-contiguous. */
+typedef struct {
+  const char *name;
+  float *data;
+  int rank;
+  const int64_t *shape;
+} tttc_tensor;
+
+/* What a layer argument is (see tttc_arg_kind). */
+enum {
+  TTTC_TOKEN_VECTOR = 0, /* [B, T, H, n] */
+  TTTC_TOKEN_SCALAR,     /* [B, T, H] */
+  TTTC_POSITION_SCALAR,  /* [C]; may be omitted (the spec's default) */
+  TTTC_PARAM_VECTOR,     /* [H, n] */
+  TTTC_PARAM_SCALAR,     /* [H] */
+  TTTC_STATE_INIT,       /* [H, ...] or [B, H, ...] */
+  TTTC_READOUT,          /* output [B, T, H, n] */
+  TTTC_STATE_FINAL       /* output [B, H, ...] */
+};
+
+/* The message of the last failed call on this thread ("" if none). */
+const char *tttc_last_error(void);
+
+/* Compile a spec for head dimension `head_dim` and mini-batch size
+ * `mini_batch` (0: the spec's own). Returns NULL on error. */
+tttc_layer *tttc_compile(const char *spec_text, int64_t head_dim, int64_t mini_batch);
+tttc_layer *tttc_compile_file(const char *path, int64_t head_dim, int64_t mini_batch);
+void tttc_destroy(tttc_layer *layer);
+
+const char *tttc_layer_name(const tttc_layer *layer);
+int64_t tttc_head_dim(const tttc_layer *layer);
+int64_t tttc_mini_batch(const tttc_layer *layer);
+
+/* The layer's inputs and outputs, in calling order. */
+int tttc_num_inputs(const tttc_layer *layer);
+int tttc_num_outputs(const tttc_layer *layer);
+const char *tttc_input_name(const tttc_layer *layer, int i);
+const char *tttc_output_name(const tttc_layer *layer, int i);
+int tttc_input_kind(const tttc_layer *layer, int i);
+int tttc_output_kind(const tttc_layer *layer, int i);
+/* Whether input i may be omitted. */
+int tttc_input_optional(const tttc_layer *layer, int i);
+/* The shape input i must have for batch B, length T and H heads (state
+ * initial values: the shared [H, ...] form). Returns the rank. */
+int tttc_input_shape(const tttc_layer *layer, int i, int64_t B, int64_t T, int64_t H,
+                     int64_t shape[8]);
+/* The shape of output i for batch B, length T and H heads. Returns the rank. */
+int tttc_output_shape(const tttc_layer *layer, int i, int64_t B, int64_t T, int64_t H,
+                      int64_t shape[8]);
+
+/* Run the layer. Every required input and every output must be given, by
+ * name, with the right shape; B, T and H are taken from the first per-token
+ * vector input. Returns 0 on success. */
+int tttc_run(tttc_layer *layer, const tttc_tensor *inputs, int num_inputs,
+             const tttc_tensor *outputs, int num_outputs);
+
+/* The IR of the spec after a pipeline stage: "spec", "after-autodiff",
+ * "chunked", "linalg", "llvm-dialect" or "llvm-ir". The returned string is
+ * owned by the caller (free with tttc_free_string); NULL on error. */
+char *tttc_emit(const char *spec_text, const char *stage, int64_t head_dim,
+                int64_t mini_batch);
+/* Compile to a native object file at `object_path` and write a C header
+ * declaring its entry point at `header_path` (may be NULL). 0 on success. */
+int tttc_compile_to_object(const char *spec_text, int64_t head_dim, int64_t mini_batch,
+                           const char *object_path, const char *header_path);
+void tttc_free_string(char *s);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* TTTC_TTTC_H */

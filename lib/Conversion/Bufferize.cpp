@@ -1,0 +1,59 @@
+//===- Bufferize.cpp - one-shot bufferization for compiled layers ---------===//
+
+#include "dialect/Passes.h"
+
+#include "mlir/Dialect/Bufferization/IR/Bufferization.h"
+#include "mlir/Dialect/Bufferization/Transforms/OneShotAnalysis.h"
+#include "mlir/Dialect/Bufferization/Transforms/OneShotModuleBufferize.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Transforms/GreedyPatternRewriteDriver.h"
+
+namespace mlir::ttt {
+#define GEN_PASS_DEF_TTTBUFFERIZE
+#include "dialect/TTTPasses.h.inc"
+} // namespace mlir::ttt
+
+using namespace mlir;
+
+namespace {
+/// Drops the results of a function that returns only its own arguments.
+void dropArgumentResults(func::FuncOp f) {
+  if (f.isExternal())
+    return;
+  SmallVector<func::ReturnOp> returns;
+  f.walk([&](func::ReturnOp r) { returns.push_back(r); });
+  for (func::ReturnOp r : returns)
+    for (Value v : r.getOperands())
+      if (!isa<BlockArgument>(v) || cast<BlockArgument>(v).getOwner() != &f.front())
+        return;
+  for (func::ReturnOp r : returns)
+    r->setOperands({});
+  f.setType(FunctionType::get(f.getContext(), f.getArgumentTypes(), {}));
+}
+
+struct TTTBufferizePass : ttt::impl::TTTBufferizeBase<TTTBufferizePass> {
+  void runOnOperation() override {
+    bufferization::OneShotBufferizationOptions opts;
+    opts.bufferizeFunctionBoundaries = true;
+    opts.setFunctionBoundaryTypeConversion(
+        bufferization::LayoutMapOption::IdentityLayoutMap);
+    opts.allowReturnAllocsFromLoops = true;
+    opts.memCpyFn = [](OpBuilder &b, Location loc, Value from, Value to) {
+      linalg::CopyOp::create(b, loc, from, to);
+      return success();
+    };
+    bufferization::BufferizationState state;
+    if (failed(bufferization::runOneShotModuleBufferize(getOperation(), opts, state)))
+      return signalPassFailure();
+
+    RewritePatternSet patterns(&getContext());
+    scf::ForOp::getCanonicalizationPatterns(patterns, &getContext());
+    if (failed(applyPatternsGreedily(getOperation(), std::move(patterns))))
+      return signalPassFailure();
+    getOperation().walk(dropArgumentResults);
+  }
+};
+} // namespace

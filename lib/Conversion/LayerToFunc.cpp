@@ -1,0 +1,381 @@
+//===- LayerToFunc.cpp - chunked layer -> func with (b, h, chunk) loops ---===//
+//
+// The function takes the inputs and the output destinations described by
+// `getLayerSignature` as tensors with dynamic B, T, H (initial states as
+// [Bi, H, ...] with Bi = 1 (shared) or B, or Bi = 0 for an omitted optional
+// state) and returns the filled outputs. Per (b, h) the states are carried
+// across an scf.for over chunks; each chunk's tokens are copied into
+// zero-padded [C, n] tensors, the `ttt.chunk_step` body is inlined, and the
+// real rows of the readouts are written back.
+//
+//===----------------------------------------------------------------------===//
+
+#include "dialect/ChunkUtils.h"
+#include "dialect/Passes.h"
+#include "dialect/Signature.h"
+#include "dialect/TTTOps.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+
+namespace mlir::ttt {
+#define GEN_PASS_DEF_TTTLOWERLAYERTOFUNC
+#include "dialect/TTTPasses.h.inc"
+} // namespace mlir::ttt
+
+using namespace mlir;
+using namespace mlir::ttt;
+
+namespace {
+constexpr int64_t kDyn = ShapedType::kDynamic;
+
+class LayerLowering {
+public:
+  LayerLowering(LayerOp layer) : layer(layer), b(layer), loc(layer.getLoc()) {}
+
+  LogicalResult run() {
+    ChunkStepOp step;
+    for (Operation &op : layer.getBodyBlock())
+      if (auto s = dyn_cast<ChunkStepOp>(op))
+        step = s;
+    if (!step || !layer.getHeadDim())
+      return layer.emitOpError("run ttt-dual-form before ttt-lower-layer-to-func");
+    D = *layer.getHeadDim();
+    C = layer.getMiniBatch();
+    f32 = b.getF32Type();
+
+    // Declarations, in the chunk step's block-argument order.
+    SmallVector<Operation *> decls;
+    for (Operation &op : layer.getBodyBlock())
+      if (isa<InputOp, PositionInputOp, ParamOp, StateOp>(op))
+        decls.push_back(&op);
+    Block &sb = step.getBody().front();
+    if (sb.getNumArguments() != decls.size() + 1)
+      return step.emitOpError("block arguments do not match the declarations");
+    if (!llvm::any_of(decls, [](Operation *d) {
+          return isa<InputOp>(d) && isa<VecType>(d->getResult(0).getType());
+        }))
+      return layer.emitOpError("needs at least one per-token vector input");
+
+    // Function type.
+    SmallVector<Type> argTypes;
+    SmallVector<Type> outTypes;
+    for (Operation *d : decls) {
+      Type t = d->getResult(0).getType();
+      SmallVector<int64_t> inner = specShape(t, D);
+      if (isa<InputOp>(d))
+        argTypes.push_back(tensor({kDyn, kDyn, kDyn}, inner));
+      else if (isa<PositionInputOp>(d))
+        argTypes.push_back(tensor({kDyn}, {}));
+      else if (isa<ParamOp>(d))
+        argTypes.push_back(tensor({kDyn}, inner));
+      else if (cast<StateOp>(d).getInit())
+        argTypes.push_back(tensor({kDyn, kDyn}, inner));
+    }
+    auto yield = cast<YieldOp>(sb.getTerminator());
+    unsigned numReadouts = step.getReadouts().size();
+    for (unsigned i = 0; i < numReadouts; ++i)
+      outTypes.push_back(tensor({kDyn, kDyn, kDyn},
+                                {cast<RankedTensorType>(yield.getValues()[i].getType())
+                                     .getDimSize(1)}));
+    SmallVector<StateOp> states;
+    for (Operation *d : decls)
+      if (auto s = dyn_cast<StateOp>(d))
+        states.push_back(s);
+    for (StateOp s : states)
+      if (s.getFinal())
+        outTypes.push_back(tensor({kDyn, kDyn}, specShape(s.getType(), D)));
+    SmallVector<Type> allArgs = argTypes;
+    allArgs.append(outTypes);
+
+    b.setInsertionPoint(layer);
+    auto func = func::FuncOp::create(b, loc, layer.getSymName(),
+                                     b.getFunctionType(allArgs, outTypes));
+    func->setAttr("llvm.emit_c_interface", b.getUnitAttr());
+    Block *entry = func.addEntryBlock();
+    b.setInsertionPointToStart(entry);
+
+    // Bind declarations to function arguments.
+    unsigned argNo = 0;
+    DenseMap<Operation *, Value> declArg;
+    Value firstToken;
+    for (Operation *d : decls) {
+      if (auto s = dyn_cast<StateOp>(d); s && !s.getInit())
+        continue;
+      declArg[d] = entry->getArgument(argNo++);
+      if (!firstToken && isa<InputOp>(d) && isa<VecType>(d->getResult(0).getType()))
+        firstToken = declArg[d];
+    }
+    SmallVector<Value> outs(entry->getArguments().begin() + argNo,
+                            entry->getArguments().end());
+
+    Value c0 = idx(0), c1 = idx(1), cC = idx(C);
+    Value B = tensor::DimOp::create(b, loc, firstToken, 0);
+    Value T = tensor::DimOp::create(b, loc, firstToken, 1);
+    Value H = tensor::DimOp::create(b, loc, firstToken, 2);
+    Value numChunks = arith::CeilDivSIOp::create(b, loc, T, cC);
+
+    // Position inputs: the caller's [C] values, or the spec's default.
+    DenseMap<Operation *, Value> positionValue;
+    for (Operation *d : decls) {
+      auto p = dyn_cast<PositionInputOp>(d);
+      if (!p)
+        continue;
+      Value arg = declArg[d];
+      Value given = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ne,
+                                          tensor::DimOp::create(b, loc, arg, 0), c0);
+      Type colT = RankedTensorType::get({C, 1}, f32);
+      auto ifOp = scf::IfOp::create(b, loc, TypeRange{colT}, given, true);
+      {
+        OpBuilder::InsertionGuard g(b);
+        b.setInsertionPointToStart(&ifOp.getThenRegion().front());
+        Value fixedLen = tensor::CastOp::create(b, loc, RankedTensorType::get({C}, f32), arg);
+        Value col = tensor::ExpandShapeOp::create(b, loc, colT, fixedLen,
+                                                  ArrayRef<ReassociationIndices>{{0, 1}});
+        scf::YieldOp::create(b, loc, col);
+        b.setInsertionPointToStart(&ifOp.getElseRegion().front());
+        IRMapping m;
+        Block &db = p.getDefaultBody().front();
+        m.map(db.getArgument(0), PositionOp::create(b, loc, colT).getResult());
+        for (Operation &op : db.without_terminator())
+          if (!cloneAtChunkLevel(b, &op, m, D))
+            return failure();
+        Value v = m.lookup(cast<YieldOp>(db.getTerminator()).getValues()[0]);
+        if (v.getType() != colT) // a constant default
+          v = BroadcastOp::create(b, loc, colT, v);
+        scf::YieldOp::create(b, loc, v);
+      }
+      positionValue[d] = ifOp.getResult(0);
+    }
+
+    // for b, for h: carry the output tensors.
+    LogicalResult status = success();
+    auto bLoop = scf::ForOp::create(
+        b, loc, c0, B, c1, outs,
+        [&](OpBuilder &, Location, Value bi, ValueRange bOuts) {
+          auto hLoop = scf::ForOp::create(
+              b, loc, c0, H, c1, bOuts,
+              [&](OpBuilder &, Location, Value hi, ValueRange hOuts) {
+                SmallVector<Value> r = perHead(decls, declArg, positionValue, step,
+                                               bi, hi, T, numChunks, hOuts, status);
+                scf::YieldOp::create(b, loc, r);
+              });
+          scf::YieldOp::create(b, loc, hLoop.getResults());
+        });
+    if (failed(status))
+      return failure();
+    func::ReturnOp::create(b, loc, bLoop.getResults());
+    layer.erase();
+    return success();
+  }
+
+private:
+  LayerOp layer;
+  OpBuilder b;
+  Location loc;
+  int64_t D = 0, C = 0;
+  Type f32;
+
+  RankedTensorType tensor(ArrayRef<int64_t> outer, ArrayRef<int64_t> inner) {
+    SmallVector<int64_t> s(outer);
+    s.append(inner.begin(), inner.end());
+    return RankedTensorType::get(s, f32);
+  }
+  Value idx(int64_t v) { return arith::ConstantIndexOp::create(b, loc, v); }
+  Value zeros(ArrayRef<int64_t> shape) {
+    Value e = tensor::EmptyOp::create(b, loc, shape, f32);
+    Value z = arith::ConstantOp::create(b, loc, b.getF32FloatAttr(0.0));
+    return linalg::FillOp::create(b, loc, z, e).getResult(0);
+  }
+  static SmallVector<OpFoldResult> ofr(ArrayRef<Value> vs) {
+    return SmallVector<OpFoldResult>(vs.begin(), vs.end());
+  }
+  SmallVector<OpFoldResult> attrs(ArrayRef<int64_t> vs) {
+    SmallVector<OpFoldResult> r;
+    for (int64_t v : vs)
+      r.push_back(b.getIndexAttr(v));
+    return r;
+  }
+
+  /// The body of the h loop: initial states, the chunk loop, final states.
+  SmallVector<Value> perHead(ArrayRef<Operation *> decls,
+                             DenseMap<Operation *, Value> &declArg,
+                             DenseMap<Operation *, Value> &positionValue,
+                             ChunkStepOp step, Value bi, Value hi, Value T,
+                             Value numChunks, ValueRange outs,
+                             LogicalResult &status) {
+    Block &sb = step.getBody().front();
+    IRMapping fixed; // per-(b, h) block arguments
+    SmallVector<Value> stateInit;
+    for (auto [i, d] : llvm::enumerate(decls)) {
+      Type ct = sb.getArgument(i).getType();
+      auto ctt = cast<RankedTensorType>(ct);
+      if (isa<PositionInputOp>(d)) {
+        fixed.map(sb.getArgument(i), positionValue[d]);
+      } else if (auto p = dyn_cast<ParamOp>(d)) {
+        Value arg = declArg[d];
+        if (isa<VecType>(p.getType())) {
+          int64_t n = ctt.getDimSize(1);
+          fixed.map(sb.getArgument(i),
+                    tensor::ExtractSliceOp::create(b, loc, ctt, arg,
+                                                   {OpFoldResult(hi), b.getIndexAttr(0)},
+                                                   attrs({1, n}), attrs({1, 1})));
+        } else {
+          Value s = tensor::ExtractSliceOp::create(
+              b, loc, RankedTensorType::get({1}, f32), arg, {OpFoldResult(hi)},
+              attrs({1}), attrs({1}));
+          fixed.map(sb.getArgument(i),
+                    tensor::ExpandShapeOp::create(b, loc, ctt, s,
+                                                  ArrayRef<ReassociationIndices>{{0, 1}}));
+        }
+      } else if (auto s = dyn_cast<StateOp>(d)) {
+        stateInit.push_back(initialState(s, ctt, declArg.lookup(d), bi, hi));
+      }
+    }
+
+    // The chunk loop carries the states and the readout outputs.
+    unsigned numReadouts = step.getReadouts().size();
+    SmallVector<Value> iter = stateInit;
+    iter.append(outs.begin(), outs.begin() + numReadouts);
+    unsigned numStates = stateInit.size();
+    auto cLoop = scf::ForOp::create(
+        b, loc, idx(0), numChunks, idx(1), iter,
+        [&](OpBuilder &, Location, Value ci, ValueRange args) {
+          Value t0 = arith::MulIOp::create(b, loc, ci, idx(C));
+          Value valid = arith::MinSIOp::create(
+              b, loc, idx(C), arith::SubIOp::create(b, loc, T, t0));
+          IRMapping m = fixed;
+          unsigned stateNo = 0;
+          for (auto [i, d] : llvm::enumerate(decls)) {
+            Value arg = sb.getArgument(i);
+            if (auto in = dyn_cast<InputOp>(d))
+              m.map(arg, loadTokens(declArg[d], cast<RankedTensorType>(arg.getType()),
+                                    bi, hi, t0, valid, isa<VecType>(in.getType())));
+            else if (isa<StateOp>(d))
+              m.map(arg, args[stateNo++]);
+          }
+          m.map(sb.getArgument(sb.getNumArguments() - 1), valid);
+          for (Operation &op : sb.without_terminator())
+            b.clone(op, m);
+          auto y = cast<YieldOp>(sb.getTerminator());
+          SmallVector<Value> next;
+          for (unsigned s = 0; s < numStates; ++s)
+            next.push_back(m.lookup(y.getValues()[numReadouts + s]));
+          for (unsigned r = 0; r < numReadouts; ++r)
+            next.push_back(storeTokens(m.lookup(y.getValues()[r]), args[numStates + r],
+                                       bi, hi, t0, valid));
+          scf::YieldOp::create(b, loc, next);
+        });
+
+    SmallVector<Value> result;
+    for (unsigned r = 0; r < numReadouts; ++r)
+      result.push_back(cLoop.getResult(numStates + r));
+    unsigned finalNo = numReadouts, stateNo = 0;
+    for (Operation *d : decls) {
+      auto s = dyn_cast<StateOp>(d);
+      if (!s)
+        continue;
+      Value v = cLoop.getResult(stateNo++);
+      if (!s.getFinal())
+        continue;
+      result.push_back(storeState(v, outs[finalNo++], bi, hi));
+    }
+    (void)status;
+    return result;
+  }
+
+  Value initialState(StateOp s, RankedTensorType ct, Value arg, Value bi, Value hi) {
+    if (!arg)
+      return zeros(ct.getShape());
+    auto slice = [&]() -> Value {
+      Value dim0 = tensor::DimOp::create(b, loc, arg, 0);
+      Value shared = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, dim0, idx(1));
+      Value row = arith::SelectOp::create(b, loc, shared, idx(0), bi);
+      SmallVector<OpFoldResult> off{row, hi}, sizes = attrs({1, 1}), strides = attrs({1, 1});
+      auto inner = specShape(s.getType(), D);
+      for (int64_t n : inner) {
+        off.push_back(b.getIndexAttr(0));
+        sizes.push_back(b.getIndexAttr(n));
+        strides.push_back(b.getIndexAttr(1));
+      }
+      return tensor::ExtractSliceOp::create(b, loc, ct, arg, off, sizes, strides);
+    };
+    if (!s.getInitOptional())
+      return slice();
+    Value absent = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq,
+                                         tensor::DimOp::create(b, loc, arg, 0), idx(0));
+    auto ifOp = scf::IfOp::create(b, loc, TypeRange{ct}, absent, true);
+    OpBuilder::InsertionGuard g(b);
+    b.setInsertionPointToStart(&ifOp.getThenRegion().front());
+    scf::YieldOp::create(b, loc, zeros(ct.getShape()));
+    b.setInsertionPointToStart(&ifOp.getElseRegion().front());
+    scf::YieldOp::create(b, loc, slice());
+    return ifOp.getResult(0);
+  }
+
+  /// Rows t0 .. t0+valid of (b, h), zero-padded to a [C, n] tensor.
+  Value loadTokens(Value arg, RankedTensorType ct, Value bi, Value hi, Value t0,
+                   Value valid, bool vector) {
+    int64_t n = ct.getDimSize(1);
+    Value slice;
+    if (vector)
+      slice = tensor::ExtractSliceOp::create(
+          b, loc, RankedTensorType::get({kDyn, n}, f32), arg,
+          {OpFoldResult(bi), OpFoldResult(t0), OpFoldResult(hi), b.getIndexAttr(0)},
+          {b.getIndexAttr(1), OpFoldResult(valid), b.getIndexAttr(1), b.getIndexAttr(n)},
+          attrs({1, 1, 1, 1}));
+    else
+      slice = tensor::ExtractSliceOp::create(
+          b, loc, RankedTensorType::get({kDyn}, f32), arg,
+          {OpFoldResult(bi), OpFoldResult(t0), OpFoldResult(hi)},
+          {b.getIndexAttr(1), OpFoldResult(valid), b.getIndexAttr(1)}, attrs({1, 1, 1}));
+    return tensor::InsertSliceOp::create(b, loc, slice, zeros(ct.getShape()),
+                                         attrs({0, 0}),
+                                         {OpFoldResult(valid), b.getIndexAttr(n)},
+                                         attrs({1, 1}));
+  }
+
+  Value storeTokens(Value rows, Value dest, Value bi, Value hi, Value t0, Value valid) {
+    int64_t n = cast<RankedTensorType>(rows.getType()).getDimSize(1);
+    Value real = tensor::ExtractSliceOp::create(
+        b, loc, RankedTensorType::get({kDyn, n}, f32), rows, attrs({0, 0}),
+        {OpFoldResult(valid), b.getIndexAttr(n)}, attrs({1, 1}));
+    return tensor::InsertSliceOp::create(
+        b, loc, real, dest,
+        {OpFoldResult(bi), OpFoldResult(t0), OpFoldResult(hi), b.getIndexAttr(0)},
+        {b.getIndexAttr(1), OpFoldResult(valid), b.getIndexAttr(1), b.getIndexAttr(n)},
+        attrs({1, 1, 1, 1}));
+  }
+
+  Value storeState(Value v, Value dest, Value bi, Value hi) {
+    auto t = cast<RankedTensorType>(v.getType());
+    auto dt = cast<RankedTensorType>(dest.getType());
+    SmallVector<OpFoldResult> off{bi, hi}, sizes = attrs({1, 1}), strides = attrs({1, 1});
+    for (int64_t i = 2; i < dt.getRank(); ++i) {
+      off.push_back(b.getIndexAttr(0));
+      sizes.push_back(b.getIndexAttr(dt.getDimSize(i)));
+      strides.push_back(b.getIndexAttr(1));
+    }
+    // A vector state is [1, n] at chunk level, [n] in the destination.
+    if (t.getRank() == 2 && dt.getRank() == 3)
+      v = tensor::CollapseShapeOp::create(b, loc, RankedTensorType::get({t.getDimSize(1)}, f32),
+                                          v, ArrayRef<ReassociationIndices>{{0, 1}});
+    return tensor::InsertSliceOp::create(b, loc, v, dest, off, sizes, strides);
+  }
+};
+
+struct TTTLowerLayerToFuncPass
+    : ttt::impl::TTTLowerLayerToFuncBase<TTTLowerLayerToFuncPass> {
+  void runOnOperation() override {
+    SmallVector<LayerOp> layers;
+    getOperation().walk([&](LayerOp l) { layers.push_back(l); });
+    for (LayerOp l : layers)
+      if (failed(LayerLowering(l).run()))
+        return signalPassFailure();
+  }
+};
+} // namespace

@@ -1,0 +1,104 @@
+//===- Pipelines.cpp - named pipelines and the one registration function --===//
+
+#include "dialect/Passes.h"
+#include "dialect/TTTOps.h"
+
+#include "mlir/Dialect/Bufferization/Transforms/Passes.h"
+#include "mlir/Dialect/Bufferization/Pipelines/Passes.h"
+#include "mlir/Dialect/Linalg/Passes.h"
+#include "mlir/Dialect/MemRef/Transforms/Passes.h"
+#include "mlir/Conversion/Passes.h"
+#include "mlir/InitAllDialects.h"
+#include "mlir/InitAllExtensions.h"
+#include "mlir/InitAllPasses.h"
+#include "mlir/Pass/PassRegistry.h"
+#include "mlir/Target/LLVMIR/Dialect/Builtin/BuiltinToLLVMIRTranslation.h"
+#include "mlir/Target/LLVMIR/Dialect/LLVMIR/LLVMToLLVMIRTranslation.h"
+#include "mlir/Transforms/Passes.h"
+
+using namespace mlir;
+
+void ttt::buildAutodiffPipeline(OpPassManager &pm) {
+  pm.addPass(ttt::createTTTDecompose());
+  pm.addPass(ttt::createTTTInnerAutodiff());
+}
+
+void ttt::buildChunkedPipeline(OpPassManager &pm, const PipelineOptions &opts) {
+  buildAutodiffPipeline(pm);
+  ttt::TTTDualFormOptions o;
+  o.headDim = opts.headDim;
+  o.miniBatch = opts.miniBatch;
+  pm.addPass(ttt::createTTTDualForm(o));
+  pm.addPass(createCSEPass());
+}
+
+void ttt::buildLinalgPipeline(OpPassManager &pm, const PipelineOptions &opts) {
+  buildChunkedPipeline(pm, opts);
+  pm.addPass(ttt::createTTTLowerLayerToFunc());
+  pm.addPass(ttt::createConvertTTTToLinalg());
+  pm.addPass(createCanonicalizerPass());
+  pm.addPass(createCSEPass());
+}
+
+void ttt::buildLinalgToLLVMPipeline(OpPassManager &pm) {
+  pm.addPass(ttt::createTTTBufferize());
+  pm.addPass(createCanonicalizerPass());
+  bufferization::BufferDeallocationPipelineOptions dopts;
+  bufferization::buildBufferDeallocationPipeline(pm, dopts);
+  pm.addPass(createConvertLinalgToLoopsPass());
+  pm.addPass(createSCFToControlFlowPass());
+  pm.addPass(memref::createExpandStridedMetadataPass());
+  pm.addPass(createLowerAffinePass());
+  pm.addPass(createConvertToLLVMPass());
+  pm.addPass(createReconcileUnrealizedCastsPass());
+  pm.addPass(createCanonicalizerPass());
+}
+
+void ttt::buildCPUPipeline(OpPassManager &pm, const PipelineOptions &opts) {
+  buildLinalgPipeline(pm, opts);
+  buildLinalgToLLVMPipeline(pm);
+}
+
+namespace {
+struct CLIPipelineOptions : public PassPipelineOptions<CLIPipelineOptions> {
+  Option<int64_t> headDim{*this, "head-dim", llvm::cl::desc("head dimension D"),
+                          llvm::cl::init(64)};
+  Option<int64_t> miniBatch{*this, "mini-batch",
+                            llvm::cl::desc("mini-batch size (0: the spec's)"),
+                            llvm::cl::init(0)};
+  ttt::PipelineOptions get() const { return {headDim, miniBatch}; }
+};
+} // namespace
+
+void ttt::registerTTTPassesAndPipelines() {
+  registerTTTPasses();
+  PassPipelineRegistration<>("ttt-to-autodiff",
+                             "spec -> inlined, decomposed, differentiated",
+                             [](OpPassManager &pm) { buildAutodiffPipeline(pm); });
+  PassPipelineRegistration<CLIPipelineOptions>(
+      "ttt-to-chunked", "spec -> mini-batch dual form (ttt.chunk_step)",
+      [](OpPassManager &pm, const CLIPipelineOptions &o) {
+        buildChunkedPipeline(pm, o.get());
+      });
+  PassPipelineRegistration<CLIPipelineOptions>(
+      "ttt-to-linalg", "spec -> func + scf loops + linalg on tensors",
+      [](OpPassManager &pm, const CLIPipelineOptions &o) {
+        buildLinalgPipeline(pm, o.get());
+      });
+  PassPipelineRegistration<>("ttt-linalg-to-llvm",
+                             "linalg on tensors -> LLVM dialect (CPU)",
+                             [](OpPassManager &pm) { buildLinalgToLLVMPipeline(pm); });
+  PassPipelineRegistration<CLIPipelineOptions>(
+      "ttt-cpu-pipeline", "spec -> LLVM dialect for the CPU",
+      [](OpPassManager &pm, const CLIPipelineOptions &o) {
+        buildCPUPipeline(pm, o.get());
+      });
+}
+
+void ttt::registerTTTDialects(DialectRegistry &registry) {
+  registry.insert<ttt::TTTDialect>();
+  registerAllDialects(registry);
+  registerAllExtensions(registry);
+  registerBuiltinDialectTranslation(registry);
+  registerLLVMDialectTranslation(registry);
+}

@@ -1,0 +1,68 @@
+//===- Runtime.h - compile a layer spec and run it on the CPU ---*- C++ -*-===//
+//
+// Internal C++ interface behind the C API (include/tttc/tttc.h). Keeps the
+// heavy MLIR headers (ExecutionEngine, InitAll*) out of its users.
+//
+//===----------------------------------------------------------------------===//
+#ifndef TTTC_LIB_RUNTIME_RUNTIME_H
+#define TTTC_LIB_RUNTIME_RUNTIME_H
+
+#include "dialect/Signature.h"
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace tttc {
+
+struct Tensor {
+  std::string name;
+  float *data = nullptr;
+  std::vector<int64_t> shape;
+};
+
+/// The pipeline stages `emit` can stop after.
+enum class Stage { Spec, AfterAutodiff, Chunked, Linalg, LLVMDialect, LLVMIR };
+/// Parses "spec", "after-autodiff", ...; false if unknown.
+bool parseStage(const std::string &name, Stage &stage);
+
+class CompiledLayer {
+public:
+  /// Compiles `source` (ttt dialect text; `bufferName` names it in
+  /// diagnostics). Returns null and sets `error` on failure.
+  static std::unique_ptr<CompiledLayer> compile(const std::string &source,
+                                                const std::string &bufferName,
+                                                int64_t headDim, int64_t miniBatch,
+                                                std::string &error);
+  ~CompiledLayer();
+
+  const mlir::ttt::LayerSignature &signature() const { return sig; }
+
+  /// Validates shapes and runs. Returns false and sets `error` on failure.
+  bool run(const std::vector<Tensor> &inputs, const std::vector<Tensor> &outputs,
+           std::string &error);
+
+  /// Expected shapes for batch B, length T, H heads.
+  static std::vector<int64_t> shapeOf(const mlir::ttt::ArgInfo &a, int64_t B,
+                                      int64_t T, int64_t H, int64_t C);
+
+private:
+  CompiledLayer() = default;
+  struct Impl;
+  std::unique_ptr<Impl> impl;
+  mlir::ttt::LayerSignature sig;
+};
+
+/// The IR after `stage`, or "" with `error` set.
+std::string emit(const std::string &source, const std::string &bufferName, Stage stage,
+                 int64_t headDim, int64_t miniBatch, std::string &error);
+
+/// Ahead-of-time: an object file and a C header for the entry point.
+bool compileToObject(const std::string &source, const std::string &bufferName,
+                     int64_t headDim, int64_t miniBatch, const std::string &objectPath,
+                     const std::string &headerPath, std::string &error);
+
+} // namespace tttc
+
+#endif
