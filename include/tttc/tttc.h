@@ -80,15 +80,35 @@ int tttc_output_shape(const tttc_layer *layer, int i, int64_t B, int64_t T, int6
 int tttc_run(tttc_layer *layer, const tttc_tensor *inputs, int num_inputs,
              const tttc_tensor *outputs, int num_outputs);
 
+/* A named float64 tensor, C-contiguous (reference outputs). */
+typedef struct {
+  const char *name;
+  double *data;
+  int rank;
+  const int64_t *shape;
+} tttc_tensor_f64;
+
+/* Evaluate the spec with the float64 per-token reference interpreter (the
+ * spec's semantics token by token, weights materialised per token, no
+ * chunking or dual form) on the same inputs as tttc_run. Slow: for checks.
+ * Outputs may be any subset of the layer's outputs. Returns 0 on success. */
+int tttc_run_reference(tttc_layer *layer, const tttc_tensor *inputs, int num_inputs,
+                       const tttc_tensor_f64 *outputs, int num_outputs);
+
 /* The IR of the spec after a pipeline stage: "spec", "after-autodiff",
  * "chunked", "linalg", "llvm-dialect" or "llvm-ir". The returned string is
  * owned by the caller (free with tttc_free_string); NULL on error. */
 char *tttc_emit(const char *spec_text, const char *stage, int64_t head_dim,
                 int64_t mini_batch);
+/* The same, for a spec file (diagnostics name the file). */
+char *tttc_emit_file(const char *path, const char *stage, int64_t head_dim,
+                     int64_t mini_batch);
 /* Compile to a native object file at `object_path` and write a C header
  * declaring its entry point at `header_path` (may be NULL). 0 on success. */
 int tttc_compile_to_object(const char *spec_text, int64_t head_dim, int64_t mini_batch,
                            const char *object_path, const char *header_path);
+int tttc_compile_file_to_object(const char *path, int64_t head_dim, int64_t mini_batch,
+                                const char *object_path, const char *header_path);
 void tttc_free_string(char *s);
 
 #ifdef __cplusplus

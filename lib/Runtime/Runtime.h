@@ -22,6 +22,8 @@ struct Tensor {
   std::vector<int64_t> shape;
 };
 
+struct Descriptor;
+
 /// The pipeline stages `emit` can stop after.
 enum class Stage { Spec, AfterAutodiff, Chunked, Linalg, LLVMDialect, LLVMIR };
 /// Parses "spec", "after-autodiff", ...; false if unknown.
@@ -43,16 +45,32 @@ public:
   bool run(const std::vector<Tensor> &inputs, const std::vector<Tensor> &outputs,
            std::string &error);
 
+  /// Evaluates the spec with the float64 per-token reference interpreter
+  /// (no chunking, no dual form; weights materialised per token). Outputs in
+  /// signature order, C-contiguous.
+  bool runReference(const std::vector<Tensor> &inputs,
+                    std::vector<std::vector<double>> &outputs, std::string &error) const;
+
+  /// Writes the compiled native code as an object file.
+  void writeObjectFile(const std::string &path);
+
   /// Expected shapes for batch B, length T, H heads.
   static std::vector<int64_t> shapeOf(const mlir::ttt::ArgInfo &a, int64_t B,
                                       int64_t T, int64_t H, int64_t C);
 
 private:
   CompiledLayer() = default;
+  bool validateInputs(const std::vector<Tensor> &inputs, int64_t &B, int64_t &T,
+                      int64_t &H, std::vector<Descriptor> *descs, std::string &error) const;
   struct Impl;
   std::unique_ptr<Impl> impl;
   mlir::ttt::LayerSignature sig;
 };
+
+/// The reference interpreter behind CompiledLayer::runReference.
+bool referenceRun(const std::string &source, const std::string &bufferName,
+                  const mlir::ttt::LayerSignature &sig, const std::vector<Tensor> &inputs,
+                  std::vector<std::vector<double>> &outputs, std::string &error);
 
 /// The IR after `stage`, or "" with `error` set.
 std::string emit(const std::string &source, const std::string &bufferName, Stage stage,

@@ -1,0 +1,473 @@
+//===- Runtime.cpp - compile a layer spec, JIT it, run it -----------------===//
+
+#include "Runtime.h"
+
+#include "dialect/Passes.h"
+#include "dialect/Signature.h"
+#include "dialect/TTTOps.h"
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
+#include "mlir/ExecutionEngine/ExecutionEngine.h"
+#include "mlir/ExecutionEngine/OptUtils.h"
+#include "mlir/IR/BuiltinOps.h"
+#include "mlir/IR/Diagnostics.h"
+#include "mlir/IR/MLIRContext.h"
+#include "mlir/Parser/Parser.h"
+#include "mlir/Pass/PassManager.h"
+#include "mlir/Target/LLVMIR/Export.h"
+#include "llvm/IR/LLVMContext.h"
+#include "llvm/IR/Module.h"
+#include "llvm/Support/SourceMgr.h"
+#include "llvm/Support/TargetSelect.h"
+#include "llvm/Support/raw_ostream.h"
+
+#include <cstring>
+#include <fstream>
+#include <mutex>
+#include <set>
+#include <sstream>
+
+using namespace mlir;
+using namespace mlir::ttt;
+
+namespace tttc {
+
+bool parseStage(const std::string &n, Stage &s) {
+  static const std::pair<const char *, Stage> table[] = {
+      {"spec", Stage::Spec},           {"after-autodiff", Stage::AfterAutodiff},
+      {"chunked", Stage::Chunked},     {"linalg", Stage::Linalg},
+      {"llvm-dialect", Stage::LLVMDialect}, {"llvm-ir", Stage::LLVMIR}};
+  for (auto &[name, st] : table)
+    if (n == name) {
+      s = st;
+      return true;
+    }
+  return false;
+}
+
+namespace {
+void initLLVMOnce() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    llvm::InitializeNativeTarget();
+    llvm::InitializeNativeTargetAsmPrinter();
+  });
+}
+
+std::unique_ptr<MLIRContext> makeContext() {
+  DialectRegistry registry;
+  registerTTTDialects(registry);
+  auto ctx = std::make_unique<MLIRContext>(registry);
+  ctx->loadAllAvailableDialects();
+  return ctx;
+}
+
+/// Parses, verifies and checks that there is exactly one layer; runs the
+/// pipeline up to `stage` (Spec: none). Diagnostics go to `error`.
+struct Frontend {
+  std::unique_ptr<MLIRContext> ctx = makeContext();
+  llvm::SourceMgr sm;
+  std::string diag;
+  llvm::raw_string_ostream os{diag};
+  SourceMgrDiagnosticHandler handler{sm, ctx.get(), os};
+  OwningOpRef<ModuleOp> module;
+  LayerOp layer;
+
+  bool parse(const std::string &source, const std::string &bufferName, std::string &error) {
+    sm.AddNewSourceBuffer(llvm::MemoryBuffer::getMemBufferCopy(source, bufferName),
+                          llvm::SMLoc());
+    module = parseSourceFile<ModuleOp>(sm, ParserConfig(ctx.get()));
+    if (!module)
+      return fail(error, "");
+    int n = 0;
+    module->walk([&](LayerOp l) {
+      layer = l;
+      ++n;
+    });
+    if (n != 1)
+      return fail(error, bufferName + ": expected exactly one ttt.layer, found " +
+                             std::to_string(n));
+    return true;
+  }
+
+  bool lower(Stage stage, int64_t headDim, int64_t miniBatch, std::string &error) {
+    if (headDim <= 0)
+      return fail(error, "head dimension must be positive, got " + std::to_string(headDim));
+    if (miniBatch < 0)
+      return fail(error, "mini-batch size must be positive, got " + std::to_string(miniBatch));
+    PassManager pm(ctx.get());
+    PipelineOptions o{headDim, miniBatch};
+    switch (stage) {
+    case Stage::Spec:
+      return true;
+    case Stage::AfterAutodiff:
+      buildAutodiffPipeline(pm);
+      break;
+    case Stage::Chunked:
+      buildChunkedPipeline(pm, o);
+      break;
+    case Stage::Linalg:
+      buildLinalgPipeline(pm, o);
+      break;
+    case Stage::LLVMDialect:
+    case Stage::LLVMIR:
+      buildCPUPipeline(pm, o);
+      break;
+    }
+    if (failed(pm.run(*module)))
+      return fail(error, "");
+    return true;
+  }
+
+  bool fail(std::string &error, const std::string &msg) {
+    os.flush();
+    error = diag;
+    if (!msg.empty())
+      error += msg;
+    if (error.empty())
+      error = "compilation failed";
+    while (!error.empty() && error.back() == '\n')
+      error.pop_back();
+    return false;
+  }
+};
+
+std::string shapeStr(const std::vector<int64_t> &s) {
+  std::string r = "[";
+  for (size_t i = 0; i < s.size(); ++i)
+    r += (i ? ", " : "") + std::to_string(s[i]);
+  return r + "]";
+}
+} // namespace
+
+struct CompiledLayer::Impl {
+  std::unique_ptr<MLIRContext> ctx;
+  std::unique_ptr<ExecutionEngine> engine;
+  std::string entry;
+  std::string source, bufferName;
+};
+
+CompiledLayer::~CompiledLayer() = default;
+
+std::unique_ptr<CompiledLayer> CompiledLayer::compile(const std::string &source,
+                                                      const std::string &bufferName,
+                                                      int64_t headDim, int64_t miniBatch,
+                                                      std::string &error) {
+  initLLVMOnce();
+  Frontend fe;
+  if (!fe.parse(source, bufferName, error))
+    return nullptr;
+  int64_t C = miniBatch > 0 ? miniBatch : fe.layer.getMiniBatch();
+  std::unique_ptr<CompiledLayer> cl(new CompiledLayer());
+  cl->sig = getLayerSignature(fe.layer, headDim, C);
+  if (!fe.lower(Stage::LLVMDialect, headDim, miniBatch, error))
+    return nullptr;
+  auto fn = fe.module->lookupSymbol<LLVM::LLVMFuncOp>(cl->sig.name);
+  if (!fn || !isa<LLVM::LLVMVoidType>(fn.getFunctionType().getReturnType())) {
+    error = "internal error: the compiled entry point '" + cl->sig.name +
+            "' does not write its outputs in place";
+    return nullptr;
+  }
+  ExecutionEngineOptions eo;
+  auto transformer = makeOptimizingTransformer(3, 0, nullptr);
+  eo.transformer = transformer;
+  eo.enableObjectDump = true;
+  auto engine = ExecutionEngine::create(*fe.module, eo);
+  if (!engine) {
+    error = "JIT compilation failed: " + llvm::toString(engine.takeError());
+    return nullptr;
+  }
+  cl->impl = std::make_unique<Impl>();
+  cl->impl->engine = std::move(*engine);
+  cl->impl->ctx = std::move(fe.ctx);
+  cl->impl->entry = "_mlir_ciface_" + cl->sig.name;
+  cl->impl->source = source;
+  cl->impl->bufferName = bufferName;
+  return cl;
+}
+
+void CompiledLayer::writeObjectFile(const std::string &path) {
+  impl->engine->dumpToObjectFile(path);
+}
+
+std::vector<int64_t> CompiledLayer::shapeOf(const ArgInfo &a, int64_t B, int64_t T,
+                                            int64_t H, int64_t C) {
+  std::vector<int64_t> s;
+  switch (a.kind) {
+  case ArgKind::TokenVector:
+  case ArgKind::TokenScalar:
+  case ArgKind::Readout:
+    s = {B, T, H};
+    break;
+  case ArgKind::PositionScalar:
+    s = {C};
+    break;
+  case ArgKind::ParamVector:
+  case ArgKind::ParamScalar:
+  case ArgKind::StateInit:
+    s = {H};
+    break;
+  case ArgKind::StateFinal:
+    s = {B, H};
+    break;
+  }
+  s.insert(s.end(), a.inner.begin(), a.inner.end());
+  return s;
+}
+
+/// A ranked memref descriptor as the C interface expects it.
+struct Descriptor {
+  std::vector<int64_t> words;
+  Descriptor(float *data, const std::vector<int64_t> &shape) {
+    words.push_back(reinterpret_cast<int64_t>(data));
+    words.push_back(reinterpret_cast<int64_t>(data));
+    words.push_back(0);
+    for (int64_t d : shape)
+      words.push_back(d);
+    std::vector<int64_t> strides(shape.size(), 1);
+    for (int i = int(shape.size()) - 2; i >= 0; --i)
+      strides[i] = strides[i + 1] * shape[i + 1];
+    words.insert(words.end(), strides.begin(), strides.end());
+  }
+};
+
+namespace {
+
+const Tensor *findByName(const std::vector<Tensor> &ts, const std::string &n) {
+  for (const Tensor &t : ts)
+    if (t.name == n)
+      return &t;
+  return nullptr;
+}
+
+bool checkNames(const std::vector<Tensor> &given, const std::vector<ArgInfo> &expected,
+                const char *what, std::string &error) {
+  std::set<std::string> seen;
+  for (const Tensor &t : given) {
+    if (!seen.insert(t.name).second) {
+      error = std::string(what) + " '" + t.name + "' is given twice";
+      return false;
+    }
+    bool known = false;
+    for (const ArgInfo &a : expected)
+      known |= a.name == t.name;
+    if (!known) {
+      error = std::string("unknown ") + what + " '" + t.name + "'; the layer's " + what +
+              "s are:";
+      for (const ArgInfo &a : expected)
+        error += " " + a.name;
+      return false;
+    }
+    if (!t.data) {
+      error = std::string(what) + " '" + t.name + "' has no data";
+      return false;
+    }
+  }
+  return true;
+}
+} // namespace
+
+bool CompiledLayer::validateInputs(const std::vector<Tensor> &inputs, int64_t &B,
+                                   int64_t &T, int64_t &H, std::vector<Descriptor> *descs,
+                                   std::string &error) const {
+  if (!checkNames(inputs, sig.inputs, "input", error))
+    return false;
+  // B, T, H from the first per-token vector input.
+  B = -1, T = -1, H = -1;
+  for (const ArgInfo &a : sig.inputs) {
+    if (a.kind != ArgKind::TokenVector)
+      continue;
+    const Tensor *t = findByName(inputs, a.name);
+    if (!t) {
+      error = "missing input '" + a.name + "' (expected shape " +
+              describeShape(a, sig.miniBatch) + ")";
+      return false;
+    }
+    if (t->shape.size() != 4) {
+      error = "input '" + a.name + "' has shape " + shapeStr(t->shape) + ", expected " +
+              describeShape(a, sig.miniBatch);
+      return false;
+    }
+    B = t->shape[0];
+    T = t->shape[1];
+    H = t->shape[2];
+    break;
+  }
+  if (B < 0) {
+    error = "the layer has no per-token vector input to take B, T, H from";
+    return false;
+  }
+  if (B < 1 || H < 1 || T < 0) {
+    error = "B and H must be at least 1 and T at least 0, got B=" + std::to_string(B) +
+            " T=" + std::to_string(T) + " H=" + std::to_string(H);
+    return false;
+  }
+  int64_t C = sig.miniBatch;
+  static float dummy[1];
+  for (const ArgInfo &a : sig.inputs) {
+    const Tensor *t = findByName(inputs, a.name);
+    std::vector<int64_t> want = shapeOf(a, B, T, H, C);
+    if (!t) {
+      if (!a.optional) {
+        error = "missing input '" + a.name + "' (expected shape " +
+                describeShape(a, C) + " = " + shapeStr(want) + ")";
+        return false;
+      }
+      std::vector<int64_t> empty = want;
+      if (a.kind == ArgKind::StateInit)
+        empty.insert(empty.begin(), 0);
+      else
+        empty[0] = 0;
+      if (descs)
+        descs->emplace_back(dummy, empty);
+      continue;
+    }
+    std::vector<int64_t> got = t->shape;
+    if (a.kind == ArgKind::StateInit) {
+      std::vector<int64_t> batched = shapeOf({a.name, ArgKind::StateFinal, a.inner}, B, T, H, C);
+      if (got == want)
+        got.insert(got.begin(), 1);
+      else if (got == batched)
+        ;
+      else {
+        error = "input '" + a.name + "' has shape " + shapeStr(t->shape) + ", expected " +
+                shapeStr(want) + " or " + shapeStr(batched) + " (" + describeShape(a, C) + ")";
+        return false;
+      }
+      if (descs)
+        descs->emplace_back(t->data, got);
+      continue;
+    }
+    if (got != want) {
+      error = "input '" + a.name + "' has shape " + shapeStr(t->shape) + ", expected " +
+              shapeStr(want) + " (" + describeShape(a, C) + ")";
+      return false;
+    }
+    if (descs)
+      descs->emplace_back(t->data, got);
+  }
+  return true;
+}
+
+bool CompiledLayer::runReference(const std::vector<Tensor> &inputs,
+                                 std::vector<std::vector<double>> &outputs,
+                                 std::string &error) const {
+  int64_t B, T, H;
+  if (!validateInputs(inputs, B, T, H, nullptr, error))
+    return false;
+  return referenceRun(impl->source, impl->bufferName, sig, inputs, outputs, error);
+}
+
+bool CompiledLayer::run(const std::vector<Tensor> &inputs,
+                        const std::vector<Tensor> &outputs, std::string &error) {
+  int64_t B, T, H, C = sig.miniBatch;
+  std::vector<Descriptor> descs;
+  if (!validateInputs(inputs, B, T, H, &descs, error) ||
+      !checkNames(outputs, sig.outputs, "output", error))
+    return false;
+  for (const ArgInfo &a : sig.outputs) {
+    const Tensor *t = findByName(outputs, a.name);
+    std::vector<int64_t> want = shapeOf(a, B, T, H, C);
+    if (!t) {
+      error = "missing output '" + a.name + "' (expected shape " + shapeStr(want) + ")";
+      return false;
+    }
+    if (t->shape != want) {
+      error = "output '" + a.name + "' has shape " + shapeStr(t->shape) + ", expected " +
+              shapeStr(want) + " (" + describeShape(a, C) + ")";
+      return false;
+    }
+    descs.emplace_back(t->data, want);
+  }
+  std::vector<void *> ptrs, args;
+  for (Descriptor &d : descs)
+    ptrs.push_back(d.words.data());
+  for (void *&p : ptrs)
+    args.push_back(&p);
+  if (llvm::Error e = impl->engine->invokePacked(impl->entry, args)) {
+    error = "invocation failed: " + llvm::toString(std::move(e));
+    return false;
+  }
+  return true;
+}
+
+std::string emit(const std::string &source, const std::string &bufferName, Stage stage,
+                 int64_t headDim, int64_t miniBatch, std::string &error) {
+  Frontend fe;
+  if (!fe.parse(source, bufferName, error) || !fe.lower(stage, headDim, miniBatch, error))
+    return "";
+  std::string out;
+  llvm::raw_string_ostream os(out);
+  if (stage == Stage::LLVMIR) {
+    llvm::LLVMContext llctx;
+    auto mod = translateModuleToLLVMIR(*fe.module, llctx);
+    if (!mod) {
+      fe.fail(error, "translation to LLVM IR failed");
+      return "";
+    }
+    mod->print(os, nullptr);
+  } else {
+    fe.module->print(os);
+  }
+  return out;
+}
+
+namespace {
+std::string cTypeOfDescriptor(size_t rank) {
+  return "struct tttc_memref_" + std::to_string(rank) + "d";
+}
+} // namespace
+
+bool compileToObject(const std::string &source, const std::string &bufferName,
+                     int64_t headDim, int64_t miniBatch, const std::string &objectPath,
+                     const std::string &headerPath, std::string &error) {
+  auto cl = CompiledLayer::compile(source, bufferName, headDim, miniBatch, error);
+  if (!cl)
+    return false;
+  cl->writeObjectFile(objectPath);
+  if (headerPath.empty())
+    return true;
+  const LayerSignature &sig = cl->signature();
+  std::ostringstream h;
+  std::string guard = "TTTC_LAYER_" + sig.name + "_H";
+  for (char &c : guard)
+    c = char(toupper(c));
+  h << "/* Generated by tttc compile: layer '" << sig.name << "', head dim "
+    << sig.headDim << ", mini-batch " << sig.miniBatch << ". */\n"
+    << "#ifndef " << guard << "\n#define " << guard << "\n#include <stdint.h>\n\n";
+  std::set<size_t> ranks;
+  auto rankOf = [](const ArgInfo &a) {
+    return CompiledLayer::shapeOf(a, 1, 1, 1, 1).size() + (a.kind == ArgKind::StateInit);
+  };
+  for (const ArgInfo &a : sig.inputs)
+    ranks.insert(rankOf(a));
+  for (const ArgInfo &a : sig.outputs)
+    ranks.insert(rankOf(a));
+  for (size_t r : ranks)
+    h << cTypeOfDescriptor(r) << " {\n  float *allocated;\n  float *aligned;\n"
+      << "  int64_t offset;\n  int64_t sizes[" << r << "];\n  int64_t strides[" << r
+      << "];\n};\n";
+  h << "\n/* Inputs (initial states as [1 or B, H, ...]; an omitted optional input "
+       "has size 0 in its first dimension), then outputs. */\n"
+    << "void _mlir_ciface_" << sig.name << "(";
+  bool first = true;
+  for (const ArgInfo &a : sig.inputs) {
+    h << (first ? "\n    " : ",\n    ") << cTypeOfDescriptor(rankOf(a)) << " *" << a.name
+      << " /* " << describeShape(a, sig.miniBatch) << " */";
+    first = false;
+  }
+  for (const ArgInfo &a : sig.outputs)
+    h << ",\n    " << cTypeOfDescriptor(rankOf(a)) << " *" << a.name << " /* "
+      << describeShape(a, sig.miniBatch) << " */";
+  h << ");\n\n#endif\n";
+  std::ofstream f(headerPath);
+  if (!f) {
+    error = "cannot write " + headerPath;
+    return false;
+  }
+  f << h.str();
+  return bool(f);
+}
+
+} // namespace tttc

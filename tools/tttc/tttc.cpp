@@ -1,0 +1,460 @@
+//===- tttc.cpp - the tttc compiler driver --------------------------------===//
+//
+//   tttc SPEC --emit=STAGE [--head-dim D] [--mini-batch N] [-o FILE]
+//   tttc run SPEC [--input NAME=FILE.npy]... [--output-dir DIR] [--check]
+//                 [--repeat N] [--mini-batch N] [--target cpu] [--seed S]
+//                 [--batch B] [--seq-len T] [--heads H] [--head-dim D]
+//   tttc compile SPEC --head-dim D -o OUT.o [--header OUT.h] [--mini-batch N]
+//
+// A thin user of the C API (include/tttc/tttc.h).
+//
+//===----------------------------------------------------------------------===//
+
+#include "tttc/tttc.h"
+
+#include "Npy.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <map>
+#include <random>
+#include <string>
+#include <sys/stat.h>
+#include <vector>
+
+namespace {
+
+const char *kUsage = R"(usage:
+  tttc SPEC --emit=STAGE [--head-dim=D] [--mini-batch=N] [-o FILE]
+      STAGE: spec, after-autodiff, chunked, linalg, llvm-dialect, llvm-ir, object
+  tttc run SPEC [--input NAME=FILE.npy]... [--output-dir DIR] [--check]
+               [--repeat N] [--mini-batch N] [--target cpu] [--seed S]
+               [--batch B] [--seq-len T] [--heads H] [--head-dim D]
+      Without --input, seeded random inputs of shape B, T, H, D are generated
+      (defaults 2, 64, 2, 64). --check compares every output with the float64
+      per-token reference interpreter and prints max |out - ref| / max |ref|.
+  tttc compile SPEC --head-dim=D -o OUT.o [--header OUT.h] [--mini-batch=N]
+)";
+
+int die(const std::string &msg) {
+  std::fprintf(stderr, "tttc: error: %s\n", msg.c_str());
+  return 1;
+}
+
+struct Args {
+  std::string command, spec, emit, out, outputDir, header, target = "cpu";
+  std::vector<std::pair<std::string, std::string>> inputs;
+  int64_t headDim = 0, miniBatch = 0, batch = 2, seqLen = 64, heads = 2, repeat = 0;
+  uint64_t seed = 0;
+  bool check = false;
+};
+
+bool parseInt(const std::string &s, int64_t &v) {
+  char *end = nullptr;
+  long long x = std::strtoll(s.c_str(), &end, 10);
+  if (s.empty() || *end)
+    return false;
+  v = x;
+  return true;
+}
+
+bool parseArgs(int argc, char **argv, Args &a, std::string &err) {
+  std::vector<std::string> rest;
+  for (int i = 1; i < argc; ++i) {
+    std::string s = argv[i], key = s, val;
+    bool hasVal = false;
+    if (s.rfind("--", 0) == 0) {
+      size_t eq = s.find('=');
+      if (eq != std::string::npos) {
+        key = s.substr(0, eq);
+        val = s.substr(eq + 1);
+        hasVal = true;
+      }
+    }
+    auto value = [&](std::string &dst) {
+      if (hasVal) {
+        dst = val;
+        return true;
+      }
+      if (i + 1 >= argc) {
+        err = key + " needs a value";
+        return false;
+      }
+      dst = argv[++i];
+      return true;
+    };
+    auto intValue = [&](int64_t &dst) {
+      std::string v;
+      if (!value(v))
+        return false;
+      if (!parseInt(v, dst)) {
+        err = key + " expects an integer, got '" + v + "'";
+        return false;
+      }
+      return true;
+    };
+    if (key == "--emit") {
+      if (!value(a.emit))
+        return false;
+    } else if (key == "-o") {
+      if (!value(a.out))
+        return false;
+    } else if (key == "--output-dir") {
+      if (!value(a.outputDir))
+        return false;
+    } else if (key == "--header") {
+      if (!value(a.header))
+        return false;
+    } else if (key == "--target") {
+      if (!value(a.target))
+        return false;
+    } else if (key == "--input") {
+      std::string v;
+      if (!value(v))
+        return false;
+      size_t eq = v.find('=');
+      if (eq == std::string::npos || eq == 0) {
+        err = "--input expects NAME=FILE.npy, got '" + v + "'";
+        return false;
+      }
+      a.inputs.push_back({v.substr(0, eq), v.substr(eq + 1)});
+    } else if (key == "--head-dim") {
+      if (!intValue(a.headDim))
+        return false;
+    } else if (key == "--mini-batch") {
+      if (!intValue(a.miniBatch))
+        return false;
+      if (a.miniBatch <= 0) {
+        err = "--mini-batch must be positive";
+        return false;
+      }
+    } else if (key == "--batch") {
+      if (!intValue(a.batch))
+        return false;
+    } else if (key == "--seq-len") {
+      if (!intValue(a.seqLen))
+        return false;
+    } else if (key == "--heads") {
+      if (!intValue(a.heads))
+        return false;
+    } else if (key == "--repeat") {
+      if (!intValue(a.repeat))
+        return false;
+    } else if (key == "--seed") {
+      int64_t s2;
+      if (!intValue(s2))
+        return false;
+      a.seed = uint64_t(s2);
+    } else if (key == "--check") {
+      a.check = true;
+    } else if (key == "-h" || key == "--help") {
+      std::fputs(kUsage, stdout);
+      std::exit(0);
+    } else if (!s.empty() && s[0] == '-') {
+      err = "unknown option '" + s + "'";
+      return false;
+    } else {
+      rest.push_back(s);
+    }
+  }
+  if (!rest.empty() && (rest[0] == "run" || rest[0] == "compile")) {
+    a.command = rest[0];
+    rest.erase(rest.begin());
+  }
+  if (rest.size() != 1) {
+    err = rest.empty() ? "no spec file given" : "more than one spec file given";
+    return false;
+  }
+  a.spec = rest[0];
+  return true;
+}
+
+std::string shapeStr(const std::vector<int64_t> &s) {
+  std::string r = "[";
+  for (size_t i = 0; i < s.size(); ++i)
+    r += (i ? ", " : "") + std::to_string(s[i]);
+  return r + "]";
+}
+
+double nowMs() {
+  return std::chrono::duration<double, std::milli>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+int emitCommand(const Args &a) {
+  if (a.emit.empty())
+    return die("nothing to do: give --emit=STAGE, or use 'tttc run' / 'tttc compile'\n" +
+               std::string(kUsage));
+  int64_t d = a.headDim ? a.headDim : 64;
+  if (a.emit == "object") {
+    std::string out = a.out.empty() ? "out.o" : a.out;
+    if (tttc_compile_file_to_object(a.spec.c_str(), d, a.miniBatch, out.c_str(),
+                                    a.header.empty() ? nullptr : a.header.c_str()))
+      return die(tttc_last_error());
+    return 0;
+  }
+  char *text = tttc_emit_file(a.spec.c_str(), a.emit.c_str(), d, a.miniBatch);
+  if (!text)
+    return die(tttc_last_error());
+  if (a.out.empty() || a.out == "-") {
+    std::fputs(text, stdout);
+  } else {
+    FILE *f = std::fopen(a.out.c_str(), "w");
+    if (!f) {
+      tttc_free_string(text);
+      return die("cannot write " + a.out);
+    }
+    std::fputs(text, f);
+    std::fclose(f);
+  }
+  tttc_free_string(text);
+  return 0;
+}
+
+int compileCommand(const Args &a) {
+  if (a.headDim <= 0)
+    return die("tttc compile needs --head-dim=D");
+  if (a.out.empty())
+    return die("tttc compile needs -o OUT.o");
+  std::string header = a.header;
+  if (header.empty()) {
+    header = a.out;
+    size_t dot = header.rfind('.');
+    header = (dot == std::string::npos ? header : header.substr(0, dot)) + ".h";
+  }
+  if (tttc_compile_file_to_object(a.spec.c_str(), a.headDim, a.miniBatch, a.out.c_str(),
+                                  header.c_str()))
+    return die(tttc_last_error());
+  std::printf("wrote %s and %s\n", a.out.c_str(), header.c_str());
+  return 0;
+}
+
+/// Random inputs in the ranges the layers expect: activations with unit
+/// row norm on average, gates in (0.05, 0.95), parameters around 1 (vectors)
+/// or 0 (scalars), initial matrices with 1/sqrt(rows) entries.
+void fillRandom(std::mt19937_64 &rng, int kind, const std::vector<int64_t> &shape,
+                std::vector<float> &data) {
+  std::normal_distribution<double> normal(0.0, 1.0);
+  std::uniform_real_distribution<double> uni(0.05, 0.95);
+  int64_t inner = shape.empty() ? 1 : shape.back();
+  for (float &x : data) {
+    switch (kind) {
+    case TTTC_TOKEN_VECTOR:
+      x = float(normal(rng) / std::sqrt(double(inner)));
+      break;
+    case TTTC_TOKEN_SCALAR:
+      x = float(uni(rng));
+      break;
+    case TTTC_PARAM_VECTOR:
+      x = float(1.0 + 0.2 * normal(rng));
+      break;
+    case TTTC_PARAM_SCALAR:
+      x = float(normal(rng));
+      break;
+    default: { // state init: [H, rows(, cols)]
+      int64_t rows = shape.size() >= 3 ? shape[shape.size() - 2] : inner;
+      x = float(normal(rng) / std::sqrt(double(rows)));
+    }
+    }
+  }
+}
+
+int runCommand(const Args &a) {
+  if (a.target != "cpu")
+    return die("target '" + a.target + "' is not supported by this build (available: cpu)");
+  // Load input files.
+  std::map<std::string, tttc::NpyArray> files;
+  for (auto &[name, path] : a.inputs) {
+    std::string err;
+    if (files.count(name))
+      return die("input '" + name + "' given twice");
+    if (!tttc::readNpy(path, files[name], err))
+      return die("input '" + name + "': " + err);
+  }
+  int64_t D = a.headDim;
+  if (!D && files.empty())
+    D = 64;
+  if (!D) {
+    // Infer D from the first per-token vector input: probe the signature.
+    tttc_layer *probe = tttc_compile_file(a.spec.c_str(), 1, a.miniBatch);
+    if (!probe)
+      return die(tttc_last_error());
+    for (int i = 0; i < tttc_num_inputs(probe) && !D; ++i) {
+      if (tttc_input_kind(probe, i) != TTTC_TOKEN_VECTOR)
+        continue;
+      auto it = files.find(tttc_input_name(probe, i));
+      int64_t shape[8];
+      tttc_input_shape(probe, i, 1, 1, 1, shape);
+      if (it != files.end() && it->second.shape.size() == 4 && shape[3] > 0)
+        D = it->second.shape[3] / shape[3];
+    }
+    tttc_destroy(probe);
+    if (!D)
+      return die("cannot infer the head dimension: give --head-dim or the per-token "
+                 "vector inputs");
+  }
+  double t0 = nowMs();
+  tttc_layer *layer = tttc_compile_file(a.spec.c_str(), D, a.miniBatch);
+  if (!layer)
+    return die(tttc_last_error());
+  double compileMs = nowMs() - t0;
+
+  // Inputs: the files, or random ones.
+  int64_t B = a.batch, T = a.seqLen, H = a.heads;
+  if (!files.empty()) {
+    B = T = H = -1;
+    for (int i = 0; i < tttc_num_inputs(layer); ++i)
+      if (tttc_input_kind(layer, i) == TTTC_TOKEN_VECTOR) {
+        auto it = files.find(tttc_input_name(layer, i));
+        if (it != files.end() && it->second.shape.size() == 4) {
+          B = it->second.shape[0], T = it->second.shape[1], H = it->second.shape[2];
+          break;
+        }
+      }
+  }
+  std::mt19937_64 rng(a.seed);
+  std::vector<tttc_tensor> ins;
+  std::vector<std::vector<int64_t>> inShapes;
+  std::vector<std::vector<float>> generated;
+  inShapes.reserve(files.size() + 64);
+  generated.reserve(64);
+  for (auto &[name, arr] : files) {
+    inShapes.push_back(arr.shape);
+    ins.push_back({name.c_str(), arr.data.data(), int(arr.shape.size()), inShapes.back().data()});
+  }
+  if (files.empty()) {
+    for (int i = 0; i < tttc_num_inputs(layer); ++i) {
+      if (tttc_input_optional(layer, i))
+        continue; // the spec's default
+      int64_t shape[8];
+      int rank = tttc_input_shape(layer, i, B, T, H, shape);
+      inShapes.emplace_back(shape, shape + rank);
+      int64_t n = 1;
+      for (int d = 0; d < rank; ++d)
+        n *= shape[d];
+      generated.emplace_back(size_t(n));
+      fillRandom(rng, tttc_input_kind(layer, i), inShapes.back(), generated.back());
+      ins.push_back({tttc_input_name(layer, i), generated.back().data(), rank,
+                     inShapes.back().data()});
+    }
+  }
+  // Outputs: shapes from B, T, H (the run validates the inputs).
+  if (B < 0)
+    B = T = H = 0; // the run reports the missing input
+  std::vector<tttc_tensor> outs;
+  std::vector<std::vector<int64_t>> outShapes;
+  std::vector<std::vector<float>> outData;
+  outShapes.reserve(tttc_num_outputs(layer));
+  outData.reserve(tttc_num_outputs(layer));
+  for (int i = 0; i < tttc_num_outputs(layer); ++i) {
+    int64_t shape[8];
+    int rank = tttc_output_shape(layer, i, B, T, H, shape);
+    outShapes.emplace_back(shape, shape + rank);
+    int64_t n = 1;
+    for (int d = 0; d < rank; ++d)
+      n *= shape[d];
+    outData.emplace_back(size_t(std::max<int64_t>(n, 1)));
+    outs.push_back({tttc_output_name(layer, i), outData.back().data(), rank,
+                    outShapes.back().data()});
+  }
+  double r0 = nowMs();
+  if (tttc_run(layer, ins.data(), int(ins.size()), outs.data(), int(outs.size()))) {
+    std::string e = tttc_last_error();
+    tttc_destroy(layer);
+    return die(e);
+  }
+  double runMs = nowMs() - r0;
+  std::printf("tttc run: layer %s, B=%lld T=%lld H=%lld D=%lld, mini-batch %lld, target %s%s\n",
+              tttc_layer_name(layer), (long long)B, (long long)T, (long long)H, (long long)D,
+              (long long)tttc_mini_batch(layer), a.target.c_str(),
+              files.empty() ? (", random inputs (seed " + std::to_string(a.seed) + ")").c_str()
+                            : "");
+  std::printf("  compile %.1f ms, first run %.2f ms\n", compileMs, runMs);
+
+  std::vector<std::vector<double>> ref;
+  if (a.check) {
+    std::vector<tttc_tensor_f64> refs;
+    ref.resize(outs.size());
+    for (size_t i = 0; i < outs.size(); ++i) {
+      ref[i].resize(outData[i].size());
+      refs.push_back({outs[i].name, ref[i].data(), outs[i].rank, outs[i].shape});
+    }
+    if (tttc_run_reference(layer, ins.data(), int(ins.size()), refs.data(), int(refs.size()))) {
+      std::string e = tttc_last_error();
+      tttc_destroy(layer);
+      return die("reference: " + e);
+    }
+  }
+  double worst = 0;
+  for (size_t i = 0; i < outs.size(); ++i) {
+    std::printf("  %-10s %-22s", outs[i].name, shapeStr(outShapes[i]).c_str());
+    if (a.check) {
+      double maxDiff = 0, maxRef = 0;
+      bool finite = true;
+      for (size_t k = 0; k < ref[i].size(); ++k) {
+        finite &= std::isfinite(outData[i][k]);
+        maxDiff = std::max(maxDiff, std::fabs(double(outData[i][k]) - ref[i][k]));
+        maxRef = std::max(maxRef, std::fabs(ref[i][k]));
+      }
+      double rel = finite ? maxDiff / std::max(maxRef, 1e-30) : INFINITY;
+      worst = std::max(worst, rel);
+      std::printf(" max rel err vs float64 reference: %.3e", rel);
+    }
+    std::printf("\n");
+  }
+  if (a.check)
+    std::printf("  max rel err (all outputs): %.3e %s\n", worst,
+                worst <= 1e-5 ? "(ok, <= 1e-5)" : "(ABOVE 1e-5)");
+  if (!a.outputDir.empty()) {
+    mkdir(a.outputDir.c_str(), 0777);
+    for (size_t i = 0; i < outs.size(); ++i) {
+      tttc::NpyArray arr{outShapes[i], outData[i]};
+      arr.data.resize(size_t(std::max<int64_t>(0, [&] {
+        int64_t n = 1;
+        for (int64_t d : outShapes[i])
+          n *= d;
+        return n;
+      }())));
+      std::string err;
+      if (!tttc::writeNpy(a.outputDir + "/" + outs[i].name + ".npy", arr, err)) {
+        tttc_destroy(layer);
+        return die(err);
+      }
+    }
+    std::printf("  wrote %zu outputs to %s/\n", outs.size(), a.outputDir.c_str());
+  }
+  if (a.repeat > 0) {
+    std::vector<double> times;
+    for (int64_t r = 0; r < a.repeat; ++r) {
+      double s = nowMs();
+      tttc_run(layer, ins.data(), int(ins.size()), outs.data(), int(outs.size()));
+      times.push_back(nowMs() - s);
+    }
+    std::sort(times.begin(), times.end());
+    std::printf("median_ms=%.4f\n", times[times.size() / 2]);
+  }
+  tttc_destroy(layer);
+  return a.check && !(worst <= 1e-5) ? 2 : 0;
+}
+} // namespace
+
+int main(int argc, char **argv) {
+  Args a;
+  std::string err;
+  if (argc < 2) {
+    std::fputs(kUsage, stderr);
+    return 1;
+  }
+  if (!parseArgs(argc, argv, a, err))
+    return die(err + "\n" + kUsage);
+  if (a.command == "run")
+    return runCommand(a);
+  if (a.command == "compile")
+    return compileCommand(a);
+  return emitCommand(a);
+}
