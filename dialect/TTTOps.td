@@ -108,7 +108,7 @@ def TTT_LayerOp : TTT_Op<"layer", [Symbol, SymbolTable, NoTerminator,
   }];
 }
 
-def TTT_InputOp : TTT_Op<"input", []> {
+def TTT_InputOp : TTT_Op<"input", [HasParent<"LayerOp">]> {
   let summary = "a per-token input stream";
   let description = [{
     `f32`: a per-token gate, laid out [B, T, H]. `!ttt.vec<m>`: a per-token
@@ -120,7 +120,7 @@ def TTT_InputOp : TTT_Op<"input", []> {
   let hasVerifier = 1;
 }
 
-def TTT_PositionInputOp : TTT_Op<"position_input", [
+def TTT_PositionInputOp : TTT_Op<"position_input", [HasParent<"LayerOp">, 
     SingleBlockImplicitTerminator<"YieldOp">]> {
   let summary = "a per-position scalar of the mini-batch, overridable";
   let description = [{
@@ -135,7 +135,7 @@ def TTT_PositionInputOp : TTT_Op<"position_input", [
   let hasRegionVerifier = 1;
 }
 
-def TTT_ParamOp : TTT_Op<"param", []> {
+def TTT_ParamOp : TTT_Op<"param", [HasParent<"LayerOp">]> {
   let summary = "a per-head outer-loop parameter: a vector [H, m*D] or a scalar [H]";
   let arguments = (ins StrAttr:$name);
   let results = (outs AnyTypeOf<[F32, TTT_VecType]>:$result);
@@ -143,7 +143,7 @@ def TTT_ParamOp : TTT_Op<"param", []> {
   let hasVerifier = 1;
 }
 
-def TTT_StateOp : TTT_Op<"state", []> {
+def TTT_StateOp : TTT_Op<"state", [HasParent<"LayerOp">]> {
   let summary = "a fast-weight state";
   let description = [{
     A state trained at test time. Its initial value is the input named by
@@ -165,7 +165,7 @@ def TTT_StateOp : TTT_Op<"state", []> {
 // Model, loss, update rule, readout
 //===----------------------------------------------------------------------===//
 
-def TTT_ModelOp : TTT_Op<"model", [SingleBlockImplicitTerminator<"YieldOp">]> {
+def TTT_ModelOp : TTT_Op<"model", [HasParent<"LayerOp">, SingleBlockImplicitTerminator<"YieldOp">]> {
   let summary = "the memory model: a function of one vector and the states";
   let description = [{
     The region's one block argument is the model's input; the states are
@@ -187,14 +187,14 @@ def TTT_CallModelOp : TTT_Op<"call_model", [Pure]> {
   let assemblyFormat = "$input attr-dict `:` type($input) `->` type($result)";
 }
 
-def TTT_LossOp : TTT_Op<"loss", [SingleBlockImplicitTerminator<"YieldOp">]> {
+def TTT_LossOp : TTT_Op<"loss", [HasParent<"LayerOp">, SingleBlockImplicitTerminator<"YieldOp">]> {
   let summary = "the per-token self-supervised loss (yields one f32)";
   let regions = (region SizedRegion<1>:$body);
   let assemblyFormat = "$body attr-dict";
   let hasRegionVerifier = 1;
 }
 
-def TTT_GradientOp : TTT_Op<"gradient", [SingleBlockImplicitTerminator<"YieldOp">]> {
+def TTT_GradientOp : TTT_Op<"gradient", [HasParent<"LayerOp">, SingleBlockImplicitTerminator<"YieldOp">]> {
   let summary = "per-token gradients of the loss w.r.t. the states, factored";
   let description = [{
     Produced by `ttt-inner-autodiff` from `ttt.loss`: the forward pass at the
@@ -219,7 +219,7 @@ def TTT_VecGradOp : TTT_Op<"vec_grad", [HasParent<"GradientOp">]> {
   let hasVerifier = 1;
 }
 
-def TTT_GDOp : TTT_Op<"gd", [AttrSizedOperandSegments]> {
+def TTT_GDOp : TTT_Op<"gd", [HasParent<"LayerOp">, AttrSizedOperandSegments]> {
   let summary = "mini-batch gradient descent";
   let description = [{
     Token i of a mini-batch reads the state
@@ -234,7 +234,7 @@ def TTT_GDOp : TTT_Op<"gd", [AttrSizedOperandSegments]> {
   let hasVerifier = 1;
 }
 
-def TTT_DecayOp : TTT_Op<"decay", []> {
+def TTT_DecayOp : TTT_Op<"decay", [HasParent<"LayerOp">]> {
   let summary = "multiplicative retention of a state: W_t = f_t W_{t-1} + update";
   let description = [{
     `factor` is a per-token value (e.g. 1 - alpha_t). Without `pre_gradient`
@@ -246,7 +246,7 @@ def TTT_DecayOp : TTT_Op<"decay", []> {
   let assemblyFormat = "$state `,` $factor attr-dict `:` type($state)";
 }
 
-def TTT_MomentumOp : TTT_Op<"momentum", [AllTypesMatch<["state", "buffer"]>]> {
+def TTT_MomentumOp : TTT_Op<"momentum", [HasParent<"LayerOp">, AllTypesMatch<["state", "buffer"]>]> {
   let summary = "route a state's update through a momentum buffer";
   let description = [{
     S_t = decay_t S_{t-1} + step_t, and the state receives S_t instead of
@@ -259,7 +259,7 @@ def TTT_MomentumOp : TTT_Op<"momentum", [AllTypesMatch<["state", "buffer"]>]> {
   let hasVerifier = 1;
 }
 
-def TTT_ReadoutOp : TTT_Op<"readout", [SingleBlockImplicitTerminator<"YieldOp">]> {
+def TTT_ReadoutOp : TTT_Op<"readout", [HasParent<"LayerOp">, SingleBlockImplicitTerminator<"YieldOp">]> {
   let summary = "a per-token output [B, T, H, m*D] computed with the updated state";
   let description = [{
     By default token i reads the state after its own update (per-token
@@ -435,7 +435,7 @@ def TTT_DotOp : TTT_Op<"dot", [Pure, SameTypeOperands]> {
 // Chunk-level ops (produced by ttt-dual-form)
 //===----------------------------------------------------------------------===//
 
-def TTT_ChunkStepOp : TTT_Op<"chunk_step", [
+def TTT_ChunkStepOp : TTT_Op<"chunk_step", [HasParent<"LayerOp">, 
     SingleBlockImplicitTerminator<"YieldOp">]> {
   let summary = "one mini-batch of one (batch, head) in dual form";
   let description = [{

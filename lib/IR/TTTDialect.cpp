@@ -303,27 +303,6 @@ LogicalResult VecGradOp::verify() {
   return success();
 }
 
-static LogicalResult verifyScalarSource(Operation *op, Value v, StringRef what) {
-  if (!v)
-    return success();
-  // Must be computed from per-token inputs (not from states).
-  SmallVector<Value> work{v};
-  llvm::SmallPtrSet<Value, 8> seen;
-  while (!work.empty()) {
-    Value x = work.pop_back_val();
-    if (!seen.insert(x).second)
-      continue;
-    Operation *def = x.getDefiningOp();
-    if (!def)
-      return op->emitOpError() << what << " must be computed at layer level";
-    if (isa<StateOp>(def))
-      return op->emitOpError() << what << " must not depend on a fast-weight state";
-    for (Value o : def->getOperands())
-      work.push_back(o);
-  }
-  return success();
-}
-
 LogicalResult MomentumOp::verify() {
   if (getState().getType() != getBuffer().getType())
     return emitOpError("buffer must have the state's type");
@@ -331,12 +310,12 @@ LogicalResult MomentumOp::verify() {
     return emitOpError("state and buffer must be ttt.state values");
   if (getState() == getBuffer())
     return emitOpError("buffer must be a different state");
-  return verifyScalarSource(*this, getDecay(), "momentum decay");
+  return success();
 }
 
 LogicalResult GDOp::verify() {
-  if (failed(verifyScalarSource(*this, getLr(), "learning rate")))
-    return failure();
+  // The learning rate is a layer-level value; the layer verifier ensures
+  // those never depend on a state.
   if (Value s = getScale()) {
     // The reader-side scale depends on the position only.
     SmallVector<Value> work{s};
@@ -463,9 +442,7 @@ LogicalResult LayerOp::verifyRegions() {
     } else if (isa<GDOp>(op)) {
       ++numGD;
     } else if (isa<DecayOp, MomentumOp>(op)) {
-      if (failed(verifyScalarSource(&op, op.getOperand(op.getNumOperands() - 1),
-                                    "a retention or momentum factor")))
-        return failure();
+      // Factors are layer-level values (never state-dependent, see below).
     } else if (auto r = dyn_cast<ReadoutOp>(op)) {
       ++numReadout;
       ok = addOut(&op, r.getName());

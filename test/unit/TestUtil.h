@@ -1,0 +1,93 @@
+//===- TestUtil.h - compile/run helpers over the C API ----------*- C++ -*-===//
+#ifndef TTTC_TEST_UNIT_TESTUTIL_H
+#define TTTC_TEST_UNIT_TESTUTIL_H
+
+#include "Reference.h"
+#include "tttc/tttc.h"
+
+#include <gtest/gtest.h>
+
+#include <map>
+#include <memory>
+#include <string>
+#include <tuple>
+
+namespace testutil {
+
+inline std::string example(const std::string &name) {
+  return std::string(TTTC_EXAMPLES_DIR) + "/" + name + ".mlir";
+}
+
+using LayerCache = std::map<std::tuple<std::string, int64_t, int64_t>,
+                            std::unique_ptr<tttc_layer, void (*)(tttc_layer *)>>;
+inline LayerCache &layerCache() {
+  static LayerCache cache;
+  return cache;
+}
+
+/// Destroys the cached layers before static destruction (after main, JIT
+/// engines would be torn down after the LLVM state they use).
+class LayerCacheCleanup : public ::testing::Environment {
+public:
+  void TearDown() override { layerCache().clear(); }
+};
+inline ::testing::Environment *const cleanupEnv =
+    ::testing::AddGlobalTestEnvironment(new LayerCacheCleanup);
+
+/// Compiled layers, cached by (spec, D, C): compilation is the slow part.
+inline tttc_layer *compiled(const std::string &spec, int64_t D, int64_t C) {
+  LayerCache &cache = layerCache();
+  auto key = std::make_tuple(spec, D, C);
+  auto it = cache.find(key);
+  if (it == cache.end()) {
+    tttc_layer *l = tttc_compile_file(example(spec).c_str(), D, C);
+    EXPECT_NE(l, nullptr) << tttc_last_error();
+    it = cache.emplace(key, std::unique_ptr<tttc_layer, void (*)(tttc_layer *)>(l, tttc_destroy))
+             .first;
+  }
+  return it->second.get();
+}
+
+/// Runs the compiled layer on the case's inputs; outputs by name.
+inline std::map<std::string, std::vector<float>> run(tttc_layer *l, const ref::Case &c) {
+  std::vector<tttc_tensor> ins;
+  for (auto &[name, data] : c.in)
+    ins.push_back({name.c_str(), const_cast<float *>(data.data()),
+                   int(c.shape.at(name).size()), c.shape.at(name).data()});
+  std::map<std::string, std::vector<float>> outs;
+  std::vector<std::vector<int64_t>> shapes(tttc_num_outputs(l));
+  std::vector<tttc_tensor> os;
+  for (int i = 0; i < tttc_num_outputs(l); ++i) {
+    int64_t s[8];
+    int r = tttc_output_shape(l, i, c.B, c.T, c.H, s);
+    shapes[i].assign(s, s + r);
+    int64_t n = 1;
+    for (int d = 0; d < r; ++d)
+      n *= s[d];
+    // Poison: every element must be written.
+    outs[tttc_output_name(l, i)].assign(size_t(n), std::nanf(""));
+  }
+  for (int i = 0; i < tttc_num_outputs(l); ++i)
+    os.push_back({tttc_output_name(l, i), outs[tttc_output_name(l, i)].data(),
+                  int(shapes[i].size()), shapes[i].data()});
+  int rc = tttc_run(l, ins.data(), int(ins.size()), os.data(), int(os.size()));
+  EXPECT_EQ(rc, 0) << tttc_last_error();
+  return outs;
+}
+
+/// max |a - r| / max |r| (inf if a has a non-finite value).
+inline double relError(const std::vector<float> &a, const std::vector<double> &r) {
+  EXPECT_EQ(a.size(), r.size());
+  double md = 0, mr = 0;
+  for (size_t i = 0; i < a.size() && i < r.size(); ++i) {
+    if (!std::isfinite(a[i]))
+      return INFINITY;
+    md = std::max(md, std::fabs(double(a[i]) - r[i]));
+    mr = std::max(mr, std::fabs(r[i]));
+  }
+  return md / std::max(mr, 1e-30);
+}
+
+} // namespace testutil
+
+#endif
