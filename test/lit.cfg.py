@@ -1,6 +1,7 @@
 # -*- Python -*-
 import os
 import shutil
+import sys
 
 import lit.formats
 from lit.llvm import llvm_config
@@ -13,17 +14,19 @@ config.test_source_root = os.path.dirname(__file__)
 config.test_exec_root = os.path.join(config.tttc_obj_root, "test")
 
 config.substitutions.append(("%examples", os.path.join(config.tttc_src_root, "examples")))
-config.substitutions.append(("%PATH%", config.environment["PATH"]))
+config.substitutions.append(("%tttc_include", os.path.join(config.tttc_src_root, "include")))
 llvm_config.use_default_substitutions()
 tool_dirs = [os.path.join(config.tttc_obj_root, "bin"), config.llvm_tools_dir]
-llvm_config.add_tool_substitutions(["ttt-opt", "tttc", "FileCheck", "not", "count"], tool_dirs)
+llvm_config.add_tool_substitutions(["ttt-opt", "tttc", "FileCheck", "not", "count", "llvm-nm"], tool_dirs)
 llvm_config.with_environment("PATH", config.llvm_tools_dir, append_path=True)
 
 if shutil.which("ptxas") or os.path.exists("/usr/local/cuda/bin/ptxas"):
     config.available_features.add("ptxas")
-if shutil.which("python3"):
-    try:
-        import numpy  # noqa: F401
-        config.available_features.add("numpy")
-    except ImportError:
-        pass
+# Python-side tests use the interpreter running lit (Debian's python3 with
+# python3-numpy on CI).
+config.substitutions.append(("%python", sys.executable))
+try:
+    import numpy  # noqa: F401
+    config.available_features.add("numpy")
+except ImportError:
+    pass
