@@ -69,6 +69,17 @@ def ConvertTTTToLinalg : Pass<"convert-ttt-to-linalg", "ModuleOp"> {
                            "::mlir::arith::ArithDialect", "::mlir::math::MathDialect"];
 }
 
+def TTTMatmulLoopOrder : Pass<"ttt-matmul-loop-order", "ModuleOp"> {
+  let summary = "CPU: rewrite linalg.matmul as a generic iterating (i, k, j)";
+  let description = [{
+    With the reduction dimension in the middle, `convert-linalg-to-loops`
+    produces an innermost loop that walks rows of B and C with unit stride,
+    which LLVM vectorises. Run only on the CPU path, after the matmuls have
+    served as named ops.
+  }];
+  let dependentDialects = ["::mlir::linalg::LinalgDialect"];
+}
+
 def TTTBufferize : Pass<"ttt-bufferize", "ModuleOp"> {
   let summary = "One-shot bufferization for compiled layers";
   let description = [{

@@ -4,6 +4,7 @@
 #include "dialect/TTTOps.h"
 
 #include "mlir/Dialect/Bufferization/Transforms/Passes.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/Bufferization/Pipelines/Passes.h"
 #include "mlir/Dialect/Linalg/Passes.h"
 #include "mlir/Dialect/MemRef/Transforms/Passes.h"
@@ -41,8 +42,17 @@ void ttt::buildLinalgPipeline(OpPassManager &pm, const PipelineOptions &opts) {
 }
 
 void ttt::buildLinalgToLLVMPipeline(OpPassManager &pm) {
+  pm.addPass(ttt::createTTTMatmulLoopOrder());
   pm.addPass(ttt::createTTTBufferize());
   pm.addPass(createCanonicalizerPass());
+  // Chunk-sized buffers: allocated once, outside the loops, on the stack.
+  pm.addNestedPass<func::FuncOp>(bufferization::createBufferHoistingPass());
+  pm.addNestedPass<func::FuncOp>(bufferization::createBufferLoopHoistingPass());
+  pm.addNestedPass<func::FuncOp>(bufferization::createPromoteBuffersToStackPass(
+      [](Value alloc) {
+        auto t = cast<MemRefType>(alloc.getType());
+        return t.hasStaticShape() && t.getNumElements() * 4 <= 256 * 1024;
+      }));
   bufferization::BufferDeallocationPipelineOptions dopts;
   bufferization::buildBufferDeallocationPipeline(pm, dopts);
   pm.addPass(createConvertLinalgToLoopsPass());

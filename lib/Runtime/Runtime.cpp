@@ -16,6 +16,7 @@
 #include "mlir/Parser/Parser.h"
 #include "mlir/Pass/PassManager.h"
 #include "mlir/Target/LLVMIR/Export.h"
+#include "llvm/ExecutionEngine/Orc/JITTargetMachineBuilder.h"
 #include "llvm/IR/LLVMContext.h"
 #include "llvm/IR/Module.h"
 #include "llvm/Support/SourceMgr.h"
@@ -169,11 +170,25 @@ std::unique_ptr<CompiledLayer> CompiledLayer::compile(const std::string &source,
             "' does not write its outputs in place";
     return nullptr;
   }
+  // Optimise and generate code for this machine (its vector units): the
+  // optimiser needs the target machine for its cost model.
+  auto tmBuilder = llvm::orc::JITTargetMachineBuilder::detectHost();
+  if (!tmBuilder) {
+    error = "cannot detect the host target: " + llvm::toString(tmBuilder.takeError());
+    return nullptr;
+  }
+  tmBuilder->setCodeGenOptLevel(llvm::CodeGenOptLevel::Aggressive);
+  auto tm = tmBuilder->createTargetMachine();
+  if (!tm) {
+    error = "cannot create the host target machine: " + llvm::toString(tm.takeError());
+    return nullptr;
+  }
   ExecutionEngineOptions eo;
-  auto transformer = makeOptimizingTransformer(3, 0, nullptr);
+  auto transformer = makeOptimizingTransformer(3, 0, tm->get());
   eo.transformer = transformer;
+  eo.jitCodeGenOptLevel = llvm::CodeGenOptLevel::Aggressive;
   eo.enableObjectDump = true;
-  auto engine = ExecutionEngine::create(*fe.module, eo);
+  auto engine = ExecutionEngine::create(*fe.module, eo, std::move(*tm));
   if (!engine) {
     error = "JIT compilation failed: " + llvm::toString(engine.takeError());
     return nullptr;
