@@ -400,7 +400,9 @@ int main(int argc, char **argv) {
   openblas_set_num_threads(1);
   const int64_t B = 4, H = 4, D = 64, C = 16, T = quick ? 256 : 2048;
   const int64_t refT = quick ? 32 : 128;
-  double peak = fmaPeakGflops();
+  double peak = 0; // best of three: the machine may be shared
+  for (int i = 0; i < 3; ++i)
+    peak = std::max(peak, fmaPeakGflops());
   std::printf("tttc CPU benchmark: B=%lld H=%lld D=%lld mini-batch %lld, single thread\n",
               (long long)B, (long long)H, (long long)D, (long long)C);
   std::printf("measured fp32 FMA peak (1 core, 8-wide vectors): %.1f GFLOP/s\n\n", peak);

@@ -42,6 +42,7 @@ void ttt::buildLinalgPipeline(OpPassManager &pm, const PipelineOptions &opts) {
 }
 
 void ttt::buildLinalgToLLVMPipeline(OpPassManager &pm) {
+  pm.addPass(createLinalgElementwiseOpFusionPass());
   pm.addPass(ttt::createTTTMatmulLoopOrder());
   pm.addPass(ttt::createTTTBufferize());
   pm.addPass(createCanonicalizerPass());
