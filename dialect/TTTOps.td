@@ -350,9 +350,9 @@ def TTT_SegmentAttentionOp : TTT_Op<"segment_attention", [Pure,
     Token i of a segment gets sum_{j <= i} softmax_j(q_i . k_j * scale) v_j
     over the tokens j of its own segment; scale defaults to 1/sqrt(length).
   }];
-  let arguments = (ins TTT_VecType:$query, TTT_VecType:$key, TTT_VecType:$value,
+  let arguments = (ins TTT_Value:$query, TTT_Value:$key, TTT_Value:$value,
                        OptionalAttr<F32Attr>:$scale);
-  let results = (outs TTT_VecType:$result);
+  let results = (outs TTT_Value:$result);
   let assemblyFormat = "$query `,` $key `,` $value attr-dict `:` type($query)";
 }
 

@@ -19,6 +19,9 @@
 #include "mlir/Transforms/DialectConversion.h"
 #include "llvm/ADT/TypeSwitch.h"
 
+#include <cmath>
+#include <limits>
+
 namespace mlir::ttt {
 #define GEN_PASS_DEF_CONVERTTTTTOLINALG
 #include "dialect/TTTPasses.h.inc"
@@ -275,6 +278,71 @@ struct RowLowering : public OpConversionPattern<RowOp> {
   }
 };
 
+/// Causal softmax attention inside the chunk:
+/// softmax_j<=i(Q K^T * scale) V, with the row maximum subtracted.
+struct SegmentAttentionLowering : public OpConversionPattern<SegmentAttentionOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult matchAndRewrite(SegmentAttentionOp op, OpAdaptor a,
+                                ConversionPatternRewriter &rw) const override {
+    Location loc = op.getLoc();
+    auto qt = dyn_cast<RankedTensorType>(a.getQuery().getType());
+    if (!qt || qt.getRank() != 2)
+      return rw.notifyMatchFailure(op, "spec-level segment attention");
+    int64_t C = qt.getDimSize(0), N = qt.getDimSize(1);
+    double scale = op.getScale() ? op.getScale()->convertToDouble() : 1.0 / std::sqrt(double(N));
+    Type f32 = rw.getF32Type();
+    auto sq = RankedTensorType::get({C, C}, f32);
+    auto col = RankedTensorType::get({C, 1}, f32);
+    Value s = matmul(rw, loc, a.getQuery(), transposed(rw, loc, a.getKey()), sq);
+    MLIRContext *ctx = rw.getContext();
+    AffineExpr d0 = rw.getAffineDimExpr(0), d1 = rw.getAffineDimExpr(1);
+    AffineMap id = rw.getMultiDimIdentityMap(2);
+    AffineMap rowMap = AffineMap::get(2, 0, {d0, rw.getAffineConstantExpr(0)}, ctx);
+    auto par = utils::IteratorType::parallel, red = utils::IteratorType::reduction;
+    // Scaled and causally masked scores (-inf above the diagonal).
+    Value masked = linalg::GenericOp::create(
+        rw, loc, TypeRange{sq}, ValueRange{s}, ValueRange{emptyLike(rw, loc, sq)},
+        SmallVector<AffineMap>{id, id}, {par, par},
+        [&](OpBuilder &b, Location l, ValueRange args) {
+          Value i = linalg::IndexOp::create(b, l, 0), j = linalg::IndexOp::create(b, l, 1);
+          Value keep = arith::CmpIOp::create(b, l, arith::CmpIPredicate::ule, j, i);
+          Value x = arith::MulFOp::create(b, l, args[0], fconst(b, l, scale));
+          Value r = arith::SelectOp::create(
+              b, l, keep, x, fconst(b, l, -std::numeric_limits<double>::infinity()));
+          linalg::YieldOp::create(b, l, r);
+        }).getResult(0);
+    Value negInf = fconst(rw, loc, -std::numeric_limits<double>::infinity());
+    Value maxInit = linalg::FillOp::create(rw, loc, negInf, emptyLike(rw, loc, col)).getResult(0);
+    Value rowMax = linalg::GenericOp::create(
+        rw, loc, TypeRange{col}, ValueRange{masked}, ValueRange{maxInit},
+        SmallVector<AffineMap>{id, rowMap}, {par, red},
+        [&](OpBuilder &b, Location l, ValueRange args) {
+          linalg::YieldOp::create(b, l, Value(arith::MaximumFOp::create(b, l, args[0], args[1])));
+        }).getResult(0);
+    Value p = linalg::GenericOp::create(
+        rw, loc, TypeRange{sq}, ValueRange{masked, rowMax}, ValueRange{emptyLike(rw, loc, sq)},
+        SmallVector<AffineMap>{id, rowMap, id}, {par, par},
+        [&](OpBuilder &b, Location l, ValueRange args) {
+          Value d = arith::SubFOp::create(b, l, args[0], args[1]);
+          linalg::YieldOp::create(b, l, Value(math::ExpOp::create(b, l, d)));
+        }).getResult(0);
+    Value rowSum = linalg::GenericOp::create(
+        rw, loc, TypeRange{col}, ValueRange{p}, ValueRange{zerosLike(rw, loc, col)},
+        SmallVector<AffineMap>{id, rowMap}, {par, red},
+        [&](OpBuilder &b, Location l, ValueRange args) {
+          linalg::YieldOp::create(b, l, Value(arith::AddFOp::create(b, l, args[0], args[1])));
+        }).getResult(0);
+    Value pn = linalg::GenericOp::create(
+        rw, loc, TypeRange{sq}, ValueRange{p, rowSum}, ValueRange{emptyLike(rw, loc, sq)},
+        SmallVector<AffineMap>{id, rowMap, id}, {par, par},
+        [&](OpBuilder &b, Location l, ValueRange args) {
+          linalg::YieldOp::create(b, l, Value(arith::DivFOp::create(b, l, args[0], args[1])));
+        }).getResult(0);
+    rw.replaceOp(op, matmul(rw, loc, pn, a.getValue(), qt));
+    return success();
+  }
+};
+
 struct ConstantLowering : public OpConversionPattern<ConstantOp> {
   using OpConversionPattern::OpConversionPattern;
   LogicalResult matchAndRewrite(ConstantOp op, OpAdaptor,
@@ -307,5 +375,5 @@ void mlir::ttt::populateTTTToLinalgPatterns(RewritePatternSet &patterns) {
   patterns.add<ReduceLowering<SumOp>, ReduceLowering<MeanOp>, LinearLowering,
                MatmulLowering, TransposeLowering, IndexedLowering<CausalMaskOp>,
                IndexedLowering<ValidMaskOp>, IndexedLowering<PositionOp>, RowLowering,
-               ConstantLowering>(ctx);
+               SegmentAttentionLowering, ConstantLowering>(ctx);
 }

@@ -34,6 +34,10 @@ class Interpreter {
 public:
   Interpreter(LayerOp layer, int64_t D, int64_t C) : layer(layer), D(D), C(C) {}
 
+  /// Environments of the earlier tokens of the current segment (for
+  /// segment_attention), oldest first.
+  std::vector<DenseMap<Value, Vec> *> segment;
+
   LogicalResult evalOp(Operation *op, DenseMap<Value, Vec> &env, std::string &err) {
     auto in = [&](unsigned i) -> Vec & { return env[op->getOperand(i)]; };
     Vec r;
@@ -87,6 +91,34 @@ public:
                   })
                   .Case<SiluOp>([&](auto) { unary([](double x) { return x / (1 + std::exp(-x)); }); return true; })
                   .Case<StopGradientOp>([&](auto) { r = in(0); return true; })
+                  .Case<SegmentAttentionOp>([&](SegmentAttentionOp a) {
+                    Vec &q = in(0);
+                    size_t n = q.size();
+                    double scale = a.getScale() ? a.getScale()->convertToDouble()
+                                                : 1.0 / std::sqrt(double(n));
+                    std::vector<DenseMap<Value, Vec> *> toks = segment;
+                    toks.push_back(&env);
+                    std::vector<double> sc;
+                    double mx = -INFINITY;
+                    for (auto *e : toks) {
+                      Vec &k = (*e)[a.getKey()];
+                      double d = 0;
+                      for (size_t c = 0; c < n; ++c)
+                        d += q[c] * k[c];
+                      sc.push_back(d * scale);
+                      mx = std::max(mx, sc.back());
+                    }
+                    double z = 0;
+                    for (double &x : sc)
+                      z += (x = std::exp(x - mx));
+                    r.assign(n, 0.0);
+                    for (size_t j = 0; j < toks.size(); ++j) {
+                      Vec &v = (*toks[j])[a.getValue()];
+                      for (size_t c = 0; c < n; ++c)
+                        r[c] += sc[j] / z * v[c];
+                    }
+                    return true;
+                  })
                   .Case<SumOp, MeanOp>([&](Operation *o) {
                     double s = 0;
                     for (double x : in(0))
@@ -287,6 +319,9 @@ bool referenceRun(const std::string &source, const std::string &bufferName,
           if (gd.getLr())
             lr[j] = env[gd.getLr()][0];
         }
+        // Readout environments of this segment's tokens, per readout.
+        std::vector<std::vector<DenseMap<Value, Vec>>> renvs(
+            readouts.size(), std::vector<DenseMap<Value, Vec>>(n));
         for (int64_t i = 0; i < n; ++i) {
           DenseMap<Value, Vec> &env = envs[i];
           double scale = gd.getScale() ? env[gd.getScale()][0] : 1.0;
@@ -300,11 +335,15 @@ bool referenceRun(const std::string &source, const std::string &bufferName,
                 w[e] -= scale * lr[j] * g[e];
             }
           size_t outNo = 0;
-          for (ReadoutOp r : readouts) {
-            DenseMap<Value, Vec> renv = env;
+          for (auto [rNo, r] : llvm::enumerate(readouts)) {
+            DenseMap<Value, Vec> &renv = renvs[rNo][i];
+            renv = env;
             for (auto &[k, v] : r.getBeforeUpdate() ? anchor : Wi)
               renv[k] = v;
             Block &rb = r.getBody().front();
+            interp.segment.clear();
+            for (int64_t j = 0; j < i; ++j)
+              interp.segment.push_back(&renvs[rNo][j]);
             if (failed(interp.evalBlock(rb, renv, error)))
               return false;
             Vec &y = renv[cast<YieldOp>(rb.getTerminator()).getValues()[0]];
