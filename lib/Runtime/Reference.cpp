@@ -214,6 +214,8 @@ bool referenceRun(const std::string &source, const std::string &bufferName,
   SmallVector<ReadoutOp> readouts;
   SmallVector<StateOp> states;
   SmallVector<Operation *> pre;
+  DenseMap<Value, DecayOp> decays;
+  DenseMap<Value, MomentumOp> momenta;
   for (Operation &op : layer.getBodyBlock()) {
     if (auto g = dyn_cast<GradientOp>(op))
       grad = g;
@@ -223,13 +225,18 @@ bool referenceRun(const std::string &source, const std::string &bufferName,
       readouts.push_back(r);
     else if (auto s = dyn_cast<StateOp>(op))
       states.push_back(s);
-    else if (isa<DecayOp, MomentumOp>(op)) {
-      error = "the reference interpreter does not support retention or momentum yet";
-      return false;
-    } else if (isPrimitive(&op))
+    else if (auto d = dyn_cast<DecayOp>(op))
+      decays[d.getState()] = d;
+    else if (auto m = dyn_cast<MomentumOp>(op))
+      momenta[m.getState()] = m;
+    else if (isPrimitive(&op))
       pre.push_back(&op);
   }
 
+  if (gd.getScale() && (!decays.empty() || !momenta.empty())) {
+    error = "a reader-side scale cannot be combined with ttt.decay or ttt.momentum";
+    return false;
+  }
   outputs.clear();
   for (const ArgInfo &a : sig.outputs) {
     size_t n = 1;
@@ -288,12 +295,19 @@ bool referenceRun(const std::string &source, const std::string &bufferName,
         int64_t n = std::min(C, T - t0);
         DenseMap<Value, Vec> anchor = S;
         std::vector<DenseMap<Value, Vec>> envs(n);
+        for (int64_t j = 0; j < n; ++j)
+          if (!tokenEnv(t0 + j, j, envs[j]))
+            return false;
+        // Retention before the step (exact per-token rules, mini-batch 1):
+        // the first token's factor scales the anchor.
+        for (auto &[state, d] : decays)
+          if (d.getPreGradient())
+            for (double &x : anchor[state])
+              x *= envs[0][d.getFactor()][0];
         std::vector<DenseMap<Value, Vec>> grads(n);
         std::vector<double> lr(n, 1.0);
         for (int64_t j = 0; j < n; ++j) {
           DenseMap<Value, Vec> &env = envs[j];
-          if (!tokenEnv(t0 + j, j, env))
-            return false;
           DenseMap<Value, Vec> genv = env;
           for (auto &[k, v] : anchor)
             genv[k] = v;
@@ -319,6 +333,7 @@ bool referenceRun(const std::string &source, const std::string &bufferName,
           if (gd.getLr())
             lr[j] = env[gd.getLr()][0];
         }
+        DenseMap<Value, Vec> prevW;
         // Readout environments of this segment's tokens, per readout.
         std::vector<std::vector<DenseMap<Value, Vec>>> renvs(
             readouts.size(), std::vector<DenseMap<Value, Vec>>(n));
@@ -326,14 +341,50 @@ bool referenceRun(const std::string &source, const std::string &bufferName,
           DenseMap<Value, Vec> &env = envs[i];
           double scale = gd.getScale() ? env[gd.getScale()][0] : 1.0;
           // The state token i reads, materialised.
-          DenseMap<Value, Vec> Wi = anchor;
-          for (int64_t j = 0; j <= i; ++j)
+          DenseMap<Value, Vec> Wi;
+          if (gd.getScale()) {
+            // W_i = W0 - scale_i sum_{j<=i} lr_j grad_j
+            Wi = anchor;
+            for (int64_t j = 0; j <= i; ++j)
+              for (StateOp s : states) {
+                Vec &w = Wi[s.getResult()];
+                Vec &g = grads[j][s.getResult()];
+                for (size_t e = 0; e < w.size(); ++e)
+                  w[e] -= scale * lr[j] * g[e];
+              }
+          } else {
+            // The recurrence, one token at a time: step = -lr_i grad_i;
+            // S_i = eta_i S_{i-1} + step (momentum); W_i = f_i W_{i-1} + S_i
+            // (or + step) with f the retention factor after the step.
+            Wi = i == 0 ? anchor : prevW;
             for (StateOp s : states) {
-              Vec &w = Wi[s.getResult()];
-              Vec &g = grads[j][s.getResult()];
+              Value sv = s.getResult();
+              auto mit = momenta.find(sv);
+              bool isBuffer = llvm::any_of(momenta, [&](auto &kv) {
+                return kv.second.getBuffer() == sv;
+              });
+              if (isBuffer)
+                continue;
+              Vec &w = Wi[sv];
+              Vec &g = grads[i][sv];
+              Vec upd(w.size());
               for (size_t e = 0; e < w.size(); ++e)
-                w[e] -= scale * lr[j] * g[e];
+                upd[e] = -lr[i] * g[e];
+              if (mit != momenta.end()) {
+                Vec &buf = Wi[mit->second.getBuffer()];
+                double eta = env[mit->second.getDecay()][0];
+                for (size_t e = 0; e < w.size(); ++e)
+                  upd[e] = buf[e] = eta * buf[e] + upd[e];
+              }
+              auto dit = decays.find(sv);
+              double f = dit != decays.end() && !dit->second.getPreGradient()
+                             ? env[dit->second.getFactor()][0]
+                             : 1.0;
+              for (size_t e = 0; e < w.size(); ++e)
+                w[e] = f * w[e] + upd[e];
             }
+            prevW = Wi;
+          }
           size_t outNo = 0;
           for (auto [rNo, r] : llvm::enumerate(readouts)) {
             DenseMap<Value, Vec> &renv = renvs[rNo][i];

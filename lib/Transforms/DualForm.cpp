@@ -43,6 +43,26 @@ struct Factor {
   Value x, g;
 };
 
+/// The update rule of one state beyond plain gradient descent.
+struct Rule {
+  DecayOp decay;       // W_t = f_t W_{t-1} + update
+  MomentumOp momentum; // the update goes through a buffer S_t = eta_t S_{t-1} + step_t
+};
+
+/// Chunk coefficient matrices of one state's recurrence. Token i reads
+///   W_i = beta_i W0 + f_i S0 - sum_{s<=i} E_is x_s^T g_s
+/// (beta = 1 without decay, f = 0 without momentum), with
+///   E = scale_i * (P . Mm)_is * lr_s,  P_ir = beta_i / beta_r (r <= i),
+///   Mm_rs = m_r / m_s (s <= r; identity without momentum), f = P . m,
+/// all computed from cumulative sums of logarithms (stable products).
+struct Coefficients {
+  Value E;        // [C, C], lower triangular
+  Value beta, f;  // [C, 1] or null
+  Value eRow;     // [1, C]: row `last` of E
+  Value betaLast, fLast, mLast; // [1, 1] or null
+  Value eBufRow;  // [1, C]: (m_last / m_s) lr_s, for the momentum buffer
+};
+
 class DualFormBuilder {
 public:
   DualFormBuilder(LayerOp layer, int64_t headDim, int64_t chunk)
@@ -69,9 +89,15 @@ public:
       } else if (isa<LossOp, ModelOp>(op)) {
         return op.emitOpError("run ttt-decompose and ttt-inner-autodiff before "
                               "ttt-dual-form");
-      } else if (isa<DecayOp, MomentumOp>(op)) {
-        return op.emitOpError("retention and momentum are not supported by "
-                              "ttt-dual-form yet");
+      } else if (auto d = dyn_cast<DecayOp>(op)) {
+        if (rules[d.getState()].decay)
+          return op.emitOpError("a state has at most one ttt.decay");
+        rules[d.getState()].decay = d;
+      } else if (auto m = dyn_cast<MomentumOp>(op)) {
+        if (rules[m.getState()].momentum)
+          return op.emitOpError("a state has at most one ttt.momentum");
+        rules[m.getState()].momentum = m;
+        buffers.insert(m.getBuffer());
       } else if (isPrimitive(&op)) {
         pre.push_back(&op);
       } else {
@@ -80,6 +106,8 @@ public:
     }
     if (!grad || !gd)
       return layer.emitOpError("needs a ttt.gradient and a ttt.gd for ttt-dual-form");
+    if (failed(checkRules(gd)))
+      return failure();
 
     // The chunk step and its block arguments, one per declaration.
     b.setInsertionPointToEnd(&body);
@@ -102,6 +130,13 @@ public:
       if (!cloneChunk(op))
         return failure();
 
+    // Retention before the step (mini-batch 1): the anchor is decayed first.
+    for (auto &[state, rule] : rules)
+      if (rule.decay && rule.decay.getPreGradient()) {
+        Value f = map.lookup(rule.decay.getFactor());
+        map.map(state, MulOp::create(b, rule.decay.getLoc(), f, map.lookup(state)).getResult());
+      }
+
     // The whole chunk's gradients at the anchor state.
     llvm::MapVector<Value, SmallVector<Factor>> factors;
     for (Operation &op : grad.getBody().front().without_terminator()) {
@@ -119,32 +154,41 @@ public:
         return failure();
     }
 
-    // E = tril(scale_i * lr_j), padding columns zeroed.
+    // Coefficients of the chunk's recurrence, per state.
     loc = gd.getLoc();
-    Value mask = ValidMaskOp::create(b, loc, colType(), valid);
+    mask = ValidMaskOp::create(b, loc, colType(), valid);
     Value lrCol = gd.getLr() ? MulOp::create(b, loc, map.lookup(gd.getLr()), mask)
                              : mask;
-    Value lrRow = TransposeOp::create(b, loc, lrCol);
-    Value scaleCol = gd.getScale()
-                         ? map.lookup(gd.getScale())
-                         : BroadcastOp::create(b, loc, colType(), cst(1.0)).getResult();
-    Value eta = CausalMaskOp::create(b, loc, MulOp::create(b, loc, scaleCol, lrRow));
+    lrRow = TransposeOp::create(b, loc, lrCol);
+    scaleCol = gd.getScale() ? map.lookup(gd.getScale()) : Value();
+    Value last = arith::SubIOp::create(b, loc, valid,
+                                       arith::ConstantIndexOp::create(b, loc, 1));
+    DenseMap<Value, Coefficients> coeffs;
+    for (StateOp s : states)
+      if (!buffers.contains(s.getResult()))
+        coeffs[s.getResult()] = coefficients(rules.lookup(s.getResult()), last);
 
     // Readouts.
     SmallVector<Value> results;
     for (ReadoutOp r : readouts) {
       IRMapping rmap = map;
       bool before = r.getBeforeUpdate();
-      // Vector states, per token.
+      // Vector states, per token: beta o b0 + f o S0 - E G.
       for (StateOp s : states) {
-        if (!isa<VecType>(s.getType()) || before)
+        if (!isa<VecType>(s.getType()) || before || buffers.contains(s.getResult()))
           continue;
-        Value v = map.lookup(s.getResult());
+        Coefficients &c = coeffs[s.getResult()];
+        Value v = carried(c, map.lookup(s.getResult()), rules.lookup(s.getResult()),
+                          [&](Value x) { return x; }, loc);
         for (Factor &f : factors[s.getResult()])
-          v = SubOp::create(b, loc, v, MatmulOp::create(b, loc, eta, f.g));
+          v = SubOp::create(b, loc, v, MatmulOp::create(b, loc, c.E, f.g));
         rmap.map(s.getResult(), v);
       }
       for (Operation &op : r.getBody().front().without_terminator()) {
+        for (Value v : op.getOperands())
+          if (buffers.contains(v))
+            return op.emitOpError("reads a momentum buffer; ttt-dual-form supports "
+                                  "reading only the trained states");
         auto lin = dyn_cast<LinearOp>(op);
         if (!lin || !lin.getWeight().getDefiningOp<StateOp>() || before) {
           if (!cloneChunk(&op, rmap))
@@ -154,13 +198,17 @@ public:
         if (lin.getTranspose())
           return lin.emitOpError("a transposed readout of a state is not "
                                  "supported by ttt-dual-form");
-        // A W_i = A W0 - sum_f (E o A X^T) G
+        // A W_i = beta o A W0 + f o A S0 - sum_f (E o A X^T) G
         loc = lin.getLoc();
+        Value w = lin.getWeight();
+        Coefficients &c = coeffs[w];
         Value a = rmap.lookup(lin.getInput());
-        Value out = LinearOp::create(b, loc, a, rmap.lookup(lin.getWeight()));
-        for (Factor &f : factors[lin.getWeight()]) {
+        Value out = carried(c, map.lookup(w), rules.lookup(w),
+                            [&](Value m) { return LinearOp::create(b, loc, a, m).getResult(); },
+                            loc);
+        for (Factor &f : factors[w]) {
           Value ax = MatmulOp::create(b, loc, a, f.x, false, true);
-          Value m = MulOp::create(b, loc, eta, ax);
+          Value m = MulOp::create(b, loc, c.E, ax);
           out = SubOp::create(b, loc, out, MatmulOp::create(b, loc, m, f.g));
         }
         rmap.map(lin.getResult(), out);
@@ -171,19 +219,28 @@ public:
 
     // The states after the chunk's last real token.
     loc = gd.getLoc();
-    Value last = arith::SubIOp::create(b, loc, valid,
-                                       arith::ConstantIndexOp::create(b, loc, 1));
-    Value eRow = RowOp::create(b, loc, eta, last);
-    Value eCol = TransposeOp::create(b, loc, eRow);
+    DenseMap<Value, Value> next;
     for (StateOp s : states) {
-      Value v = map.lookup(s.getResult());
-      for (Factor &f : factors[s.getResult()]) {
-        Value d = f.x ? MatmulOp::create(b, loc, f.x, MulOp::create(b, loc, eCol, f.g),
-                                         true, false)
-                            .getResult()
-                      : MatmulOp::create(b, loc, eRow, f.g).getResult();
-        v = SubOp::create(b, loc, v, d);
+      Value sv = s.getResult();
+      if (buffers.contains(sv))
+        continue;
+      Coefficients &c = coeffs[sv];
+      Rule rule = rules.lookup(sv);
+      // beta_last W0 + f_last S0 - X^T (e o G), e = row `last` of E.
+      Value v = carried(c, map.lookup(sv), rule,
+                        [&](Value x) { return x; }, loc, /*lastRow=*/true);
+      next[sv] = subtractFactors(v, factors[sv], c.eRow);
+      if (rule.momentum) {
+        // S' = m_last S0 - X^T (eS o G), eS_s = (m_last / m_s) lr_s.
+        Value buf = rule.momentum.getBuffer();
+        Value sNext = MulOp::create(b, loc, c.mLast, map.lookup(buf));
+        next[buf] = subtractFactors(sNext, factors[sv], c.eBufRow);
       }
+    }
+    for (StateOp s : states) {
+      Value v = next.lookup(s.getResult());
+      if (!v) // a state without gradient and rule: unchanged
+        v = map.lookup(s.getResult());
       results.push_back(v);
     }
     YieldOp::create(b, loc, results);
@@ -191,6 +248,12 @@ public:
     // The per-token description is now folded into the chunk step.
     grad.erase();
     gd.erase();
+    for (auto &[state, rule] : rules) {
+      if (rule.decay)
+        rule.decay.erase();
+      if (rule.momentum)
+        rule.momentum.erase();
+    }
     for (ReadoutOp r : readouts)
       r.erase();
     for (Operation *op : llvm::reverse(pre))
@@ -206,7 +269,120 @@ private:
   int64_t D, C;
   OpBuilder b;
   IRMapping map;
-  Value valid;
+  Value valid, mask, lrRow, scaleCol;
+  llvm::MapVector<Value, Rule> rules;
+  llvm::SmallPtrSet<Value, 4> buffers;
+
+  LogicalResult checkRules(GDOp gd) {
+    for (auto &[state, rule] : rules) {
+      if (buffers.contains(state))
+        return (rule.decay ? rule.decay.getOperation() : rule.momentum.getOperation())
+            ->emitOpError("a momentum buffer cannot have its own decay or momentum");
+      if ((rule.decay || rule.momentum) && gd.getScale())
+        return gd.emitOpError("a reader-side scale cannot be combined with ttt.decay or "
+                              "ttt.momentum");
+      if (rule.decay && rule.decay.getPreGradient()) {
+        if (C != 1)
+          return rule.decay.emitOpError("retention before the gradient step (pre_gradient) "
+                                        "is an exact per-token rule: it needs mini-batch 1, "
+                                        "got ")
+                 << C;
+        if (rule.momentum)
+          return rule.decay.emitOpError("pre_gradient retention cannot be combined with "
+                                        "momentum");
+      }
+    }
+    return success();
+  }
+
+  /// Lower-triangular exp(c_i - c_r) (r <= i) for a [C, 1] column c.
+  Value ratioMatrix(Value c, Location loc) {
+    Value d = SubOp::create(b, loc, c, TransposeOp::create(b, loc, c));
+    return CausalMaskOp::create(b, loc, ExpOp::create(b, loc, d));
+  }
+
+  /// Cumulative sum of log(f) down the chunk, with padding rows' factors 1.
+  Value cumLog(Value f, Location loc) {
+    Value one = cst(1.0);
+    Value fm = AddOp::create(b, loc, MulOp::create(b, loc, f, mask),
+                             SubOp::create(b, loc, one, mask));
+    Value ones = BroadcastOp::create(b, loc, RankedTensorType::get({C, C}, b.getF32Type()), one);
+    return MatmulOp::create(b, loc, CausalMaskOp::create(b, loc, ones),
+                            LogOp::create(b, loc, fm));
+  }
+
+  Coefficients coefficients(Rule rule, Value last) {
+    Location loc = layer.getLoc();
+    Coefficients c;
+    bool post = rule.decay && !rule.decay.getPreGradient();
+    if (!post && !rule.momentum) {
+      // Plain GD: E = tril(scale_i lr_j).
+      Value s = scaleCol ? scaleCol
+                         : BroadcastOp::create(b, loc, colType(), cst(1.0)).getResult();
+      c.E = CausalMaskOp::create(b, loc, MulOp::create(b, loc, s, lrRow));
+    } else {
+      Value P;
+      if (post) {
+        loc = rule.decay.getLoc();
+        Value cb = cumLog(map.lookup(rule.decay.getFactor()), loc);
+        P = ratioMatrix(cb, loc);
+        c.beta = ExpOp::create(b, loc, cb);
+        c.betaLast = RowOp::create(b, loc, c.beta, last);
+      } else {
+        Value ones = BroadcastOp::create(b, loc, RankedTensorType::get({C, C}, b.getF32Type()),
+                                         cst(1.0));
+        P = CausalMaskOp::create(b, loc, ones);
+      }
+      Value G = P;
+      if (rule.momentum) {
+        loc = rule.momentum.getLoc();
+        Value cm = cumLog(map.lookup(rule.momentum.getDecay()), loc);
+        Value Mm = ratioMatrix(cm, loc);
+        Value m = ExpOp::create(b, loc, cm);
+        G = MatmulOp::create(b, loc, P, Mm);
+        c.f = MatmulOp::create(b, loc, P, m);
+        c.fLast = RowOp::create(b, loc, c.f, last);
+        c.mLast = RowOp::create(b, loc, m, last);
+        // (m_last / m_s) lr_s as a row.
+        Value cmLast = RowOp::create(b, loc, cm, last);
+        Value ratio = ExpOp::create(b, loc, SubOp::create(b, loc, cmLast,
+                                                          TransposeOp::create(b, loc, cm)));
+        c.eBufRow = MulOp::create(b, loc, ratio, lrRow);
+      }
+      c.E = MulOp::create(b, loc, G, lrRow);
+    }
+    c.eRow = RowOp::create(b, loc, c.E, last);
+    return c;
+  }
+
+  /// beta o apply(W0) + f o apply(S0) (per token, or at the last token).
+  template <typename Fn>
+  Value carried(const Coefficients &c, Value w0, Rule rule, Fn apply, Location loc,
+                bool lastRow = false) {
+    Value v = apply(w0);
+    Value beta = lastRow ? c.betaLast : c.beta;
+    if (beta)
+      v = MulOp::create(b, loc, beta, v);
+    if (rule.momentum) {
+      Value f = lastRow ? c.fLast : c.f;
+      Value s0 = apply(map.lookup(rule.momentum.getBuffer()));
+      v = AddOp::create(b, loc, v, MulOp::create(b, loc, f, s0));
+    }
+    return v;
+  }
+
+  /// v - sum_f X^T (row^T o G) (matrix) or v - row G (vector).
+  Value subtractFactors(Value v, ArrayRef<Factor> fs, Value row) {
+    Location loc = layer.getLoc();
+    Value col = TransposeOp::create(b, loc, row);
+    for (const Factor &f : fs) {
+      Value d = f.x ? MatmulOp::create(b, loc, f.x, MulOp::create(b, loc, col, f.g), true, false)
+                          .getResult()
+                    : MatmulOp::create(b, loc, row, f.g).getResult();
+      v = SubOp::create(b, loc, v, d);
+    }
+    return v;
+  }
 
   Type colType() { return RankedTensorType::get({C, 1}, b.getF32Type()); }
   Value cst(double v) {
