@@ -94,11 +94,14 @@ def TTT_LayerOp : TTT_Op<"layer", [Symbol, SymbolTable, NoTerminator,
 
     `mini_batch` is the number of tokens whose gradients are taken at the
     same (the mini-batch's first) state. After `ttt-dual-form` the layer
-    also carries `head_dim` and the body holds one `ttt.chunk_step`.
+    also carries `head_dim`, `chunk_size` (tokens per chunk step: the
+    mini-batch, or more where that is exact) and the body holds one
+    `ttt.chunk_step`.
   }];
   let arguments = (ins SymbolNameAttr:$sym_name,
                        ConfinedAttr<I64Attr, [IntPositive]>:$mini_batch,
-                       OptionalAttr<I64Attr>:$head_dim);
+                       OptionalAttr<I64Attr>:$head_dim,
+                       OptionalAttr<I64Attr>:$chunk_size);
   let regions = (region SizedRegion<1>:$body);
   let assemblyFormat = "$sym_name attr-dict-with-keyword $body";
   let hasVerifier = 1;
@@ -445,11 +448,15 @@ def TTT_ChunkStepOp : TTT_Op<"chunk_step", [HasParent<"LayerOp">,
     `valid` (index): the number of real tokens in this chunk (rows at and
     past `valid` are padding with zero inputs and gates). Yields the
     readouts [C, n] in order (named by `readouts`), then every state at the
-    chunk's end.
+    chunk's end. `algorithm` names how the chunk was derived: "dual_form"
+    (mini-batch gradient descent, with the coefficient matrices of retention
+    and momentum), "ut_transform" (exact per-token updates of a model linear in
+    its state, chunked), or "sequential" (exact per-token updates, one token
+    per chunk).
   }];
-  let arguments = (ins StrArrayAttr:$readouts);
+  let arguments = (ins StrArrayAttr:$readouts, StrAttr:$algorithm);
   let regions = (region SizedRegion<1>:$body);
-  let assemblyFormat = "`readouts` $readouts $body attr-dict";
+  let assemblyFormat = "`readouts` $readouts `algorithm` $algorithm $body attr-dict";
 }
 
 def TTT_MatmulOp : TTT_Op<"matmul", [Pure,
@@ -470,10 +477,21 @@ def TTT_TransposeOp : TTT_Op<"transpose", [Pure,
 }
 
 def TTT_CausalMaskOp : TTT_Op<"causal_mask", [Pure, SameOperandsAndResultType]> {
-  let summary = "keep entries (i, j) with j <= i of a square tensor, zero the rest";
-  let arguments = (ins RankedTensorOf<[F32]>:$input);
+  let summary = "keep entries (i, j) with j <= i (j < i if `strict`) of a square tensor, zero the rest";
+  let arguments = (ins RankedTensorOf<[F32]>:$input, UnitAttr:$strict);
   let results = (outs RankedTensorOf<[F32]>:$result);
   let assemblyFormat = "$input attr-dict `:` type($input)";
+}
+
+def TTT_TriSolveOp : TTT_Op<"tri_solve", [Pure, AllTypesMatch<["rhs", "result"]>]> {
+  let summary = "X with (I + A) X = R, A strictly lower triangular [C, C]";
+  let description = [{
+    Forward substitution, row by row: x_i = r_i - sum_{j<i} A_ij x_j. The
+    UT transform of exact per-token updates solves its chunk system with it.
+  }];
+  let arguments = (ins RankedTensorOf<[F32]>:$lower, RankedTensorOf<[F32]>:$rhs);
+  let results = (outs RankedTensorOf<[F32]>:$result);
+  let assemblyFormat = "$lower `,` $rhs attr-dict `:` type($lower) `,` type($rhs)";
 }
 
 def TTT_RowOp : TTT_Op<"row", [Pure,

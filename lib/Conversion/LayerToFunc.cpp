@@ -45,7 +45,7 @@ public:
     if (!step || !layer.getHeadDim())
       return layer.emitOpError("run ttt-dual-form before ttt-lower-layer-to-func");
     D = *layer.getHeadDim();
-    C = layer.getMiniBatch();
+    C = layer.getChunkSize() ? *layer.getChunkSize() : layer.getMiniBatch();
     f32 = b.getF32Type();
 
     // Declarations, in the chunk step's block-argument order.

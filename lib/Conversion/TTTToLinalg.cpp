@@ -249,7 +249,8 @@ struct IndexedLowering : public OpConversionPattern<OpTy> {
           Value r;
           if constexpr (std::is_same<OpTy, CausalMaskOp>::value) {
             Value j = linalg::IndexOp::create(b, l, 1);
-            Value keep = arith::CmpIOp::create(b, l, arith::CmpIPredicate::ule, j, i);
+            Value keep = arith::CmpIOp::create(
+                b, l, op.getStrict() ? arith::CmpIPredicate::ult : arith::CmpIPredicate::ule, j, i);
             r = arith::SelectOp::create(b, l, keep, args[0], fconst(b, l, 0.0));
           } else if constexpr (std::is_same<OpTy, ValidMaskOp>::value) {
             Value in = arith::CmpIOp::create(b, l, arith::CmpIPredicate::slt, i, valid);
@@ -343,6 +344,51 @@ struct SegmentAttentionLowering : public OpConversionPattern<SegmentAttentionOp>
   }
 };
 
+/// Forward substitution: X = 0; for i: X[i] = R[i] - A[i, :] X (rows j >= i
+/// of X are still zero, and A is strictly lower triangular).
+struct TriSolveLowering : public OpConversionPattern<TriSolveOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult matchAndRewrite(TriSolveOp op, OpAdaptor a,
+                                ConversionPatternRewriter &rw) const override {
+    Location loc = op.getLoc();
+    auto rt = cast<RankedTensorType>(op.getResult().getType());
+    int64_t C = rt.getDimSize(0), M = rt.getDimSize(1);
+    Type f32 = rw.getF32Type();
+    Value c0 = arith::ConstantIndexOp::create(rw, loc, 0);
+    Value c1 = arith::ConstantIndexOp::create(rw, loc, 1);
+    Value cC = arith::ConstantIndexOp::create(rw, loc, C);
+    auto one = [&](int64_t v) -> OpFoldResult { return rw.getIndexAttr(v); };
+    auto loop = scf::ForOp::create(
+        rw, loc, c0, cC, c1, ValueRange{zerosLike(rw, loc, rt)},
+        [&](OpBuilder &b, Location l, Value i, ValueRange args) {
+          auto rowT = RankedTensorType::get({1, M}, f32);
+          Value r = tensor::ExtractSliceOp::create(b, l, rowT, a.getRhs(),
+                                                   {OpFoldResult(i), one(0)}, {one(1), one(M)},
+                                                   {one(1), one(1)});
+          Value ai = tensor::ExtractSliceOp::create(
+              b, l, RankedTensorType::get({1, C}, f32), a.getLower(),
+              {OpFoldResult(i), one(0)}, {one(1), one(C)}, {one(1), one(1)});
+          Value t = matmul(b, l, ai, args[0], rowT);
+          Value x = linalg::GenericOp::create(
+                        b, l, TypeRange{rowT}, ValueRange{r, t},
+                        ValueRange{emptyLike(b, l, rowT)},
+                        SmallVector<AffineMap>(3, b.getMultiDimIdentityMap(2)),
+                        {utils::IteratorType::parallel, utils::IteratorType::parallel},
+                        [&](OpBuilder &bb, Location ll, ValueRange v) {
+                          linalg::YieldOp::create(
+                              bb, ll, Value(arith::SubFOp::create(bb, ll, v[0], v[1])));
+                        })
+                        .getResult(0);
+          Value next = tensor::InsertSliceOp::create(b, l, x, args[0],
+                                                     {OpFoldResult(i), one(0)},
+                                                     {one(1), one(M)}, {one(1), one(1)});
+          scf::YieldOp::create(b, l, next);
+        });
+    rw.replaceOp(op, loop.getResults());
+    return success();
+  }
+};
+
 struct ConstantLowering : public OpConversionPattern<ConstantOp> {
   using OpConversionPattern::OpConversionPattern;
   LogicalResult matchAndRewrite(ConstantOp op, OpAdaptor,
@@ -375,5 +421,5 @@ void mlir::ttt::populateTTTToLinalgPatterns(RewritePatternSet &patterns) {
   patterns.add<ReduceLowering<SumOp>, ReduceLowering<MeanOp>, LinearLowering,
                MatmulLowering, TransposeLowering, IndexedLowering<CausalMaskOp>,
                IndexedLowering<ValidMaskOp>, IndexedLowering<PositionOp>, RowLowering,
-               SegmentAttentionLowering, ConstantLowering>(ctx);
+               SegmentAttentionLowering, TriSolveLowering, ConstantLowering>(ctx);
 }

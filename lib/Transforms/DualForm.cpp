@@ -65,8 +65,9 @@ struct Coefficients {
 
 class DualFormBuilder {
 public:
-  DualFormBuilder(LayerOp layer, int64_t headDim, int64_t chunk)
-      : layer(layer), D(headDim), C(chunk), b(layer.getContext()) {}
+  DualFormBuilder(LayerOp layer, int64_t headDim, int64_t miniBatch, int64_t exactChunk)
+      : layer(layer), D(headDim), C(miniBatch), miniBatch(miniBatch), exactChunk(exactChunk),
+        b(layer.getContext()) {}
 
   LogicalResult run() {
     Block &body = layer.getBodyBlock();
@@ -108,6 +109,7 @@ public:
       return layer.emitOpError("needs a ttt.gradient and a ttt.gd for ttt-dual-form");
     if (failed(checkRules(gd)))
       return failure();
+    std::string algorithm = chooseAlgorithm(grad, gd, decls, states);
 
     // The chunk step and its block arguments, one per declaration.
     b.setInsertionPointToEnd(&body);
@@ -115,7 +117,11 @@ public:
     SmallVector<StringRef> names;
     for (ReadoutOp r : readouts)
       names.push_back(r.getName());
-    auto step = ChunkStepOp::create(b, loc, b.getStrArrayAttr(names));
+    auto step = ChunkStepOp::create(b, loc, b.getStrArrayAttr(names), algorithm);
+    if (algorithm == "sequential")
+      emitRemark(layer.getLoc())
+          << "exact per-token updates (mini-batch 1) whose gradient is not affine in "
+             "a single matrix state: sequential path, one token per chunk step";
     Block *blk = b.createBlock(&step.getBody());
     for (Operation *d : decls) {
       Type t = d->getResult(0).getType();
@@ -132,7 +138,7 @@ public:
 
     // Retention before the step (mini-batch 1): the anchor is decayed first.
     for (auto &[state, rule] : rules)
-      if (rule.decay && rule.decay.getPreGradient()) {
+      if (rule.decay && rule.decay.getPreGradient() && algorithm == "sequential") {
         Value f = map.lookup(rule.decay.getFactor());
         map.map(state, MulOp::create(b, rule.decay.getLoc(), f, map.lookup(state)).getResult());
       }
@@ -167,6 +173,9 @@ public:
     for (StateOp s : states)
       if (!buffers.contains(s.getResult()))
         coeffs[s.getResult()] = coefficients(rules.lookup(s.getResult()), last);
+    if (algorithm == "ut_transform")
+      if (failed(utTransform(grad, factors, coeffs, last, lrCol)))
+        return failure();
 
     // Readouts.
     SmallVector<Value> results;
@@ -260,18 +269,204 @@ public:
       if (op->use_empty())
         op->erase();
     layer.setHeadDim(D);
-    layer.setMiniBatch(C);
+    layer.setMiniBatch(miniBatch);
+    layer.setChunkSize(C);
     return success();
   }
 
 private:
   LayerOp layer;
-  int64_t D, C;
+  int64_t D, C, miniBatch, exactChunk;
   OpBuilder b;
   IRMapping map;
   Value valid, mask, lrRow, scaleCol;
   llvm::MapVector<Value, Rule> rules;
   llvm::SmallPtrSet<Value, 4> buffers;
+
+
+  /// Whether `v` (in the gradient region) depends on any state.
+  bool dependsOnState(Value v) {
+    auto it = stateDep.find(v);
+    if (it != stateDep.end())
+      return it->second;
+    bool r = false;
+    if (v.getDefiningOp<StateOp>())
+      r = true;
+    else if (Operation *d = v.getDefiningOp(); d && !isa<StopGradientOp>(d))
+      r = llvm::any_of(d->getOperands(), [&](Value o) { return dependsOnState(o); });
+    return stateDep[v] = r;
+  }
+
+  /// How the chunk is computed (see the pass description).
+  std::string chooseAlgorithm(GradientOp grad, GDOp gd, ArrayRef<Operation *> decls,
+                              ArrayRef<StateOp> states) {
+    if (miniBatch != 1)
+      return "dual_form";
+    // Readouts whose meaning depends on the segment (= mini-batch) length
+    // keep one token per chunk.
+    for (Operation &op : layer.getBodyBlock())
+      if (auto r = dyn_cast<ReadoutOp>(op)) {
+        bool segmentWise = r.getBeforeUpdate();
+        r.walk([&](SegmentAttentionOp) { segmentWise = true; });
+        if (segmentWise)
+          return "sequential";
+      }
+    bool stateDependent = false;
+    SmallVector<OuterGradOp> outer;
+    int numTerms = 0;
+    for (Operation &op : grad.getBody().front().without_terminator()) {
+      if (auto og = dyn_cast<OuterGradOp>(op)) {
+        stateDependent |= dependsOnState(og.getG()) || dependsOnState(og.getX());
+        outer.push_back(og);
+        ++numTerms;
+      } else if (auto vg = dyn_cast<VecGradOp>(op)) {
+        stateDependent |= dependsOnState(vg.getG());
+        ++numTerms;
+      }
+    }
+    bool positions = llvm::any_of(decls, [](Operation *d) { return isa<PositionInputOp>(d); });
+    if (positions || gd.getScale())
+      return "sequential";
+    if (!stateDependent) {
+      C = exactChunk;
+      return "dual_form";
+    }
+    // UT transform: one matrix state, one term x^T g with g affine in it,
+    // no momentum, no other trained state.
+    if (numTerms != 1 || outer.size() != 1 || !buffers.empty())
+      return "sequential";
+    OuterGradOp og = outer.front();
+    Value w = og.getState();
+    Rule rule = rules.lookup(w);
+    if (rule.momentum || (rule.decay && !rule.decay.getPreGradient()) ||
+        dependsOnState(og.getX()))
+      return "sequential";
+    for (auto &[state, r] : rules)
+      if (state != w)
+        return "sequential";
+    if (!isAffine(og.getG(), w, og.getX()))
+      return "sequential";
+    C = exactChunk;
+    return "ut_transform";
+  }
+
+  /// g = alpha (x W) + c with alpha a per-token scalar, both independent of
+  /// the states: checked structurally.
+  bool isAffine(Value g, Value w, Value x) {
+    if (!dependsOnState(g))
+      return true;
+    Operation *d = g.getDefiningOp();
+    if (auto lin = dyn_cast_or_null<LinearOp>(d))
+      return lin.getWeight() == w && !lin.getTranspose() && lin.getInput() == x;
+    if (isa_and_nonnull<AddOp, SubOp>(d))
+      return isAffine(d->getOperand(0), w, x) && isAffine(d->getOperand(1), w, x);
+    if (isa_and_nonnull<NegOp>(d))
+      return isAffine(d->getOperand(0), w, x);
+    if (isa_and_nonnull<MulOp>(d)) {
+      for (int i = 0; i < 2; ++i) {
+        Value s = d->getOperand(i), o = d->getOperand(1 - i);
+        if (!dependsOnState(s) && scalarOf(s) && isAffine(o, w, x))
+          return true;
+      }
+    }
+    return false;
+  }
+
+  /// A state-independent per-token scalar (f32, or a broadcast of one).
+  Value scalarOf(Value s) {
+    if (isa<FloatType>(s.getType()))
+      return s;
+    if (auto bc = s.getDefiningOp<BroadcastOp>(); bc && isa<FloatType>(bc.getInput().getType()))
+      return bc.getInput();
+    return {};
+  }
+
+  /// The chunk-level (alpha [C,1] or f32, c [C,m]) of g = alpha (x W) + c;
+  /// null members are zero.
+  std::pair<Value, Value> affineParts(Value g) {
+    Location loc = g.getLoc();
+    if (!dependsOnState(g))
+      return {Value(), map.lookup(g)};
+    Operation *d = g.getDefiningOp();
+    if (isa<LinearOp>(d))
+      return {cst(1.0), Value()};
+    auto combine = [&](Value x, Value y, bool sub) -> Value {
+      if (!y)
+        return x;
+      if (!x)
+        return sub ? NegOp::create(b, loc, y).getResult() : y;
+      return sub ? SubOp::create(b, loc, x, y).getResult() : AddOp::create(b, loc, x, y).getResult();
+    };
+    if (isa<AddOp, SubOp>(d)) {
+      auto [a0, c0] = affineParts(d->getOperand(0));
+      auto [a1, c1] = affineParts(d->getOperand(1));
+      bool sub = isa<SubOp>(d);
+      return {combine(a0, a1, sub), combine(c0, c1, sub)};
+    }
+    if (isa<NegOp>(d)) {
+      auto [a, c] = affineParts(d->getOperand(0));
+      return {a ? NegOp::create(b, loc, a).getResult() : a,
+              c ? NegOp::create(b, loc, c).getResult() : c};
+    }
+    // MulOp with a scalar side.
+    int si = (!dependsOnState(d->getOperand(0)) && scalarOf(d->getOperand(0))) ? 0 : 1;
+    Value s = map.lookup(scalarOf(d->getOperand(si)));
+    auto [a, c] = affineParts(d->getOperand(1 - si));
+    return {a ? MulOp::create(b, loc, s, a).getResult() : a,
+            c ? MulOp::create(b, loc, s, c).getResult() : c};
+  }
+
+  /// The UT transform of W_t = a_t W_{t-1} - b_t x_t^T g_t(a_t W_{t-1}),
+  /// g_t(W) = alpha_t x_t W + c_t, over a chunk with first state S0:
+  ///   (I + strict_tril(diag(b alpha) (Gamma o X X^T))) U
+  ///       = -diag(b) Cc - diag(b alpha gamma) X S0,
+  /// gamma_t = prod_{j<=t} a_j, Gamma_ij = gamma_i / gamma_j; then token t
+  /// reads W_t = gamma_t S0 + sum_{i<=t} Gamma_ti x_i^T u_i: the dual form's
+  /// readout and chunk-end update with E = Gamma, beta = gamma, G = -U.
+  LogicalResult utTransform(GradientOp grad, llvm::MapVector<Value, SmallVector<Factor>> &factors,
+                            DenseMap<Value, Coefficients> &coeffs, Value last, Value lrCol) {
+    OuterGradOp og;
+    for (Operation &op : grad.getBody().front().without_terminator())
+      if (auto o = dyn_cast<OuterGradOp>(op))
+        og = o;
+    Value w = og.getState();
+    Location loc = og.getLoc();
+    auto [alpha, cc] = affineParts(og.getG());
+    if (!alpha)
+      return og.emitOpError("internal error: UT transform of a state-independent gradient");
+    Value X = map.lookup(og.getX());
+    Value S0 = map.lookup(w);
+    Value bAlpha = MulOp::create(b, loc, lrCol, alpha);
+    Rule rule = rules.lookup(w);
+    Coefficients c;
+    Value gammaCol;
+    if (rule.decay) {
+      Value cg = cumLog(map.lookup(rule.decay.getFactor()), loc);
+      c.E = ratioMatrix(cg, loc);
+      gammaCol = ExpOp::create(b, loc, cg);
+      c.beta = gammaCol;
+      c.betaLast = RowOp::create(b, loc, gammaCol, last);
+    } else {
+      Value ones = BroadcastOp::create(b, loc, RankedTensorType::get({C, C}, b.getF32Type()),
+                                       cst(1.0));
+      c.E = CausalMaskOp::create(b, loc, ones);
+    }
+    Value xx = MatmulOp::create(b, loc, X, X, false, true);
+    Value a = MulOp::create(b, loc, bAlpha, MulOp::create(b, loc, c.E, xx));
+    Value lower = CausalMaskOp::create(b, loc, a, /*strict=*/true);
+    Value xs = LinearOp::create(b, loc, X, S0);
+    Value coef = gammaCol ? MulOp::create(b, loc, bAlpha, gammaCol).getResult() : bAlpha;
+    Value rhs = NegOp::create(b, loc, MulOp::create(b, loc, coef, xs));
+    if (cc)
+      rhs = SubOp::create(b, loc, rhs, MulOp::create(b, loc, lrCol, cc));
+    Value u = TriSolveOp::create(b, loc, lower, rhs);
+    c.eRow = RowOp::create(b, loc, c.E, last);
+    coeffs[w] = c;
+    factors[w] = {Factor{X, NegOp::create(b, loc, u)}};
+    return success();
+  }
+
+  DenseMap<Value, bool> stateDep;
 
   LogicalResult checkRules(GDOp gd) {
     for (auto &[state, rule] : rules) {
@@ -282,7 +477,7 @@ private:
         return gd.emitOpError("a reader-side scale cannot be combined with ttt.decay or "
                               "ttt.momentum");
       if (rule.decay && rule.decay.getPreGradient()) {
-        if (C != 1)
+        if (miniBatch != 1)
           return rule.decay.emitOpError("retention before the gradient step (pre_gradient) "
                                         "is an exact per-token rule: it needs mini-batch 1, "
                                         "got ")
@@ -314,7 +509,9 @@ private:
   Coefficients coefficients(Rule rule, Value last) {
     Location loc = layer.getLoc();
     Coefficients c;
-    bool post = rule.decay && !rule.decay.getPreGradient();
+    // Retention before the step is retention after it when the gradient
+    // does not depend on the state (the only case it reaches here with C > 1).
+    bool post = rule.decay && (!rule.decay.getPreGradient() || C > 1);
     if (!post && !rule.momentum) {
       // Plain GD: E = tril(scale_i lr_j).
       Value s = scaleCol ? scaleCol
@@ -405,7 +602,11 @@ struct TTTDualFormPass : ttt::impl::TTTDualFormBase<TTTDualFormPass> {
     getOperation().walk([&](LayerOp l) { layers.push_back(l); });
     for (LayerOp l : layers) {
       int64_t c = miniBatch > 0 ? int64_t(miniBatch) : int64_t(l.getMiniBatch());
-      if (failed(DualFormBuilder(l, headDim, c).run()))
+      if (exactChunk <= 0) {
+        l.emitError("ttt-dual-form: exact-chunk must be positive");
+        return signalPassFailure();
+      }
+      if (failed(DualFormBuilder(l, headDim, c, exactChunk).run()))
         return signalPassFailure();
     }
   }

@@ -429,7 +429,7 @@ ttt.layer @l attributes {mini_batch = 4 : i64} {
 ttt.layer @l attributes {mini_batch = 4 : i64, head_dim = 8 : i64} {
   %q = ttt.input "q" : !ttt.vec<1>
   ttt.gd
-  ttt.chunk_step readouts [] {
+  ttt.chunk_step readouts [] algorithm "dual_form" {
   ^bb0(%a: tensor<4x8xf32>, %v: index):
     ttt.yield
   }
@@ -440,7 +440,7 @@ ttt.layer @l attributes {mini_batch = 4 : i64, head_dim = 8 : i64} {
 // expected-error @+1 {{a chunked layer needs a head_dim attribute}}
 ttt.layer @l attributes {mini_batch = 4 : i64} {
   %q = ttt.input "q" : !ttt.vec<1>
-  ttt.chunk_step readouts [] {
+  ttt.chunk_step readouts [] algorithm "dual_form" {
   ^bb0(%a: tensor<4x8xf32>, %v: index):
     ttt.yield
   }
