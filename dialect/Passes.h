@@ -32,6 +32,7 @@ void populateTTTToLinalgPatterns(RewritePatternSet &patterns);
 struct PipelineOptions {
   int64_t headDim = 64;
   int64_t miniBatch = 0; // 0: the spec's own
+  int64_t exactChunk = 16; // chunk of exact mini-batch-1 rules (1: sequential)
 };
 
 /// spec -> after-autodiff: ttt-decompose, ttt-inner-autodiff.

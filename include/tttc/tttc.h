@@ -51,6 +51,11 @@ const char *tttc_last_error(void);
  * `mini_batch` (0: the spec's own). Returns NULL on error. */
 tttc_layer *tttc_compile(const char *spec_text, int64_t head_dim, int64_t mini_batch);
 tttc_layer *tttc_compile_file(const char *path, int64_t head_dim, int64_t mini_batch);
+/* As tttc_compile_file, choosing the chunk size of exact per-token rules
+ * (mini-batch 1, e.g. the delta rule's UT transform; default 16). 1 selects
+ * the sequential path, one token per chunk step. */
+tttc_layer *tttc_compile_file_ex(const char *path, int64_t head_dim, int64_t mini_batch,
+                                 int64_t exact_chunk);
 void tttc_destroy(tttc_layer *layer);
 
 const char *tttc_layer_name(const tttc_layer *layer);

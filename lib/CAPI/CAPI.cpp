@@ -57,9 +57,9 @@ bool readFile(const char *path, std::string &out) {
 }
 
 tttc_layer *compileNamed(const std::string &text, const std::string &name, int64_t d,
-                         int64_t c) {
+                         int64_t c, int64_t exactChunk = 16) {
   std::string err;
-  auto impl = tttc::CompiledLayer::compile(text, name, d, c, err);
+  auto impl = tttc::CompiledLayer::compile(text, name, d, c, err, exactChunk);
   if (!impl)
     return failWith<tttc_layer *>(err, nullptr);
   lastError.clear();
@@ -97,6 +97,16 @@ tttc_layer *tttc_compile_file(const char *path, int64_t head_dim, int64_t mini_b
                                       (path ? path : "(null)") + "'",
                                   nullptr);
   return compileNamed(text, path, head_dim, mini_batch);
+}
+
+tttc_layer *tttc_compile_file_ex(const char *path, int64_t head_dim, int64_t mini_batch,
+                                 int64_t exact_chunk) {
+  std::string text;
+  if (!path || !readFile(path, text))
+    return failWith<tttc_layer *>(std::string("cannot read spec file '") +
+                                      (path ? path : "(null)") + "'",
+                                  nullptr);
+  return compileNamed(text, path, head_dim, mini_batch, exact_chunk);
 }
 
 void tttc_destroy(tttc_layer *layer) { delete layer; }

@@ -29,6 +29,7 @@ void ttt::buildChunkedPipeline(OpPassManager &pm, const PipelineOptions &opts) {
   ttt::TTTDualFormOptions o;
   o.headDim = opts.headDim;
   o.miniBatch = opts.miniBatch;
+  o.exactChunk = opts.exactChunk;
   pm.addPass(ttt::createTTTDualForm(o));
   pm.addPass(createCSEPass());
 }
@@ -77,7 +78,10 @@ struct CLIPipelineOptions : public PassPipelineOptions<CLIPipelineOptions> {
   Option<int64_t> miniBatch{*this, "mini-batch",
                             llvm::cl::desc("mini-batch size (0: the spec's)"),
                             llvm::cl::init(0)};
-  ttt::PipelineOptions get() const { return {headDim, miniBatch}; }
+  Option<int64_t> exactChunk{*this, "exact-chunk",
+                             llvm::cl::desc("chunk of exact mini-batch-1 rules (1: sequential)"),
+                             llvm::cl::init(16)};
+  ttt::PipelineOptions get() const { return {headDim, miniBatch, exactChunk}; }
 };
 } // namespace
 

@@ -92,13 +92,16 @@ struct Frontend {
     return true;
   }
 
-  bool lower(Stage stage, int64_t headDim, int64_t miniBatch, std::string &error) {
+  bool lower(Stage stage, int64_t headDim, int64_t miniBatch, std::string &error,
+             int64_t exactChunk = 16) {
     if (headDim <= 0)
       return fail(error, "head dimension must be positive, got " + std::to_string(headDim));
     if (miniBatch < 0)
       return fail(error, "mini-batch size must be positive, got " + std::to_string(miniBatch));
     PassManager pm(ctx.get());
-    PipelineOptions o{headDim, miniBatch};
+    if (exactChunk <= 0)
+      return fail(error, "exact chunk size must be positive, got " + std::to_string(exactChunk));
+    PipelineOptions o{headDim, miniBatch, exactChunk};
     switch (stage) {
     case Stage::Spec:
       return true;
@@ -154,7 +157,7 @@ CompiledLayer::~CompiledLayer() = default;
 std::unique_ptr<CompiledLayer> CompiledLayer::compile(const std::string &source,
                                                       const std::string &bufferName,
                                                       int64_t headDim, int64_t miniBatch,
-                                                      std::string &error) {
+                                                      std::string &error, int64_t exactChunk) {
   initLLVMOnce();
   Frontend fe;
   if (!fe.parse(source, bufferName, error))
@@ -162,7 +165,7 @@ std::unique_ptr<CompiledLayer> CompiledLayer::compile(const std::string &source,
   int64_t C = miniBatch > 0 ? miniBatch : fe.layer.getMiniBatch();
   std::unique_ptr<CompiledLayer> cl(new CompiledLayer());
   cl->sig = getLayerSignature(fe.layer, headDim, C);
-  if (!fe.lower(Stage::LLVMDialect, headDim, miniBatch, error))
+  if (!fe.lower(Stage::LLVMDialect, headDim, miniBatch, error, exactChunk))
     return nullptr;
   auto fn = fe.module->lookupSymbol<LLVM::LLVMFuncOp>(cl->sig.name);
   if (!fn || !isa<LLVM::LLVMVoidType>(fn.getFunctionType().getReturnType())) {

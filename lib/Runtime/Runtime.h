@@ -36,7 +36,7 @@ public:
   static std::unique_ptr<CompiledLayer> compile(const std::string &source,
                                                 const std::string &bufferName,
                                                 int64_t headDim, int64_t miniBatch,
-                                                std::string &error);
+                                                std::string &error, int64_t exactChunk = 16);
   ~CompiledLayer();
 
   const mlir::ttt::LayerSignature &signature() const { return sig; }

@@ -118,7 +118,7 @@ public:
     for (ReadoutOp r : readouts)
       names.push_back(r.getName());
     auto step = ChunkStepOp::create(b, loc, b.getStrArrayAttr(names), algorithm);
-    if (algorithm == "sequential")
+    if (algorithm == "sequential" && exactChunk != 1)
       emitRemark(layer.getLoc())
           << "exact per-token updates (mini-batch 1) whose gradient is not affine in "
              "a single matrix state: sequential path, one token per chunk step";
@@ -326,6 +326,8 @@ private:
     }
     bool positions = llvm::any_of(decls, [](Operation *d) { return isa<PositionInputOp>(d); });
     if (positions || gd.getScale())
+      return "sequential";
+    if (exactChunk == 1)
       return "sequential";
     if (!stateDependent) {
       C = exactChunk;

@@ -34,9 +34,12 @@ const char *kUsage = R"(usage:
   tttc run SPEC [--input NAME=FILE.npy]... [--output-dir DIR] [--check]
                [--repeat N] [--mini-batch N] [--target cpu] [--seed S]
                [--batch B] [--seq-len T] [--heads H] [--head-dim D]
+               [--exact-chunk N]
       Without --input, seeded random inputs of shape B, T, H, D are generated
       (defaults 2, 64, 2, 64). --check compares every output with the float64
       per-token reference interpreter and prints max |out - ref| / max |ref|.
+      --exact-chunk: tokens per chunk of exact mini-batch-1 rules (default 16;
+      1: the sequential path).
   tttc compile SPEC --head-dim=D -o OUT.o [--header OUT.h] [--mini-batch=N]
 )";
 
@@ -48,7 +51,8 @@ int die(const std::string &msg) {
 struct Args {
   std::string command, spec, emit, out, outputDir, header, target = "cpu";
   std::vector<std::pair<std::string, std::string>> inputs;
-  int64_t headDim = 0, miniBatch = 0, batch = 2, seqLen = 64, heads = 2, repeat = 0;
+  int64_t headDim = 0, miniBatch = 0, batch = 2, seqLen = 64, heads = 2, repeat = 0,
+          exactChunk = 16;
   uint64_t seed = 0;
   bool check = false;
 };
@@ -130,6 +134,13 @@ bool parseArgs(int argc, char **argv, Args &a, std::string &err) {
         return false;
       if (a.miniBatch <= 0) {
         err = "--mini-batch must be positive";
+        return false;
+      }
+    } else if (key == "--exact-chunk") {
+      if (!intValue(a.exactChunk))
+        return false;
+      if (a.exactChunk <= 0) {
+        err = "--exact-chunk must be positive";
         return false;
       }
     } else if (key == "--batch") {
@@ -299,7 +310,7 @@ int runCommand(const Args &a) {
                  "vector inputs");
   }
   double t0 = nowMs();
-  tttc_layer *layer = tttc_compile_file(a.spec.c_str(), D, a.miniBatch);
+  tttc_layer *layer = tttc_compile_file_ex(a.spec.c_str(), D, a.miniBatch, a.exactChunk);
   if (!layer)
     return die(tttc_last_error());
   double compileMs = nowMs() - t0;
