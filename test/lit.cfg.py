@@ -15,6 +15,7 @@ config.test_exec_root = os.path.join(config.tttc_obj_root, "test")
 
 config.substitutions.append(("%examples", os.path.join(config.tttc_src_root, "examples")))
 config.substitutions.append(("%tttc_include", os.path.join(config.tttc_src_root, "include")))
+config.substitutions.append(("%tttc_lib", os.path.join(config.tttc_obj_root, "lib")))
 llvm_config.use_default_substitutions()
 tool_dirs = [os.path.join(config.tttc_obj_root, "bin"), config.llvm_tools_dir]
 llvm_config.add_tool_substitutions(["ttt-opt", "tttc", "FileCheck", "not", "count", "llvm-nm"], tool_dirs)

@@ -23,6 +23,8 @@
 #include "llvm/Support/TargetSelect.h"
 #include "llvm/Support/raw_ostream.h"
 
+#include <atomic>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <mutex>
@@ -152,13 +154,33 @@ struct CompiledLayer::Impl {
   std::string source, bufferName;
 };
 
-CompiledLayer::~CompiledLayer() = default;
+namespace {
+/// Set by an exit handler registered at the first compilation, i.e. after
+/// LLVM's own static state: it runs before that state is destroyed. Layers
+/// destroyed after it (static objects of the caller) must not tear their
+/// engines down: that runs the JIT's deinitializers, which use LLVM state
+/// being destroyed at exit (a crash). The process is exiting; the memory goes
+/// with it.
+std::atomic<bool> processExiting{false};
+void watchProcessExit() {
+  static std::once_flag once;
+  std::call_once(once, [] { std::atexit([] { processExiting = true; }); });
+}
+} // namespace
+
+CompiledLayer::~CompiledLayer() {
+  if (processExiting && impl) {
+    (void)impl->engine.release();
+    (void)impl->ctx.release();
+  }
+}
 
 std::unique_ptr<CompiledLayer> CompiledLayer::compile(const std::string &source,
                                                       const std::string &bufferName,
                                                       int64_t headDim, int64_t miniBatch,
                                                       std::string &error, int64_t exactChunk) {
   initLLVMOnce();
+  watchProcessExit();
   Frontend fe;
   if (!fe.parse(source, bufferName, error))
     return nullptr;
@@ -173,6 +195,13 @@ std::unique_ptr<CompiledLayer> CompiledLayer::compile(const std::string &source,
             "' does not write its outputs in place";
     return nullptr;
   }
+  // Only the C-interface wrapper is an entry point; every other definition
+  // is internal (the engine then generates no packed wrappers for them).
+  std::string entry = "_mlir_ciface_" + cl->sig.name;
+  fe.module->walk([&](LLVM::LLVMFuncOp f) {
+    if (!f.isExternal() && f.getName() != entry)
+      f.setLinkage(LLVM::Linkage::Internal);
+  });
   // Optimise and generate code for this machine (its vector units): the
   // optimiser needs the target machine for its cost model.
   auto tmBuilder = llvm::orc::JITTargetMachineBuilder::detectHost();
@@ -194,6 +223,12 @@ std::unique_ptr<CompiledLayer> CompiledLayer::compile(const std::string &source,
   auto engine = ExecutionEngine::create(*fe.module, eo, std::move(*tm));
   if (!engine) {
     error = "JIT compilation failed: " + llvm::toString(engine.takeError());
+    return nullptr;
+  }
+  // Generate the code now (the engine is lazy): errors surface at compile
+  // time and the first run is not slower.
+  if (auto fnPtr = (*engine)->lookup("_mlir_ciface_" + cl->sig.name); !fnPtr) {
+    error = "JIT compilation failed: " + llvm::toString(fnPtr.takeError());
     return nullptr;
   }
   cl->impl = std::make_unique<Impl>();
