@@ -210,6 +210,8 @@ std::unique_ptr<CompiledLayer> CompiledLayer::compile(const std::string &source,
     return nullptr;
   }
   tmBuilder->setCodeGenOptLevel(llvm::CodeGenOptLevel::Aggressive);
+  // Fuse multiply-adds (one rounding instead of two).
+  tmBuilder->getOptions().AllowFPOpFusion = llvm::FPOpFusion::Fast;
   auto tm = tmBuilder->createTargetMachine();
   if (!tm) {
     error = "cannot create the host target machine: " + llvm::toString(tm.takeError());
