@@ -119,39 +119,6 @@ public:
     Value H = tensor::DimOp::create(b, loc, firstToken, 2);
     Value numChunks = arith::CeilDivSIOp::create(b, loc, T, cC);
 
-    // Position inputs: the caller's [C] values, or the spec's default.
-    DenseMap<Operation *, Value> positionValue;
-    for (Operation *d : decls) {
-      auto p = dyn_cast<PositionInputOp>(d);
-      if (!p)
-        continue;
-      Value arg = declArg[d];
-      Value given = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ne,
-                                          tensor::DimOp::create(b, loc, arg, 0), c0);
-      Type colT = RankedTensorType::get({C, 1}, f32);
-      auto ifOp = scf::IfOp::create(b, loc, TypeRange{colT}, given, true);
-      {
-        OpBuilder::InsertionGuard g(b);
-        b.setInsertionPointToStart(&ifOp.getThenRegion().front());
-        Value fixedLen = tensor::CastOp::create(b, loc, RankedTensorType::get({C}, f32), arg);
-        Value col = tensor::ExpandShapeOp::create(b, loc, colT, fixedLen,
-                                                  ArrayRef<ReassociationIndices>{{0, 1}});
-        scf::YieldOp::create(b, loc, col);
-        b.setInsertionPointToStart(&ifOp.getElseRegion().front());
-        IRMapping m;
-        Block &db = p.getDefaultBody().front();
-        m.map(db.getArgument(0), PositionOp::create(b, loc, colT).getResult());
-        for (Operation &op : db.without_terminator())
-          if (!cloneAtChunkLevel(b, &op, m, D))
-            return failure();
-        Value v = m.lookup(cast<YieldOp>(db.getTerminator()).getValues()[0]);
-        if (v.getType() != colT) // a constant default
-          v = BroadcastOp::create(b, loc, colT, v);
-        scf::YieldOp::create(b, loc, v);
-      }
-      positionValue[d] = ifOp.getResult(0);
-    }
-
     // for b, for h: carry the output tensors.
     LogicalResult status = success();
     auto bLoop = scf::ForOp::create(
@@ -160,6 +127,11 @@ public:
           auto hLoop = scf::ForOp::create(
               b, loc, c0, H, c1, bOuts,
               [&](OpBuilder &, Location, Value hi, ValueRange hOuts) {
+                // Everything per (b, h) is computed inside the loops (device
+                // code, on the GPU path): the position inputs too.
+                DenseMap<Operation *, Value> positionValue;
+                if (failed(positionInputs(decls, declArg, positionValue)))
+                  status = failure();
                 SmallVector<Value> r = perHead(decls, declArg, positionValue, step,
                                                bi, hi, T, numChunks, hOuts, status);
                 scf::YieldOp::create(b, loc, r);
@@ -199,6 +171,45 @@ private:
     for (int64_t v : vs)
       r.push_back(b.getIndexAttr(v));
     return r;
+  }
+
+  /// Position inputs: the caller's [C] values, or the spec's default.
+  LogicalResult positionInputs(ArrayRef<Operation *> decls,
+                               DenseMap<Operation *, Value> &declArg,
+                               DenseMap<Operation *, Value> &positionValue) {
+    Value c0 = idx(0);
+    for (Operation *d : decls) {
+      auto p = dyn_cast<PositionInputOp>(d);
+      if (!p)
+        continue;
+      Value arg = declArg[d];
+      Value given = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ne,
+                                          tensor::DimOp::create(b, loc, arg, 0), c0);
+      Type colT = RankedTensorType::get({C, 1}, f32);
+      auto ifOp = scf::IfOp::create(b, loc, TypeRange{colT}, given, true);
+      {
+        OpBuilder::InsertionGuard g(b);
+        b.setInsertionPointToStart(&ifOp.getThenRegion().front());
+        Value fixedLen = tensor::CastOp::create(b, loc, RankedTensorType::get({C}, f32), arg);
+        Value col = tensor::ExpandShapeOp::create(b, loc, colT, fixedLen,
+                                                  ArrayRef<ReassociationIndices>{{0, 1}});
+        scf::YieldOp::create(b, loc, col);
+        b.setInsertionPointToStart(&ifOp.getElseRegion().front());
+        IRMapping m;
+        Block &db = p.getDefaultBody().front();
+        m.map(db.getArgument(0), PositionOp::create(b, loc, colT).getResult());
+        for (Operation &op : db.without_terminator())
+          if (!cloneAtChunkLevel(b, &op, m, D))
+            return failure();
+        Value v = m.lookup(cast<YieldOp>(db.getTerminator()).getValues()[0]);
+        if (v.getType() != colT) // a constant default
+          v = BroadcastOp::create(b, loc, colT, v);
+        scf::YieldOp::create(b, loc, v);
+      }
+      positionValue[d] = ifOp.getResult(0);
+    }
+
+    return success();
   }
 
   /// The body of the h loop: initial states, the chunk loop, final states.
@@ -263,8 +274,13 @@ private:
             b.clone(op, m);
           auto y = cast<YieldOp>(sb.getTerminator());
           SmallVector<Value> next;
+          // The next states are written over the carried ones (a copy that
+          // bufferizes in place), so the loop needs no new state buffer per
+          // chunk.
           for (unsigned s = 0; s < numStates; ++s)
-            next.push_back(m.lookup(y.getValues()[numReadouts + s]));
+            next.push_back(linalg::CopyOp::create(b, loc, m.lookup(y.getValues()[numReadouts + s]),
+                                                  args[s])
+                               .getResult(0));
           for (unsigned r = 0; r < numReadouts; ++r)
             next.push_back(storeTokens(m.lookup(y.getValues()[r]), args[numStates + r],
                                        bi, hi, t0, valid));
