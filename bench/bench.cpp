@@ -555,7 +555,7 @@ int main(int argc, char **argv) {
     double ts[3];
     int64_t chunks[3] = {1, 16, 64};
     for (int i = 0; i < 3; ++i) {
-      tttc_layer *l = tttc_compile_file_ex(spec.c_str(), D, 0, chunks[i]);
+      tttc_layer *l = tttc_compile_file_ex(spec.c_str(), D, 0, chunks[i], "cpu");
       ts[i] = timeGeneric(l, B, T, H, quick ? 3 : 5);
       tttc_destroy(l);
     }

@@ -5,6 +5,8 @@
 #include "mlir/Pass/Pass.h"
 #include "mlir/Pass/PassManager.h"
 
+#include <string>
+
 namespace mlir {
 class DialectRegistry;
 namespace func { class FuncDialect; }
@@ -13,6 +15,7 @@ namespace tensor { class TensorDialect; }
 namespace arith { class ArithDialect; }
 namespace linalg { class LinalgDialect; }
 namespace math { class MathDialect; }
+namespace gpu { class GPUDialect; }
 namespace memref { class MemRefDialect; }
 namespace bufferization { class BufferizationDialect; }
 class RewritePatternSet;
@@ -33,6 +36,8 @@ struct PipelineOptions {
   int64_t headDim = 64;
   int64_t miniBatch = 0; // 0: the spec's own
   int64_t exactChunk = 16; // chunk of exact mini-batch-1 rules (1: sequential)
+  std::string libdevice;    // NVVM: libdevice bitcode to link (math functions)
+  std::string gpuFault;     // testing only: a bug injected by ttt-map-to-gpu
 };
 
 /// spec -> after-autodiff: ttt-decompose, ttt-inner-autodiff.
@@ -45,6 +50,13 @@ void buildLinalgPipeline(OpPassManager &pm, const PipelineOptions &opts);
 void buildLinalgToLLVMPipeline(OpPassManager &pm);
 /// The whole CPU pipeline, spec -> LLVM dialect.
 void buildCPUPipeline(OpPassManager &pm, const PipelineOptions &opts);
+/// spec -> bufferized layer whose (batch, head) loops are a gpu.launch.
+void buildGPUKernelPipeline(OpPassManager &pm, const PipelineOptions &opts);
+/// ... -> the kernel IR emulated on the CPU (LLVM dialect).
+void buildCUDAEmuPipeline(OpPassManager &pm, const PipelineOptions &opts);
+/// ... -> outlined kernels compiled to PTX for `arch` (gpu.binary objects).
+void buildPTXPipeline(OpPassManager &pm, const PipelineOptions &opts,
+                      const std::string &arch);
 
 /// Registers the ttt passes and the named pipelines (ttt-to-chunked,
 /// ttt-to-linalg, ttt-cpu-pipeline).

@@ -97,4 +97,37 @@ def TTTBufferize : Pass<"ttt-bufferize", "ModuleOp"> {
                            "::mlir::bufferization::BufferizationDialect"];
 }
 
+def TTTMapToGPU : Pass<"ttt-map-to-gpu", "ModuleOp"> {
+  let summary = "Map a compiled layer's (batch, head) loops to a GPU grid";
+  let description = [{
+    On a bufferized layer function (after `ttt-bufferize`): the outer loops
+    over batches and heads become one `gpu.launch` with a B x H grid, one
+    program per (b, h) that loops over chunks with the states resident. The
+    first mapping is one thread per program (correctness first; no shared
+    memory, no barriers yet).
+
+    `fault` injects a known bug, for the tests that prove the emulation
+    catches mapping errors: "short-grid" launches B - 1 programs along the
+    batch dimension (an off-by-one in the grid).
+  }];
+  let options = [
+    Option<"fault", "fault", "std::string", "\"\"",
+           "testing only: inject a mapping bug (short-grid)">
+  ];
+  let dependentDialects = ["::mlir::gpu::GPUDialect"];
+}
+
+def TTTEmulateGPU : Pass<"ttt-emulate-gpu", "ModuleOp"> {
+  let summary = "CPU emulation of GPU kernels: gpu.launch -> loops";
+  let description = [{
+    Runs the mapped kernel IR on the CPU: each `gpu.launch` becomes loops
+    over its grid and its threads, the block and thread ids their induction
+    variables. Threads run one after the other, so a kernel with a
+    `gpu.barrier` is emulated only with one thread per block (an error
+    otherwise).
+  }];
+  let dependentDialects = ["::mlir::scf::SCFDialect", "::mlir::arith::ArithDialect",
+                           "::mlir::memref::MemRefDialect"];
+}
+
 #endif // TTT_PASSES_TD

@@ -21,8 +21,13 @@ tool_dirs = [os.path.join(config.tttc_obj_root, "bin"), config.llvm_tools_dir]
 llvm_config.add_tool_substitutions(["ttt-opt", "tttc", "FileCheck", "not", "count", "llvm-nm"], tool_dirs)
 llvm_config.with_environment("PATH", config.llvm_tools_dir, append_path=True)
 
-if shutil.which("ptxas") or os.path.exists("/usr/local/cuda/bin/ptxas"):
+ptxas = shutil.which("ptxas") or ("/usr/local/cuda/bin/ptxas"
+                                   if os.path.exists("/usr/local/cuda/bin/ptxas") else None)
+if ptxas:
     config.available_features.add("ptxas")
+    config.substitutions.append(("%ptxas", ptxas))
+else:
+    lit_config.note("ptxas not found (PATH, /usr/local/cuda/bin): PTX assembly tests are skipped")
 # Python-side tests use the interpreter running lit (Debian's python3 with
 # python3-numpy on CI).
 config.substitutions.append(("%python", sys.executable))

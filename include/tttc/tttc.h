@@ -52,10 +52,12 @@ const char *tttc_last_error(void);
 tttc_layer *tttc_compile(const char *spec_text, int64_t head_dim, int64_t mini_batch);
 tttc_layer *tttc_compile_file(const char *path, int64_t head_dim, int64_t mini_batch);
 /* As tttc_compile_file, choosing the chunk size of exact per-token rules
- * (mini-batch 1, e.g. the delta rule's UT transform; default 16). 1 selects
- * the sequential path, one token per chunk step. */
+ * (mini-batch 1, e.g. the delta rule's UT transform; default 16; 1 selects
+ * the sequential path, one token per chunk step) and the target: "cpu"
+ * (NULL) or "cuda-emu" (the GPU-mapped kernel IR, emulated on the CPU;
+ * "cuda-emu:fault=short-grid" injects a mapping bug, for tests). */
 tttc_layer *tttc_compile_file_ex(const char *path, int64_t head_dim, int64_t mini_batch,
-                                 int64_t exact_chunk);
+                                 int64_t exact_chunk, const char *target);
 void tttc_destroy(tttc_layer *layer);
 
 const char *tttc_layer_name(const tttc_layer *layer);
@@ -101,13 +103,17 @@ int tttc_run_reference(tttc_layer *layer, const tttc_tensor *inputs, int num_inp
                        const tttc_tensor_f64 *outputs, int num_outputs);
 
 /* The IR of the spec after a pipeline stage: "spec", "after-autodiff",
- * "chunked", "linalg", "llvm-dialect" or "llvm-ir". The returned string is
+ * "chunked", "linalg", "gpu-kernel", "llvm-dialect", "llvm-ir", or "ptx" (the
+ * GPU kernels' PTX). The returned string is
  * owned by the caller (free with tttc_free_string); NULL on error. */
 char *tttc_emit(const char *spec_text, const char *stage, int64_t head_dim,
                 int64_t mini_batch);
 /* The same, for a spec file (diagnostics name the file). */
 char *tttc_emit_file(const char *path, const char *stage, int64_t head_dim,
                      int64_t mini_batch);
+/* The same with the GPU architecture for stage "ptx" (sm_80, sm_90, sm_90a). */
+char *tttc_emit_file_arch(const char *path, const char *stage, int64_t head_dim,
+                          int64_t mini_batch, const char *arch);
 /* Compile to a native object file at `object_path` and write a C header
  * declaring its entry point at `header_path` (may be NULL). 0 on success. */
 int tttc_compile_to_object(const char *spec_text, int64_t head_dim, int64_t mini_batch,

@@ -57,9 +57,9 @@ bool readFile(const char *path, std::string &out) {
 }
 
 tttc_layer *compileNamed(const std::string &text, const std::string &name, int64_t d,
-                         int64_t c, int64_t exactChunk = 16) {
+                         int64_t c, int64_t exactChunk = 16, const std::string &target = "cpu") {
   std::string err;
-  auto impl = tttc::CompiledLayer::compile(text, name, d, c, err, exactChunk);
+  auto impl = tttc::CompiledLayer::compile(text, name, d, c, err, exactChunk, target);
   if (!impl)
     return failWith<tttc_layer *>(err, nullptr);
   lastError.clear();
@@ -100,13 +100,13 @@ tttc_layer *tttc_compile_file(const char *path, int64_t head_dim, int64_t mini_b
 }
 
 tttc_layer *tttc_compile_file_ex(const char *path, int64_t head_dim, int64_t mini_batch,
-                                 int64_t exact_chunk) {
+                                 int64_t exact_chunk, const char *target) {
   std::string text;
   if (!path || !readFile(path, text))
     return failWith<tttc_layer *>(std::string("cannot read spec file '") +
                                       (path ? path : "(null)") + "'",
                                   nullptr);
-  return compileNamed(text, path, head_dim, mini_batch, exact_chunk);
+  return compileNamed(text, path, head_dim, mini_batch, exact_chunk, target ? target : "cpu");
 }
 
 void tttc_destroy(tttc_layer *layer) { delete layer; }
@@ -200,15 +200,16 @@ int tttc_run_reference(tttc_layer *l, const tttc_tensor *inputs, int num_inputs,
 }
 
 static char *emitNamed(const std::string &text, const std::string &name,
-                       const char *stage, int64_t head_dim, int64_t mini_batch) {
+                       const char *stage, int64_t head_dim, int64_t mini_batch,
+                       const char *arch = "sm_80") {
   tttc::Stage st;
   if (!stage || !tttc::parseStage(stage, st))
     return failWith<char *>(std::string("unknown stage '") + (stage ? stage : "(null)") +
                                 "' (expected spec, after-autodiff, chunked, linalg, "
-                                "llvm-dialect or llvm-ir)",
+                                "gpu-kernel, llvm-dialect, llvm-ir or ptx)",
                             nullptr);
   std::string err;
-  std::string out = tttc::emit(text, name, st, head_dim, mini_batch, err);
+  std::string out = tttc::emit(text, name, st, head_dim, mini_batch, err, arch ? arch : "sm_80");
   if (out.empty())
     return failWith<char *>(err, nullptr);
   lastError.clear();
@@ -232,6 +233,16 @@ char *tttc_emit(const char *text, const char *stage, int64_t head_dim, int64_t m
   if (!text)
     return failWith<char *>("tttc_emit: spec text is NULL", nullptr);
   return emitNamed(text, "<spec>", stage, head_dim, mini_batch);
+}
+
+char *tttc_emit_file_arch(const char *path, const char *stage, int64_t head_dim,
+                          int64_t mini_batch, const char *arch) {
+  std::string text;
+  if (!path || !readFile(path, text))
+    return failWith<char *>(std::string("cannot read spec file '") +
+                                (path ? path : "(null)") + "'",
+                            nullptr);
+  return emitNamed(text, path, stage, head_dim, mini_batch, arch);
 }
 
 char *tttc_emit_file(const char *path, const char *stage, int64_t head_dim,

@@ -4,6 +4,8 @@
 #include "dialect/TTTOps.h"
 
 #include "mlir/Dialect/Bufferization/Transforms/Passes.h"
+#include "mlir/Dialect/GPU/IR/GPUDialect.h"
+#include "mlir/Dialect/GPU/Transforms/Passes.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/Bufferization/Pipelines/Passes.h"
 #include "mlir/Dialect/Linalg/Passes.h"
@@ -13,8 +15,7 @@
 #include "mlir/InitAllExtensions.h"
 #include "mlir/InitAllPasses.h"
 #include "mlir/Pass/PassRegistry.h"
-#include "mlir/Target/LLVMIR/Dialect/Builtin/BuiltinToLLVMIRTranslation.h"
-#include "mlir/Target/LLVMIR/Dialect/LLVMIR/LLVMToLLVMIRTranslation.h"
+#include "mlir/Target/LLVMIR/Dialect/All.h"
 #include "mlir/Transforms/Passes.h"
 
 using namespace mlir;
@@ -42,12 +43,17 @@ void ttt::buildLinalgPipeline(OpPassManager &pm, const PipelineOptions &opts) {
   pm.addPass(createCSEPass());
 }
 
-void ttt::buildLinalgToLLVMPipeline(OpPassManager &pm) {
+namespace {
+void addBufferize(OpPassManager &pm) {
   pm.addPass(createLinalgElementwiseOpFusionPass());
   pm.addPass(ttt::createTTTMatmulLoopOrder());
   pm.addPass(ttt::createTTTBufferize());
   pm.addPass(createCanonicalizerPass());
-  // Chunk-sized buffers: allocated once, outside the loops, on the stack.
+}
+
+/// Chunk-sized buffers: allocated once per program, outside the chunk loop,
+/// on the stack (thread-local memory in a GPU kernel).
+void addStackBuffers(OpPassManager &pm) {
   pm.addNestedPass<func::FuncOp>(bufferization::createBufferHoistingPass());
   pm.addNestedPass<func::FuncOp>(bufferization::createBufferLoopHoistingPass());
   pm.addNestedPass<func::FuncOp>(bufferization::createPromoteBuffersToStackPass(
@@ -55,6 +61,9 @@ void ttt::buildLinalgToLLVMPipeline(OpPassManager &pm) {
         auto t = cast<MemRefType>(alloc.getType());
         return t.hasStaticShape() && t.getNumElements() * 4 <= 256 * 1024;
       }));
+}
+
+void addLoopsToLLVM(OpPassManager &pm) {
   bufferization::BufferDeallocationPipelineOptions dopts;
   bufferization::buildBufferDeallocationPipeline(pm, dopts);
   pm.addPass(createConvertLinalgToLoopsPass());
@@ -64,6 +73,55 @@ void ttt::buildLinalgToLLVMPipeline(OpPassManager &pm) {
   pm.addPass(createConvertToLLVMPass());
   pm.addPass(createReconcileUnrealizedCastsPass());
   pm.addPass(createCanonicalizerPass());
+}
+} // namespace
+
+void ttt::buildLinalgToLLVMPipeline(OpPassManager &pm) {
+  addBufferize(pm);
+  addStackBuffers(pm);
+  addLoopsToLLVM(pm);
+}
+
+void ttt::buildGPUKernelPipeline(OpPassManager &pm, const PipelineOptions &opts) {
+  buildLinalgPipeline(pm, opts);
+  addBufferize(pm);
+  ttt::TTTMapToGPUOptions mo;
+  mo.fault = opts.gpuFault;
+  pm.addPass(ttt::createTTTMapToGPU(mo));
+  addStackBuffers(pm);
+}
+
+void ttt::buildCUDAEmuPipeline(OpPassManager &pm, const PipelineOptions &opts) {
+  buildGPUKernelPipeline(pm, opts);
+  pm.addPass(ttt::createTTTEmulateGPU());
+  addLoopsToLLVM(pm);
+}
+
+void ttt::buildPTXPipeline(OpPassManager &pm, const PipelineOptions &opts,
+                           const std::string &arch) {
+  buildGPUKernelPipeline(pm, opts);
+  pm.addPass(createConvertLinalgToLoopsPass());
+  pm.addPass(createGpuKernelOutliningPass());
+  GpuNVVMAttachTargetOptions t;
+  t.chip = arch;
+  t.features = "+ptx80";
+  t.optLevel = 3;
+  if (!opts.libdevice.empty())
+    t.linkLibs.push_back(opts.libdevice);
+  pm.addPass(createGpuNVVMAttachTarget(t));
+  OpPassManager &dev = pm.nest<gpu::GPUModuleOp>();
+  dev.addPass(createSCFToControlFlowPass());
+  dev.addPass(memref::createExpandStridedMetadataPass());
+  dev.addPass(createLowerAffinePass());
+  ConvertGpuOpsToNVVMOpsOptions nvvm;
+  nvvm.indexBitwidth = 64;
+  dev.addPass(createConvertGpuOpsToNVVMOps(nvvm));
+  dev.addPass(createCanonicalizerPass());
+  dev.addPass(createCSEPass());
+  dev.addPass(createReconcileUnrealizedCastsPass());
+  GpuModuleToBinaryPassOptions bin;
+  bin.compilationTarget = "isa";
+  pm.addPass(createGpuModuleToBinaryPass(bin));
 }
 
 void ttt::buildCPUPipeline(OpPassManager &pm, const PipelineOptions &opts) {
@@ -104,6 +162,16 @@ void ttt::registerTTTPassesAndPipelines() {
                              "linalg on tensors -> LLVM dialect (CPU)",
                              [](OpPassManager &pm) { buildLinalgToLLVMPipeline(pm); });
   PassPipelineRegistration<CLIPipelineOptions>(
+      "ttt-cuda-emu-pipeline", "spec -> GPU-mapped kernel IR -> CPU emulation (LLVM dialect)",
+      [](OpPassManager &pm, const CLIPipelineOptions &o) {
+        buildCUDAEmuPipeline(pm, o.get());
+      });
+  PassPipelineRegistration<CLIPipelineOptions>(
+      "ttt-gpu-kernel", "spec -> bufferized layer with its (b, h) grid as a gpu.launch",
+      [](OpPassManager &pm, const CLIPipelineOptions &o) {
+        buildGPUKernelPipeline(pm, o.get());
+      });
+  PassPipelineRegistration<CLIPipelineOptions>(
       "ttt-cpu-pipeline", "spec -> LLVM dialect for the CPU",
       [](OpPassManager &pm, const CLIPipelineOptions &o) {
         buildCPUPipeline(pm, o.get());
@@ -114,6 +182,7 @@ void ttt::registerTTTDialects(DialectRegistry &registry) {
   registry.insert<ttt::TTTDialect>();
   registerAllDialects(registry);
   registerAllExtensions(registry);
-  registerBuiltinDialectTranslation(registry);
-  registerLLVMDialectTranslation(registry);
+  // LLVM IR translations of every dialect, the GPU and NVVM ones included
+  // (kernels are translated when serialized to PTX).
+  registerAllToLLVMIRTranslations(registry);
 }

@@ -7,6 +7,7 @@
 #include "dialect/TTTOps.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
 #include "mlir/ExecutionEngine/ExecutionEngine.h"
 #include "mlir/ExecutionEngine/OptUtils.h"
@@ -40,7 +41,8 @@ bool parseStage(const std::string &n, Stage &s) {
   static const std::pair<const char *, Stage> table[] = {
       {"spec", Stage::Spec},           {"after-autodiff", Stage::AfterAutodiff},
       {"chunked", Stage::Chunked},     {"linalg", Stage::Linalg},
-      {"llvm-dialect", Stage::LLVMDialect}, {"llvm-ir", Stage::LLVMIR}};
+      {"gpu-kernel", Stage::GPUKernel},     {"llvm-dialect", Stage::LLVMDialect},
+      {"llvm-ir", Stage::LLVMIR},          {"ptx", Stage::PTX}};
   for (auto &[name, st] : table)
     if (n == name) {
       s = st;
@@ -49,7 +51,27 @@ bool parseStage(const std::string &n, Stage &s) {
   return false;
 }
 
+/// "cpu", "cuda-emu", or (testing only) "cuda-emu:fault=NAME": the kernel
+/// mapping with a known bug injected, to prove the emulation catches it.
+bool validTarget(const std::string &t) {
+  return t == "cpu" || t == "cuda-emu" || t.rfind("cuda-emu:fault=", 0) == 0;
+}
+
 namespace {
+/// libdevice (CUDA's math library as bitcode), for kernels that call math
+/// functions: $CUDA_HOME or /usr/local/cuda.
+std::string findLibdevice() {
+  const char *roots[] = {std::getenv("CUDA_HOME"), std::getenv("CUDA_PATH"), "/usr/local/cuda"};
+  for (const char *root : roots) {
+    if (!root)
+      continue;
+    std::string p = std::string(root) + "/nvvm/libdevice/libdevice.10.bc";
+    if (std::ifstream(p))
+      return p;
+  }
+  return "";
+}
+
 void initLLVMOnce() {
   static std::once_flag once;
   std::call_once(once, [] {
@@ -95,7 +117,8 @@ struct Frontend {
   }
 
   bool lower(Stage stage, int64_t headDim, int64_t miniBatch, std::string &error,
-             int64_t exactChunk = 16) {
+             int64_t exactChunk = 16, const std::string &target = "cpu",
+             const std::string &arch = "sm_80") {
     if (headDim <= 0)
       return fail(error, "head dimension must be positive, got " + std::to_string(headDim));
     if (miniBatch < 0)
@@ -103,7 +126,11 @@ struct Frontend {
     PassManager pm(ctx.get());
     if (exactChunk <= 0)
       return fail(error, "exact chunk size must be positive, got " + std::to_string(exactChunk));
-    PipelineOptions o{headDim, miniBatch, exactChunk};
+    if (!validTarget(target))
+      return fail(error, "unknown target '" + target + "' (expected cpu or cuda-emu)");
+    PipelineOptions o{headDim, miniBatch, exactChunk, "", ""};
+    if (target.rfind("cuda-emu:fault=", 0) == 0)
+      o.gpuFault = target.substr(std::string("cuda-emu:fault=").size());
     switch (stage) {
     case Stage::Spec:
       return true;
@@ -116,9 +143,19 @@ struct Frontend {
     case Stage::Linalg:
       buildLinalgPipeline(pm, o);
       break;
+    case Stage::GPUKernel:
+      buildGPUKernelPipeline(pm, o);
+      break;
     case Stage::LLVMDialect:
     case Stage::LLVMIR:
-      buildCPUPipeline(pm, o);
+      if (target != "cpu")
+        buildCUDAEmuPipeline(pm, o);
+      else
+        buildCPUPipeline(pm, o);
+      break;
+    case Stage::PTX:
+      o.libdevice = findLibdevice();
+      buildPTXPipeline(pm, o, arch);
       break;
     }
     if (failed(pm.run(*module)))
@@ -178,7 +215,8 @@ CompiledLayer::~CompiledLayer() {
 std::unique_ptr<CompiledLayer> CompiledLayer::compile(const std::string &source,
                                                       const std::string &bufferName,
                                                       int64_t headDim, int64_t miniBatch,
-                                                      std::string &error, int64_t exactChunk) {
+                                                      std::string &error, int64_t exactChunk,
+                                                      const std::string &target) {
   initLLVMOnce();
   watchProcessExit();
   Frontend fe;
@@ -187,7 +225,7 @@ std::unique_ptr<CompiledLayer> CompiledLayer::compile(const std::string &source,
   int64_t C = miniBatch > 0 ? miniBatch : fe.layer.getMiniBatch();
   std::unique_ptr<CompiledLayer> cl(new CompiledLayer());
   cl->sig = getLayerSignature(fe.layer, headDim, C);
-  if (!fe.lower(Stage::LLVMDialect, headDim, miniBatch, error, exactChunk))
+  if (!fe.lower(Stage::LLVMDialect, headDim, miniBatch, error, exactChunk, target))
     return nullptr;
   auto fn = fe.module->lookupSymbol<LLVM::LLVMFuncOp>(cl->sig.name);
   if (!fn || !isa<LLVM::LLVMVoidType>(fn.getFunctionType().getReturnType())) {
@@ -448,12 +486,25 @@ bool CompiledLayer::run(const std::vector<Tensor> &inputs,
 }
 
 std::string emit(const std::string &source, const std::string &bufferName, Stage stage,
-                 int64_t headDim, int64_t miniBatch, std::string &error) {
+                 int64_t headDim, int64_t miniBatch, std::string &error,
+                 const std::string &arch) {
   Frontend fe;
-  if (!fe.parse(source, bufferName, error) || !fe.lower(stage, headDim, miniBatch, error))
+  if (!fe.parse(source, bufferName, error) ||
+      !fe.lower(stage, headDim, miniBatch, error, 16, "cpu", arch))
     return "";
   std::string out;
   llvm::raw_string_ostream os(out);
+  if (stage == Stage::PTX) {
+    // The assembly of every kernel object.
+    fe.module->walk([&](gpu::BinaryOp bin) {
+      for (Attribute a : bin.getObjects())
+        if (auto obj = dyn_cast<gpu::ObjectAttr>(a))
+          os << obj.getObject().getValue();
+    });
+    if (out.empty())
+      fe.fail(error, "no GPU kernel was produced");
+    return out;
+  }
   if (stage == Stage::LLVMIR) {
     llvm::LLVMContext llctx;
     auto mod = translateModuleToLLVMIR(*fe.module, llctx);

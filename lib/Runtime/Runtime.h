@@ -25,7 +25,11 @@ struct Tensor {
 struct Descriptor;
 
 /// The pipeline stages `emit` can stop after.
-enum class Stage { Spec, AfterAutodiff, Chunked, Linalg, LLVMDialect, LLVMIR };
+enum class Stage { Spec, AfterAutodiff, Chunked, Linalg, GPUKernel, LLVMDialect, LLVMIR, PTX };
+
+/// Where compiled code runs: "cpu", or "cuda-emu" (the GPU-mapped kernel IR
+/// emulated on the CPU).
+bool validTarget(const std::string &target);
 /// Parses "spec", "after-autodiff", ...; false if unknown.
 bool parseStage(const std::string &name, Stage &stage);
 
@@ -36,7 +40,8 @@ public:
   static std::unique_ptr<CompiledLayer> compile(const std::string &source,
                                                 const std::string &bufferName,
                                                 int64_t headDim, int64_t miniBatch,
-                                                std::string &error, int64_t exactChunk = 16);
+                                                std::string &error, int64_t exactChunk = 16,
+                                                const std::string &target = "cpu");
   ~CompiledLayer();
 
   const mlir::ttt::LayerSignature &signature() const { return sig; }
@@ -74,7 +79,8 @@ bool referenceRun(const std::string &source, const std::string &bufferName,
 
 /// The IR after `stage`, or "" with `error` set.
 std::string emit(const std::string &source, const std::string &bufferName, Stage stage,
-                 int64_t headDim, int64_t miniBatch, std::string &error);
+                 int64_t headDim, int64_t miniBatch, std::string &error,
+                 const std::string &arch = "sm_80");
 
 /// Ahead-of-time: an object file and a C header for the entry point.
 bool compileToObject(const std::string &source, const std::string &bufferName,

@@ -242,6 +242,20 @@ TEST(Api, LinearAttentionAndDeltaRuleMatchInterpreter) {
   }
 }
 
+/// The emulated kernel IR must catch a thread-mapping bug: a grid one
+/// program short along the batch (an off-by-one) leaves the last batch's
+/// outputs unwritten (poisoned with NaN by the test helper).
+TEST(Api, EmulationCatchesABrokenKernelMapping) {
+  ref::Case c = linearCase(3, 21, 2, 16, 8, 9);
+  std::vector<ref::Vec> want = ref::tttLinear(c);
+  tttc_layer *good = compiled("ttt_linear", 16, 8, "cuda-emu");
+  ASSERT_NE(good, nullptr);
+  EXPECT_LE(relError(run(good, c)["out"], want[0]), 1e-5);
+  tttc_layer *bad = compiled("ttt_linear", 16, 8, "cuda-emu:fault=short-grid");
+  ASSERT_NE(bad, nullptr);
+  EXPECT_GT(relError(run(bad, c)["out"], want[0]), 1e-3);
+}
+
 TEST(Api, EmitLadder) {
   std::string path = example("ttt_linear");
   for (const char *stage :

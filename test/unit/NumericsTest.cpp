@@ -3,7 +3,8 @@
 // For TTT-Linear and TTT-MLP, the CPU output of the compiled spec (dual
 // form, chunked) must match the hand-written float64 per-token references in
 // Reference.h to 1e-5 (max |out - ref| / max |ref|, per output, final states
-// included) on random inputs over the grid B x H x D x T x mini-batch.
+// included) on random inputs over the grid B x H x D x T x mini-batch, for
+// the CPU code and for the GPU kernel IR emulated on the CPU (cuda-emu).
 //
 //===----------------------------------------------------------------------===//
 
@@ -40,13 +41,14 @@ ref::Case makeCase(const std::string &layer, int64_t B, int64_t T, int64_t H, in
   return c;
 }
 
-using Params = std::tuple<std::string, int64_t, int64_t, int64_t, int64_t, int64_t>;
+using Params =
+    std::tuple<std::string, std::string, int64_t, int64_t, int64_t, int64_t, int64_t>;
 
 class LayerNumerics : public ::testing::TestWithParam<Params> {};
 
 TEST_P(LayerNumerics, MatchesFloat64PerTokenReference) {
-  auto [layer, B, H, D, T, C] = GetParam();
-  tttc_layer *l = compiled(layer, D, C);
+  auto [target, layer, B, H, D, T, C] = GetParam();
+  tttc_layer *l = compiled(layer, D, C, target);
   ASSERT_NE(l, nullptr);
   ref::Case c = makeCase(layer, B, T, H, D, C, 1000 * B + 100 * H + 10 * T + C + D);
   auto got = run(l, c);
@@ -65,14 +67,15 @@ TEST_P(LayerNumerics, MatchesFloat64PerTokenReference) {
 }
 
 std::string paramName(const ::testing::TestParamInfo<Params> &info) {
-  auto [layer, B, H, D, T, C] = info.param;
-  return layer + "_B" + std::to_string(B) + "_H" + std::to_string(H) + "_D" +
+  auto [target, layer, B, H, D, T, C] = info.param;
+  return (target == "cpu" ? "cpu_" : "emu_") + layer + "_B" + std::to_string(B) + "_H" + std::to_string(H) + "_D" +
          std::to_string(D) + "_T" + std::to_string(T) + "_C" + std::to_string(C);
 }
 
 INSTANTIATE_TEST_SUITE_P(
     Grid, LayerNumerics,
-    ::testing::Combine(::testing::Values("ttt_linear", "ttt_mlp"), ::testing::Values(1, 3),
+    ::testing::Combine(::testing::Values("cpu", "cuda-emu"),
+                       ::testing::Values("ttt_linear", "ttt_mlp"), ::testing::Values(1, 3),
                        ::testing::Values(1, 4), ::testing::Values(16, 64),
                        ::testing::Values(1, 15, 16, 17, 100, 1000),
                        ::testing::Values(1, 8, 16)),

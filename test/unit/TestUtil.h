@@ -18,7 +18,7 @@ inline std::string example(const std::string &name) {
   return std::string(TTTC_EXAMPLES_DIR) + "/" + name + ".mlir";
 }
 
-using LayerCache = std::map<std::tuple<std::string, int64_t, int64_t>,
+using LayerCache = std::map<std::tuple<std::string, int64_t, int64_t, std::string>,
                             std::unique_ptr<tttc_layer, void (*)(tttc_layer *)>>;
 inline LayerCache &layerCache() {
   static LayerCache cache;
@@ -34,13 +34,15 @@ public:
 inline ::testing::Environment *const cleanupEnv =
     ::testing::AddGlobalTestEnvironment(new LayerCacheCleanup);
 
-/// Compiled layers, cached by (spec, D, C): compilation is the slow part.
-inline tttc_layer *compiled(const std::string &spec, int64_t D, int64_t C) {
+/// Compiled layers, cached by (spec, D, C, target): compilation is the slow
+/// part. Targets: "cpu", "cuda-emu" (the GPU kernel IR emulated on the CPU).
+inline tttc_layer *compiled(const std::string &spec, int64_t D, int64_t C,
+                            const std::string &target = "cpu") {
   LayerCache &cache = layerCache();
-  auto key = std::make_tuple(spec, D, C);
+  auto key = std::make_tuple(spec, D, C, target);
   auto it = cache.find(key);
   if (it == cache.end()) {
-    tttc_layer *l = tttc_compile_file(example(spec).c_str(), D, C);
+    tttc_layer *l = tttc_compile_file_ex(example(spec).c_str(), D, C, 16, target.c_str());
     EXPECT_NE(l, nullptr) << tttc_last_error();
     it = cache.emplace(key, std::unique_ptr<tttc_layer, void (*)(tttc_layer *)>(l, tttc_destroy))
              .first;

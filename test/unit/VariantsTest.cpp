@@ -267,12 +267,13 @@ Outputs infini(const ref::Case &c, bool delta) {
 // The grid
 //===----------------------------------------------------------------------===//
 
-using Params = std::tuple<std::string, int64_t, int64_t, int64_t, int64_t, int64_t>;
+using Params =
+    std::tuple<std::string, std::string, int64_t, int64_t, int64_t, int64_t, int64_t>;
 
 class VariantNumerics : public ::testing::TestWithParam<Params> {};
 
 TEST_P(VariantNumerics, MatchesFloat64PerTokenReference) {
-  auto [spec, B, H, D, T, C] = GetParam();
+  auto [target, spec, B, H, D, T, C] = GetParam();
   Sizes sz{B, T, H, D, C};
   uint64_t seed = 7 * B + 13 * H + 17 * D + 19 * T + 23 * C;
   ref::Case c;
@@ -303,7 +304,7 @@ TEST_P(VariantNumerics, MatchesFloat64PerTokenReference) {
     ref::add(c, "gate", {H}, rng, 0.0, 1.0);
     want = infini(c, spec == "infini_attention_delta");
   }
-  tttc_layer *l = compiled(spec, D, C);
+  tttc_layer *l = compiled(spec, D, C, target);
   ASSERT_NE(l, nullptr);
   auto got = run(l, c);
   ASSERT_EQ(got.size(), want.size()) << spec;
@@ -316,15 +317,16 @@ TEST_P(VariantNumerics, MatchesFloat64PerTokenReference) {
 }
 
 std::string paramName(const ::testing::TestParamInfo<Params> &info) {
-  auto [spec, B, H, D, T, C] = info.param;
-  return spec + "_B" + std::to_string(B) + "_H" + std::to_string(H) + "_D" + std::to_string(D) +
+  auto [target, spec, B, H, D, T, C] = info.param;
+  return (target == "cpu" ? "cpu_" : "emu_") + spec + "_B" + std::to_string(B) + "_H" + std::to_string(H) + "_D" + std::to_string(D) +
          "_T" + std::to_string(T) + "_C" + std::to_string(C);
 }
 
 // Mini-batch (segment) sizes 1, 8, 16, except for the exact per-token rules.
 INSTANTIATE_TEST_SUITE_P(
     Chunked, VariantNumerics,
-    ::testing::Combine(::testing::Values("titans_linear", "titans_mlp", "linear_attention",
+    ::testing::Combine(::testing::Values("cpu", "cuda-emu"),
+                       ::testing::Values("titans_linear", "titans_mlp", "linear_attention",
                                          "infini_attention", "infini_attention_delta"),
                        ::testing::Values(1, 3), ::testing::Values(1, 4),
                        ::testing::Values(16, 64), ::testing::Values(1, 15, 16, 17, 100, 1000),
@@ -332,7 +334,8 @@ INSTANTIATE_TEST_SUITE_P(
     paramName);
 INSTANTIATE_TEST_SUITE_P(
     PerToken, VariantNumerics,
-    ::testing::Combine(::testing::Values("delta", "gated_delta"), ::testing::Values(1, 3),
+    ::testing::Combine(::testing::Values("cpu", "cuda-emu"),
+                       ::testing::Values("delta", "gated_delta"), ::testing::Values(1, 3),
                        ::testing::Values(1, 4), ::testing::Values(16, 64),
                        ::testing::Values(1, 15, 16, 17, 100, 1000), ::testing::Values(1)),
     paramName);

@@ -30,11 +30,12 @@ namespace {
 
 const char *kUsage = R"(usage:
   tttc SPEC --emit=STAGE [--head-dim=D] [--mini-batch=N] [-o FILE]
-      STAGE: spec, after-autodiff, chunked, linalg, llvm-dialect, llvm-ir, object
+      STAGE: spec, after-autodiff, chunked, linalg, gpu-kernel, llvm-dialect,
+             llvm-ir, object, ptx (with --arch=sm_80|sm_90|sm_90a)
   tttc run SPEC [--input NAME=FILE.npy]... [--output-dir DIR] [--check]
                [--repeat N] [--mini-batch N] [--target cpu] [--seed S]
                [--batch B] [--seq-len T] [--heads H] [--head-dim D]
-               [--exact-chunk N]
+               [--exact-chunk N] [--target cpu|cuda-emu]
       Without --input, seeded random inputs of shape B, T, H, D are generated
       (defaults 2, 64, 2, 64). --check compares every output with the float64
       per-token reference interpreter and prints max |out - ref| / max |ref|.
@@ -49,7 +50,7 @@ int die(const std::string &msg) {
 }
 
 struct Args {
-  std::string command, spec, emit, out, outputDir, header, target = "cpu";
+  std::string command, spec, emit, out, outputDir, header, target = "cpu", arch = "sm_80";
   std::vector<std::pair<std::string, std::string>> inputs;
   int64_t headDim = 0, miniBatch = 0, batch = 2, seqLen = 64, heads = 2, repeat = 0,
           exactChunk = 16;
@@ -115,6 +116,9 @@ bool parseArgs(int argc, char **argv, Args &a, std::string &err) {
         return false;
     } else if (key == "--target") {
       if (!value(a.target))
+        return false;
+    } else if (key == "--arch") {
+      if (!value(a.arch))
         return false;
     } else if (key == "--input") {
       std::string v;
@@ -209,7 +213,8 @@ int emitCommand(const Args &a) {
       return die(tttc_last_error());
     return 0;
   }
-  char *text = tttc_emit_file(a.spec.c_str(), a.emit.c_str(), d, a.miniBatch);
+  char *text = tttc_emit_file_arch(a.spec.c_str(), a.emit.c_str(), d, a.miniBatch,
+                                   a.arch.c_str());
   if (!text)
     return die(tttc_last_error());
   if (a.out.empty() || a.out == "-") {
@@ -278,8 +283,9 @@ void fillRandom(std::mt19937_64 &rng, int kind, const std::vector<int64_t> &shap
 int runCommand(const Args &a) {
   if (!a.emit.empty())
     return die("--emit is not an option of 'tttc run' (use 'tttc SPEC --emit=STAGE')");
-  if (a.target != "cpu")
-    return die("target '" + a.target + "' is not supported by this build (available: cpu)");
+  if (a.target != "cpu" && a.target != "cuda-emu")
+    return die("target '" + a.target +
+               "' is not supported by this build (available: cpu, cuda-emu)");
   // Load input files.
   std::map<std::string, tttc::NpyArray> files;
   for (auto &[name, path] : a.inputs) {
@@ -312,7 +318,8 @@ int runCommand(const Args &a) {
                  "vector inputs");
   }
   double t0 = nowMs();
-  tttc_layer *layer = tttc_compile_file_ex(a.spec.c_str(), D, a.miniBatch, a.exactChunk);
+  tttc_layer *layer =
+      tttc_compile_file_ex(a.spec.c_str(), D, a.miniBatch, a.exactChunk, a.target.c_str());
   if (!layer)
     return die(tttc_last_error());
   double compileMs = nowMs() - t0;

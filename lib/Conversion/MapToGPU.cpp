@@ -1,0 +1,76 @@
+//===- MapToGPU.cpp - (batch, head) loops -> gpu.launch -------------------===//
+
+#include "dialect/Passes.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/GPU/IR/GPUDialect.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/IR/IRMapping.h"
+
+namespace mlir::ttt {
+#define GEN_PASS_DEF_TTTMAPTOGPU
+#include "dialect/TTTPasses.h.inc"
+} // namespace mlir::ttt
+
+using namespace mlir;
+
+namespace {
+/// The single scf.for among `block`'s ops, or null.
+scf::ForOp onlyLoop(Block &block) {
+  scf::ForOp loop;
+  for (Operation &op : block)
+    if (auto f = dyn_cast<scf::ForOp>(op)) {
+      if (loop)
+        return {};
+      loop = f;
+    }
+  return loop;
+}
+
+struct TTTMapToGPUPass : ttt::impl::TTTMapToGPUBase<TTTMapToGPUPass> {
+  using Base::Base;
+  void runOnOperation() override {
+    if (!fault.empty() && fault != "short-grid") {
+      getOperation().emitError("ttt-map-to-gpu: unknown fault '") << fault << "'";
+      return signalPassFailure();
+    }
+    bool shortGrid = fault == "short-grid";
+    WalkResult r = getOperation().walk([&](func::FuncOp f) -> WalkResult {
+      if (f.isExternal())
+        return WalkResult::advance();
+      scf::ForOp bLoop = onlyLoop(f.front());
+      scf::ForOp hLoop = bLoop ? onlyLoop(*bLoop.getBody()) : scf::ForOp();
+      if (!bLoop || !hLoop || bLoop.getNumResults() || hLoop.getNumResults()) {
+        f.emitError("ttt-map-to-gpu expects a bufferized layer function: loops over "
+                    "batches and heads without loop-carried values");
+        return WalkResult::interrupt();
+      }
+      OpBuilder b(bLoop);
+      Location loc = bLoop.getLoc();
+      Value one = arith::ConstantIndexOp::create(b, loc, 1);
+      // Grid: (B, H); loops start at 0 with step 1 (as ttt-lower-layer-to-func
+      // builds them).
+      Value gridX = bLoop.getUpperBound();
+      if (shortGrid)
+        gridX = arith::SubIOp::create(b, loc, gridX, one);
+      auto launch = gpu::LaunchOp::create(b, loc, gridX, hLoop.getUpperBound(), one, one,
+                                          one, one);
+      b.setInsertionPointToStart(&launch.getBody().front());
+      IRMapping map;
+      map.map(bLoop.getInductionVar(), launch.getBlockIds().x);
+      map.map(hLoop.getInductionVar(), launch.getBlockIds().y);
+      for (Operation &op : bLoop.getBody()->without_terminator())
+        if (&op != hLoop.getOperation())
+          b.clone(op, map);
+      for (Operation &op : hLoop.getBody()->without_terminator())
+        b.clone(op, map);
+      gpu::TerminatorOp::create(b, loc);
+      bLoop.erase();
+      return WalkResult::advance();
+    });
+    if (r.wasInterrupted())
+      signalPassFailure();
+  }
+};
+} // namespace
