@@ -7,6 +7,9 @@
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/IR/IRMapping.h"
+#include "mlir/Interfaces/SideEffectInterfaces.h"
+#include "mlir/Transforms/RegionUtils.h"
+#include "llvm/ADT/SetVector.h"
 
 namespace mlir::ttt {
 #define GEN_PASS_DEF_TTTMAPTOGPU
@@ -67,6 +70,27 @@ struct TTTMapToGPUPass : ttt::impl::TTTMapToGPUBase<TTTMapToGPUPass> {
         b.clone(op, map);
       gpu::TerminatorOp::create(b, loc);
       bLoop.erase();
+      // Recompute inside the kernel what it uses from the host (dimensions,
+      // chunk counts, constants): its parameters are then the function's
+      // buffers alone.
+      Region &kernel = launch.getBody();
+      Block &entry = kernel.front();
+      bool changed = true;
+      while (changed) {
+        changed = false;
+        llvm::SetVector<Value> above;
+        getUsedValuesDefinedAbove(kernel, above);
+        for (Value v : above) {
+          Operation *def = v.getDefiningOp();
+          if (!def || !isPure(def) || def->getNumRegions())
+            continue;
+          OpBuilder kb(&entry, entry.begin());
+          Operation *c = kb.clone(*def);
+          replaceAllUsesInRegionWith(v, c->getResult(cast<OpResult>(v).getResultNumber()),
+                                     kernel);
+          changed = true;
+        }
+      }
       return WalkResult::advance();
     });
     if (r.wasInterrupted())

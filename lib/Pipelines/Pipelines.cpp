@@ -101,6 +101,9 @@ void ttt::buildPTXPipeline(OpPassManager &pm, const PipelineOptions &opts,
                            const std::string &arch) {
   buildGPUKernelPipeline(pm, opts);
   pm.addPass(createConvertLinalgToLoopsPass());
+  // Constants hoisted out of the launch by folding go back in: the kernel's
+  // parameters are the layer's buffers alone.
+  pm.addPass(createGpuLaunchSinkIndexComputationsPass());
   pm.addPass(createGpuKernelOutliningPass());
   GpuNVVMAttachTargetOptions t;
   t.chip = arch;

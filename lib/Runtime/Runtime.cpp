@@ -489,12 +489,38 @@ std::string emit(const std::string &source, const std::string &bufferName, Stage
                  int64_t headDim, int64_t miniBatch, std::string &error,
                  const std::string &arch) {
   Frontend fe;
-  if (!fe.parse(source, bufferName, error) ||
-      !fe.lower(stage, headDim, miniBatch, error, 16, "cpu", arch))
+  if (!fe.parse(source, bufferName, error))
+    return "";
+  int64_t C = miniBatch > 0 ? miniBatch : fe.layer.getMiniBatch();
+  LayerSignature sig = getLayerSignature(fe.layer, headDim, C);
+  if (!fe.lower(stage, headDim, miniBatch, error, 16, "cpu", arch))
     return "";
   std::string out;
   llvm::raw_string_ostream os(out);
   if (stage == Stage::PTX) {
+    // The calling convention of each kernel, as PTX comments: a grid of
+    // (B, H, 1) one-thread blocks; its parameters are the layer's buffers
+    // (as memref descriptors) in this order, by name and rank.
+    std::vector<const ArgInfo *> args;
+    for (const ArgInfo &a : sig.inputs)
+      args.push_back(&a);
+    for (const ArgInfo &a : sig.outputs)
+      args.push_back(&a);
+    fe.module->walk([&](gpu::LaunchFuncOp launch) {
+      auto f = launch->getParentOfType<func::FuncOp>();
+      os << "// tttc-kernel " << launch.getKernelName().getValue() << " grid B H 1 block 1 1 1\n"
+         << "// tttc-kernel-params";
+      for (Value v : launch.getKernelOperands()) {
+        auto arg = dyn_cast<BlockArgument>(v);
+        if (!arg || arg.getOwner() != &f.front() || arg.getArgNumber() >= args.size()) {
+          os << " ?";
+          continue;
+        }
+        const ArgInfo *a = args[arg.getArgNumber()];
+        os << " " << a->name << ":" << cast<MemRefType>(v.getType()).getRank();
+      }
+      os << "\n";
+    });
     // The assembly of every kernel object.
     fe.module->walk([&](gpu::BinaryOp bin) {
       for (Attribute a : bin.getObjects())

@@ -37,7 +37,8 @@ const char *kUsage = R"(usage:
                [--batch B] [--seq-len T] [--heads H] [--head-dim D]
                [--exact-chunk N] [--target cpu|cuda-emu]
       Without --input, seeded random inputs of shape B, T, H, D are generated
-      (defaults 2, 64, 2, 64). --check compares every output with the float64
+      (defaults 2, 64, 2, 64); --save-inputs also writes them to DIR/inputs/.
+      --check compares every output with the float64
       per-token reference interpreter and prints max |out - ref| / max |ref|.
       --exact-chunk: tokens per chunk of exact mini-batch-1 rules (default 16;
       1: the sequential path).
@@ -55,7 +56,7 @@ struct Args {
   int64_t headDim = 0, miniBatch = 0, batch = 2, seqLen = 64, heads = 2, repeat = 0,
           exactChunk = 16;
   uint64_t seed = 0;
-  bool check = false;
+  bool check = false, saveInputs = false;
 };
 
 bool parseInt(const std::string &s, int64_t &v) {
@@ -166,6 +167,8 @@ bool parseArgs(int argc, char **argv, Args &a, std::string &err) {
       a.seed = uint64_t(s2);
     } else if (key == "--check") {
       a.check = true;
+    } else if (key == "--save-inputs") {
+      a.saveInputs = true;
     } else if (key == "-h" || key == "--help") {
       std::fputs(kUsage, stdout);
       std::exit(0);
@@ -447,6 +450,24 @@ int runCommand(const Args &a) {
       }
     }
     std::printf("  wrote %zu outputs to %s/\n", outs.size(), a.outputDir.c_str());
+    if (a.saveInputs) {
+      std::string dir = a.outputDir + "/inputs";
+      mkdir(dir.c_str(), 0777);
+      for (size_t i = 0; i < ins.size(); ++i) {
+        tttc::NpyArray arr;
+        arr.shape.assign(ins[i].shape, ins[i].shape + ins[i].rank);
+        size_t n = 1;
+        for (int64_t d : arr.shape)
+          n *= size_t(d);
+        arr.data.assign(ins[i].data, ins[i].data + n);
+        std::string err;
+        if (!tttc::writeNpy(dir + "/" + ins[i].name + ".npy", arr, err)) {
+          tttc_destroy(layer);
+          return die(err);
+        }
+      }
+      std::printf("  wrote %zu inputs to %s/\n", ins.size(), dir.c_str());
+    }
   }
   if (a.repeat > 0) {
     std::vector<double> times;
