@@ -130,4 +130,17 @@ def TTTEmulateGPU : Pass<"ttt-emulate-gpu", "ModuleOp"> {
                            "::mlir::memref::MemRefDialect"];
 }
 
+def TTTCheckGPULocalMemory : Pass<"ttt-check-gpu-local-memory", "ModuleOp"> {
+  let summary = "Reject kernels whose per-thread buffers a GPU cannot hold";
+  let description = [{
+    Sums the thread-local buffers (memref.alloca) of each gpu.launch and
+    reports, at compile time, a kernel that needs more than `max-kb` KB per
+    thread: the driver reserves that much for every thread that can be
+    resident (~270k on an H100), and the launch would fail.
+  }];
+  let options = [
+    Option<"maxKB", "max-kb", "int64_t", "256", "per-thread local memory bound (KB)">
+  ];
+}
+
 #endif // TTT_PASSES_TD

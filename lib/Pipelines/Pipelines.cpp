@@ -100,6 +100,7 @@ void ttt::buildCUDAEmuPipeline(OpPassManager &pm, const PipelineOptions &opts) {
 void ttt::buildPTXPipeline(OpPassManager &pm, const PipelineOptions &opts,
                            const std::string &arch) {
   buildGPUKernelPipeline(pm, opts);
+  pm.addPass(ttt::createTTTCheckGPULocalMemory());
   pm.addPass(createConvertLinalgToLoopsPass());
   // Constants hoisted out of the launch by folding go back in: the kernel's
   // parameters are the layer's buffers alone.

@@ -1,0 +1,40 @@
+//===- CheckGPULocalMemory.cpp - per-thread buffers a GPU can hold --------===//
+
+#include "dialect/Passes.h"
+
+#include "mlir/Dialect/GPU/IR/GPUDialect.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
+
+namespace mlir::ttt {
+#define GEN_PASS_DEF_TTTCHECKGPULOCALMEMORY
+#include "dialect/TTTPasses.h.inc"
+} // namespace mlir::ttt
+
+using namespace mlir;
+
+namespace {
+struct TTTCheckGPULocalMemoryPass
+    : ttt::impl::TTTCheckGPULocalMemoryBase<TTTCheckGPULocalMemoryPass> {
+  using Base::Base;
+  void runOnOperation() override {
+    WalkResult r = getOperation().walk([&](gpu::LaunchOp launch) -> WalkResult {
+      int64_t bytes = 0;
+      launch.walk([&](memref::AllocaOp a) {
+        MemRefType t = a.getType();
+        if (t.hasStaticShape())
+          bytes += t.getNumElements() * ((t.getElementTypeBitWidth() + 7) / 8);
+      });
+      if (bytes > int64_t(maxKB) * 1024) {
+        launch.emitError("the GPU kernel needs ")
+            << (bytes + 1023) / 1024 << " KB of thread-local buffers per program, more than "
+            << int64_t(maxKB) << " KB (the driver reserves them for every resident thread): "
+            << "use a smaller head dimension or mini-batch, or the CPU target";
+        return WalkResult::interrupt();
+      }
+      return WalkResult::advance();
+    });
+    if (r.wasInterrupted())
+      signalPassFailure();
+  }
+};
+} // namespace
