@@ -31,11 +31,16 @@ namespace ttt {
 /// Patterns lowering chunk-level ttt ops to linalg/tensor/arith/math.
 void populateTTTToLinalgPatterns(RewritePatternSet &patterns);
 
+/// Tokens per chunk step of exact mini-batch-1 rules (UT transform, or
+/// state-independent gradients) unless chosen otherwise. On one CPU core 64
+/// beats 16 and the sequential path (bench/RESULTS.md).
+constexpr int64_t kDefaultExactChunk = 64;
+
 /// Options shared by the named pipelines.
 struct PipelineOptions {
   int64_t headDim = 64;
   int64_t miniBatch = 0; // 0: the spec's own
-  int64_t exactChunk = 16; // chunk of exact mini-batch-1 rules (1: sequential)
+  int64_t exactChunk = kDefaultExactChunk; // exact mini-batch-1 rules (1: sequential)
   std::string libdevice;    // NVVM: libdevice bitcode to link (math functions)
   std::string gpuFault;     // testing only: a bug injected by ttt-map-to-gpu
 };

@@ -241,8 +241,8 @@ def TTT_DecayOp : TTT_Op<"decay", [HasParent<"LayerOp">]> {
   let summary = "multiplicative retention of a state: W_t = f_t W_{t-1} + update";
   let description = [{
     `factor` is a per-token value (e.g. 1 - alpha_t). Without `pre_gradient`
-    the gradient is taken at the anchor state as usual (forgetting, as in
-    Titans); with it, at the decayed state (gated delta rule).
+    the gradient is taken at the anchor state as usual (forgetting); with it,
+    at the decayed state (retention before an exact per-token step).
   }];
   let arguments = (ins AnyTypeOf<[TTT_VecType, TTT_MatType]>:$state, F32:$factor,
                        UnitAttr:$pre_gradient);

@@ -24,6 +24,9 @@ extern "C" {
 
 typedef struct tttc_layer tttc_layer;
 
+/* Tokens per chunk step of exact per-token rules, by default. */
+#define TTTC_DEFAULT_EXACT_CHUNK 64
+
 /* A named float32 tensor, C-contiguous. */
 typedef struct {
   const char *name;
@@ -52,7 +55,8 @@ const char *tttc_last_error(void);
 tttc_layer *tttc_compile(const char *spec_text, int64_t head_dim, int64_t mini_batch);
 tttc_layer *tttc_compile_file(const char *path, int64_t head_dim, int64_t mini_batch);
 /* As tttc_compile_file, choosing the chunk size of exact per-token rules
- * (mini-batch 1, e.g. the delta rule's UT transform; default 16; 1 selects
+ * (mini-batch 1, e.g. the delta rule's UT transform; default
+ * TTTC_DEFAULT_EXACT_CHUNK; 1 selects
  * the sequential path, one token per chunk step) and the target: "cpu"
  * (NULL) or "cuda-emu" (the GPU-mapped kernel IR, emulated on the CPU;
  * "cuda-emu:fault=short-grid" injects a mapping bug, for tests). */

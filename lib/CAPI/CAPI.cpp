@@ -57,7 +57,8 @@ bool readFile(const char *path, std::string &out) {
 }
 
 tttc_layer *compileNamed(const std::string &text, const std::string &name, int64_t d,
-                         int64_t c, int64_t exactChunk = 16, const std::string &target = "cpu") {
+                         int64_t c, int64_t exactChunk = TTTC_DEFAULT_EXACT_CHUNK,
+                         const std::string &target = "cpu") {
   std::string err;
   auto impl = tttc::CompiledLayer::compile(text, name, d, c, err, exactChunk, target);
   if (!impl)

@@ -142,7 +142,7 @@ struct CLIPipelineOptions : public PassPipelineOptions<CLIPipelineOptions> {
                             llvm::cl::init(0)};
   Option<int64_t> exactChunk{*this, "exact-chunk",
                              llvm::cl::desc("chunk of exact mini-batch-1 rules (1: sequential)"),
-                             llvm::cl::init(16)};
+                             llvm::cl::init(ttt::kDefaultExactChunk)};
   ttt::PipelineOptions get() const { return {headDim, miniBatch, exactChunk}; }
 };
 } // namespace

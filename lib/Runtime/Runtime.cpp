@@ -117,7 +117,7 @@ struct Frontend {
   }
 
   bool lower(Stage stage, int64_t headDim, int64_t miniBatch, std::string &error,
-             int64_t exactChunk = 16, const std::string &target = "cpu",
+             int64_t exactChunk = kDefaultExactChunk, const std::string &target = "cpu",
              const std::string &arch = "sm_80") {
     if (headDim <= 0)
       return fail(error, "head dimension must be positive, got " + std::to_string(headDim));
@@ -493,7 +493,7 @@ std::string emit(const std::string &source, const std::string &bufferName, Stage
     return "";
   int64_t C = miniBatch > 0 ? miniBatch : fe.layer.getMiniBatch();
   LayerSignature sig = getLayerSignature(fe.layer, headDim, C);
-  if (!fe.lower(stage, headDim, miniBatch, error, 16, "cpu", arch))
+  if (!fe.lower(stage, headDim, miniBatch, error, kDefaultExactChunk, "cpu", arch))
     return "";
   std::string out;
   llvm::raw_string_ostream os(out);

@@ -7,6 +7,7 @@
 #ifndef TTTC_LIB_RUNTIME_RUNTIME_H
 #define TTTC_LIB_RUNTIME_RUNTIME_H
 
+#include "dialect/Passes.h"
 #include "dialect/Signature.h"
 
 #include <cstdint>
@@ -40,7 +41,8 @@ public:
   static std::unique_ptr<CompiledLayer> compile(const std::string &source,
                                                 const std::string &bufferName,
                                                 int64_t headDim, int64_t miniBatch,
-                                                std::string &error, int64_t exactChunk = 16,
+                                                std::string &error,
+                                                int64_t exactChunk = mlir::ttt::kDefaultExactChunk,
                                                 const std::string &target = "cpu");
   ~CompiledLayer();
 

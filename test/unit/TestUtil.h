@@ -42,7 +42,8 @@ inline tttc_layer *compiled(const std::string &spec, int64_t D, int64_t C,
   auto key = std::make_tuple(spec, D, C, target);
   auto it = cache.find(key);
   if (it == cache.end()) {
-    tttc_layer *l = tttc_compile_file_ex(example(spec).c_str(), D, C, 16, target.c_str());
+    tttc_layer *l = tttc_compile_file_ex(example(spec).c_str(), D, C, TTTC_DEFAULT_EXACT_CHUNK,
+                                         target.c_str());
     EXPECT_NE(l, nullptr) << tttc_last_error();
     it = cache.emplace(key, std::unique_ptr<tttc_layer, void (*)(tttc_layer *)>(l, tttc_destroy))
              .first;

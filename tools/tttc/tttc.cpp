@@ -40,7 +40,7 @@ const char *kUsage = R"(usage:
       (defaults 2, 64, 2, 64); --save-inputs also writes them to DIR/inputs/.
       --check compares every output with the float64
       per-token reference interpreter and prints max |out - ref| / max |ref|.
-      --exact-chunk: tokens per chunk of exact mini-batch-1 rules (default 16;
+      --exact-chunk: tokens per chunk of exact mini-batch-1 rules (default 64;
       1: the sequential path).
   tttc compile SPEC --head-dim=D -o OUT.o [--header OUT.h] [--mini-batch=N]
 )";
@@ -54,7 +54,7 @@ struct Args {
   std::string command, spec, emit, out, outputDir, header, target = "cpu", arch = "sm_80";
   std::vector<std::pair<std::string, std::string>> inputs;
   int64_t headDim = 0, miniBatch = 0, batch = 2, seqLen = 64, heads = 2, repeat = 0,
-          exactChunk = 16;
+          exactChunk = TTTC_DEFAULT_EXACT_CHUNK;
   uint64_t seed = 0;
   bool check = false, saveInputs = false;
 };
