@@ -32,9 +32,9 @@ namespace ttt {
 void populateTTTToLinalgPatterns(RewritePatternSet &patterns);
 
 /// Tokens per chunk step of exact mini-batch-1 rules (UT transform, or
-/// state-independent gradients) unless chosen otherwise. On one CPU core 64
-/// beats 16 and the sequential path (bench/RESULTS.md).
-constexpr int64_t kDefaultExactChunk = 64;
+/// state-independent gradients) unless chosen otherwise (bench/RESULTS.md:
+/// on one CPU core 16 beats 64 and the sequential path).
+constexpr int64_t kDefaultExactChunk = 16;
 
 /// Options shared by the named pipelines.
 struct PipelineOptions {

@@ -39,7 +39,7 @@ def TTTDualForm : Pass<"ttt-dual-form", "ModuleOp"> {
     Option<"headDim", "head-dim", "int64_t", "64", "the head dimension D">,
     Option<"miniBatch", "mini-batch", "int64_t", "0",
            "mini-batch size C (0: the spec's mini_batch attribute)">,
-    Option<"exactChunk", "exact-chunk", "int64_t", "64", // ttt::kDefaultExactChunk
+    Option<"exactChunk", "exact-chunk", "int64_t", "16", // ttt::kDefaultExactChunk
            "chunk size for mini-batch-1 layers computed exactly in chunks (UT "
            "transform, or gradients that do not depend on the state)">
   ];

@@ -25,7 +25,7 @@ extern "C" {
 typedef struct tttc_layer tttc_layer;
 
 /* Tokens per chunk step of exact per-token rules, by default. */
-#define TTTC_DEFAULT_EXACT_CHUNK 64
+#define TTTC_DEFAULT_EXACT_CHUNK 16
 
 /* A named float32 tensor, C-contiguous. */
 typedef struct {

@@ -21,15 +21,15 @@
 // TITANS: ttt.matmul %[[P]], %[[MM]] : tensor<4x4xf32>, tensor<4x4xf32>
 // TITANS: ttt.yield %{{.*}}, %{{.*}}, %{{.*}} : tensor<4x8xf32>, tensor<8x8xf32>, tensor<8x8xf32>
 
-// Exact per-token delta rule: the UT transform over chunks of 64 tokens:
+// Exact per-token delta rule: the UT transform over chunks of 16 tokens:
 // a strictly lower-triangular system solved per chunk, no per-token loop.
 // RUN: ttt-opt %examples/delta.mlir --ttt-to-chunked="head-dim=8" | FileCheck %s --check-prefix=UT
-// UT: ttt.layer @delta attributes {chunk_size = 64 : i64, head_dim = 8 : i64, mini_batch = 1 : i64}
+// UT: ttt.layer @delta attributes {chunk_size = 16 : i64, head_dim = 8 : i64, mini_batch = 1 : i64}
 // UT: ttt.chunk_step readouts ["out"] algorithm "ut_transform"
-// UT: %[[KK:.*]] = ttt.matmul %[[K:.*]], %[[K]] {transpose_rhs} : tensor<64x8xf32>, tensor<64x8xf32>
-// UT: %[[A:.*]] = ttt.causal_mask %{{.*}} {strict} : tensor<64x64xf32>
-// UT: %[[U:.*]] = ttt.tri_solve %[[A]], %{{.*}} : tensor<64x64xf32>, tensor<64x8xf32>
-// UT: ttt.matmul %[[K]], %{{.*}} {transpose_lhs} : tensor<64x8xf32>, tensor<64x8xf32>
+// UT: %[[KK:.*]] = ttt.matmul %[[K:.*]], %[[K]] {transpose_rhs} : tensor<16x8xf32>, tensor<16x8xf32>
+// UT: %[[A:.*]] = ttt.causal_mask %{{.*}} {strict} : tensor<16x16xf32>
+// UT: %[[U:.*]] = ttt.tri_solve %[[A]], %{{.*}} : tensor<16x16xf32>, tensor<16x8xf32>
+// UT: ttt.matmul %[[K]], %{{.*}} {transpose_lhs} : tensor<16x8xf32>, tensor<16x8xf32>
 // The gated rule folds its decay in as ratios gamma_i / gamma_j.
 // RUN: ttt-opt %examples/gated_delta.mlir --ttt-to-chunked="head-dim=8" | FileCheck %s --check-prefix=GATED
 // GATED: ttt.chunk_step readouts ["out"] algorithm "ut_transform"
@@ -44,7 +44,7 @@
 // Mini-batch 1 with a gradient that does not depend on the state (linear
 // attention): the dual form is exact at any chunk size.
 // RUN: ttt-opt %examples/linear_attention.mlir --ttt-to-chunked="head-dim=8 mini-batch=1" | FileCheck %s --check-prefix=LA
-// LA: chunk_size = 64 : i64, head_dim = 8 : i64, mini_batch = 1 : i64
+// LA: chunk_size = 16 : i64, head_dim = 8 : i64, mini_batch = 1 : i64
 // LA: algorithm "dual_form"
 
 // Anything else at mini-batch 1 falls back to one token per chunk, and says so.

@@ -40,7 +40,7 @@ const char *kUsage = R"(usage:
       (defaults 2, 64, 2, 64); --save-inputs also writes them to DIR/inputs/.
       --check compares every output with the float64
       per-token reference interpreter and prints max |out - ref| / max |ref|.
-      --exact-chunk: tokens per chunk of exact mini-batch-1 rules (default 64;
+      --exact-chunk: tokens per chunk of exact mini-batch-1 rules (default 16;
       1: the sequential path).
   tttc compile SPEC --head-dim=D -o OUT.o [--header OUT.h] [--mini-batch=N]
 )";
