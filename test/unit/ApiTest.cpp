@@ -21,14 +21,6 @@ ref::Case linearCase(int64_t B, int64_t T, int64_t H, int64_t D, int64_t C, uint
   return c;
 }
 
-std::vector<tttc_tensor> inputsOf(const ref::Case &c) {
-  std::vector<tttc_tensor> ins;
-  for (auto &[name, data] : c.in)
-    ins.push_back({name.c_str(), const_cast<float *>(data.data()),
-                   int(c.shape.at(name).size()), c.shape.at(name).data()});
-  return ins;
-}
-
 TEST(Api, CompileErrorsAreLocated) {
   EXPECT_EQ(tttc_compile_file("/nonexistent/spec.mlir", 16, 0), nullptr);
   EXPECT_NE(std::string(tttc_last_error()).find("/nonexistent/spec.mlir"), std::string::npos);
@@ -154,26 +146,10 @@ void expectMatchesInterpreter(const std::string &spec, int64_t D, int64_t C, ref
   tttc_layer *l = compiled(spec, D, C);
   ASSERT_NE(l, nullptr);
   auto got = run(l, c);
-  std::vector<tttc_tensor> ins = inputsOf(c);
-  std::vector<std::vector<double>> want(tttc_num_outputs(l));
-  std::vector<std::vector<int64_t>> shapes(tttc_num_outputs(l));
-  std::vector<tttc_tensor_f64> outs;
-  for (int i = 0; i < tttc_num_outputs(l); ++i) {
-    int64_t s[8];
-    int r = tttc_output_shape(l, i, c.B, c.T, c.H, s);
-    shapes[i].assign(s, s + r);
-    int64_t n = 1;
-    for (int d = 0; d < r; ++d)
-      n *= s[d];
-    want[i].assign(size_t(n), 0.0);
-    outs.push_back({tttc_output_name(l, i), want[i].data(), r, shapes[i].data()});
-  }
-  ASSERT_EQ(tttc_run_reference(l, ins.data(), int(ins.size()), outs.data(), int(outs.size())),
-            0)
-      << tttc_last_error();
-  for (int i = 0; i < tttc_num_outputs(l); ++i)
-    EXPECT_LE(relError(got[tttc_output_name(l, i)], want[i]), 1e-5)
-        << spec << " " << tttc_output_name(l, i);
+  auto want = runReference(l, c);
+  ASSERT_EQ(want.size(), got.size());
+  for (auto &[name, ref] : want)
+    EXPECT_LE(relError(got[name], ref), 1e-5) << spec << " " << name;
 }
 
 TEST(Api, InterpreterAgreesOnTTTLinearAndTheHandReference) {

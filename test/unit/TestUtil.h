@@ -51,29 +51,63 @@ inline tttc_layer *compiled(const std::string &spec, int64_t D, int64_t C,
   return it->second.get();
 }
 
-/// Runs the compiled layer on the case's inputs; outputs by name.
-inline std::map<std::string, std::vector<float>> run(tttc_layer *l, const ref::Case &c) {
+/// The case's inputs as C API tensors (pointing into the case).
+inline std::vector<tttc_tensor> inputsOf(const ref::Case &c) {
   std::vector<tttc_tensor> ins;
   for (auto &[name, data] : c.in)
     ins.push_back({name.c_str(), const_cast<float *>(data.data()),
                    int(c.shape.at(name).size()), c.shape.at(name).data()});
-  std::map<std::string, std::vector<float>> outs;
+  return ins;
+}
+
+/// The shapes of the layer's outputs, in order, for the case's B, T, H.
+inline std::vector<std::vector<int64_t>> outputShapes(tttc_layer *l, const ref::Case &c) {
   std::vector<std::vector<int64_t>> shapes(tttc_num_outputs(l));
-  std::vector<tttc_tensor> os;
   for (int i = 0; i < tttc_num_outputs(l); ++i) {
     int64_t s[8];
     int r = tttc_output_shape(l, i, c.B, c.T, c.H, s);
     shapes[i].assign(s, s + r);
-    int64_t n = 1;
-    for (int d = 0; d < r; ++d)
-      n *= s[d];
-    // Poison: every element must be written.
-    outs[tttc_output_name(l, i)].assign(size_t(n), std::nanf(""));
   }
-  for (int i = 0; i < tttc_num_outputs(l); ++i)
-    os.push_back({tttc_output_name(l, i), outs[tttc_output_name(l, i)].data(),
-                  int(shapes[i].size()), shapes[i].data()});
+  return shapes;
+}
+
+inline size_t numElements(const std::vector<int64_t> &shape) {
+  size_t n = 1;
+  for (int64_t d : shape)
+    n *= size_t(d);
+  return n;
+}
+
+/// Runs the compiled layer on the case's inputs; outputs by name.
+inline std::map<std::string, std::vector<float>> run(tttc_layer *l, const ref::Case &c) {
+  std::vector<tttc_tensor> ins = inputsOf(c);
+  std::vector<std::vector<int64_t>> shapes = outputShapes(l, c);
+  std::map<std::string, std::vector<float>> outs;
+  std::vector<tttc_tensor> os;
+  for (int i = 0; i < tttc_num_outputs(l); ++i) {
+    // Poison: every element must be written.
+    std::vector<float> &o = outs[tttc_output_name(l, i)];
+    o.assign(numElements(shapes[i]), std::nanf(""));
+    os.push_back({tttc_output_name(l, i), o.data(), int(shapes[i].size()), shapes[i].data()});
+  }
   int rc = tttc_run(l, ins.data(), int(ins.size()), os.data(), int(os.size()));
+  EXPECT_EQ(rc, 0) << tttc_last_error();
+  return outs;
+}
+
+/// The float64 reference interpreter on the case's inputs; outputs by name.
+inline std::map<std::string, std::vector<double>> runReference(tttc_layer *l,
+                                                                const ref::Case &c) {
+  std::vector<tttc_tensor> ins = inputsOf(c);
+  std::vector<std::vector<int64_t>> shapes = outputShapes(l, c);
+  std::map<std::string, std::vector<double>> outs;
+  std::vector<tttc_tensor_f64> os;
+  for (int i = 0; i < tttc_num_outputs(l); ++i) {
+    std::vector<double> &o = outs[tttc_output_name(l, i)];
+    o.assign(numElements(shapes[i]), 0.0);
+    os.push_back({tttc_output_name(l, i), o.data(), int(shapes[i].size()), shapes[i].data()});
+  }
+  int rc = tttc_run_reference(l, ins.data(), int(ins.size()), os.data(), int(os.size()));
   EXPECT_EQ(rc, 0) << tttc_last_error();
   return outs;
 }
