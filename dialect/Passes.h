@@ -18,6 +18,8 @@ namespace math { class MathDialect; }
 namespace gpu { class GPUDialect; }
 namespace memref { class MemRefDialect; }
 namespace bufferization { class BufferizationDialect; }
+namespace affine { class AffineDialect; }
+namespace LLVM { class LLVMDialect; }
 class RewritePatternSet;
 class TypeConverter;
 
@@ -42,7 +44,12 @@ struct PipelineOptions {
   int64_t miniBatch = 0; // 0: the spec's own
   int64_t exactChunk = kDefaultExactChunk; // exact mini-batch-1 rules (1: sequential)
   std::string libdevice;    // NVVM: libdevice bitcode to link (math functions)
-  std::string gpuFault;     // testing only: a bug injected by ttt-map-to-gpu
+  int64_t gpuThreads = 128; // threads per GPU program (<= 1: one-thread programs)
+  int64_t gpuSharedKB = 96; // shared memory a GPU program may use
+  bool emuCheckRaces = false; // cuda-emu: report unsynchronised shared accesses
+  /// Testing only: a bug injected into the GPU mapping ("short-grid",
+  /// "drop-barrier").
+  std::string gpuFault;
 };
 
 /// spec -> after-autodiff: ttt-decompose, ttt-inner-autodiff.

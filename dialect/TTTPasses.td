@@ -117,17 +117,75 @@ def TTTMapToGPU : Pass<"ttt-map-to-gpu", "ModuleOp"> {
   let dependentDialects = ["::mlir::gpu::GPUDialect"];
 }
 
-def TTTEmulateGPU : Pass<"ttt-emulate-gpu", "ModuleOp"> {
-  let summary = "CPU emulation of GPU kernels: gpu.launch -> loops";
+def TTTDistributeToThreads : Pass<"ttt-distribute-to-threads", "ModuleOp"> {
+  let summary = "Run each program of a gpu.launch on a block of threads";
   let description = [{
-    Runs the mapped kernel IR on the CPU: each `gpu.launch` becomes loops
-    over its grid and its threads, the block and thread ids their induction
-    variables. Threads run one after the other, so a kernel with a
-    `gpu.barrier` is emulated only with one thread per block (an error
-    otherwise).
+    On one-thread programs (after `ttt-map-to-gpu` and buffer hoisting):
+    the program's chunk buffers and states move to shared memory (one
+    dynamic shared-memory allocation, each buffer a `memref.view` into it),
+    the block gets `threads` threads, every linalg op whose outputs live in
+    shared or global memory becomes a loop over its parallel points strided
+    by the block size (each thread owns whole output elements and runs their
+    reductions), and `gpu.barrier`s are inserted where a thread could read
+    or overwrite what another thread wrote or read since the last barrier
+    (read-after-write, write-after-read, write-after-write, and at the end
+    of loop bodies that touch shared buffers). Buffers that escape into
+    control flow stay thread-private and are computed by every thread.
+
+    When the shared buffers need more than `shared-kb` KB, the launch keeps
+    its one-thread programs (correct, slower) and a remark says so.
+
+    `fault` injects a known bug for the tests that prove the emulation
+    catches it: "drop-barrier" leaves out the first barrier inside the chunk
+    loop.
   }];
+  let options = [
+    Option<"threads", "threads", "int64_t", "128", "threads per block">,
+    Option<"sharedKB", "shared-kb", "int64_t", "96",
+           "shared memory available to one block (KB)">,
+    Option<"fault", "fault", "std::string", "\"\"",
+           "testing only: inject a synchronisation bug (drop-barrier)">
+  ];
+  let dependentDialects = ["::mlir::gpu::GPUDialect", "::mlir::scf::SCFDialect",
+                           "::mlir::memref::MemRefDialect", "::mlir::affine::AffineDialect"];
+}
+
+def TTTEmulateGPU : Pass<"ttt-emulate-gpu", "ModuleOp"> {
+  let summary = "CPU emulation of GPU kernels: the mapped kernel IR run on the CPU";
+  let description = [{
+    Runs the kernel IR as mapped for the GPU on the CPU. A launch of
+    one-thread programs without barriers becomes loops over its grid. Any
+    other launch is outlined into a function of (context, block id, thread
+    id) that the emulation runtime (`tttc_emu_launch`) runs for every block
+    with one cooperative fiber per thread: `gpu.barrier` switches to the
+    next thread, and a block's threads resume together once all of them have
+    reached it (a thread that returns while others wait is reported as
+    barrier divergence). Shared memory is one buffer per launch (blocks run
+    one after the other); thread-private buffers are heap buffers.
+
+    With `check-races`, every shared-memory load and store reports its
+    address to the runtime, which reports two threads touching the same
+    element between two barriers, one of them writing (a missing barrier).
+  }];
+  let options = [
+    Option<"checkRaces", "check-races", "bool", "false",
+           "report conflicting shared-memory accesses between barriers">
+  ];
   let dependentDialects = ["::mlir::scf::SCFDialect", "::mlir::arith::ArithDialect",
-                           "::mlir::memref::MemRefDialect"];
+                           "::mlir::memref::MemRefDialect", "::mlir::func::FuncDialect",
+                           "::mlir::LLVM::LLVMDialect", "::mlir::linalg::LinalgDialect"];
+}
+
+def TTTExternDynamicSharedMemory : Pass<"ttt-extern-dynamic-shared-memory", "ModuleOp"> {
+  let summary = "Declare dynamic shared memory as extern for the NVPTX backend";
+  let description = [{
+    After `convert-gpu-to-nvvm`: the global standing for dynamic shared memory
+    (a zero-length array in address space 3) gets external linkage, so the
+    NVPTX backend emits `.extern .shared .align A .b8 NAME[]` (the launch's
+    dynamic shared memory) rather than demoting it to a one-byte static
+    shared variable inside the kernel.
+  }];
+  let dependentDialects = ["::mlir::LLVM::LLVMDialect"];
 }
 
 def TTTCheckGPULocalMemory : Pass<"ttt-check-gpu-local-memory", "ModuleOp"> {

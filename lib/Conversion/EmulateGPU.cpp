@@ -1,17 +1,27 @@
-//===- EmulateGPU.cpp - gpu.launch -> CPU loops ---------------------------===//
+//===- EmulateGPU.cpp - the mapped kernel IR run on the CPU ---------------===//
 //
-// The kernel IR exactly as mapped for the GPU (block and thread ids, grid
-// and block sizes) runs on the CPU: each launch becomes six nested loops.
+// The kernel IR exactly as mapped for the GPU (block and thread ids, grid and
+// block sizes, shared memory, barriers) runs on the CPU. One-thread programs
+// without barriers become nested loops; any other launch is outlined into a
+// function the emulation runtime (lib/Runtime/EmuRuntime.cpp) runs with one
+// fiber per thread, switching threads at barriers.
 //
 //===----------------------------------------------------------------------===//
 
 #include "dialect/Passes.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
+#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/Linalg/Transforms/Transforms.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/IR/IRMapping.h"
+#include "mlir/IR/PatternMatch.h"
+#include "mlir/Transforms/RegionUtils.h"
+#include "llvm/ADT/SetVector.h"
 
 namespace mlir::ttt {
 #define GEN_PASS_DEF_TTTEMULATEGPU
@@ -21,69 +31,287 @@ namespace mlir::ttt {
 using namespace mlir;
 
 namespace {
+bool isOne(Value v) {
+  auto c = v.getDefiningOp<arith::ConstantIndexOp>();
+  return c && c.value() == 1;
+}
+
+/// A program's thread-local (stack) buffers become heap buffers on the CPU (a
+/// CPU stack is much smaller than a GPU's local memory); the deallocation
+/// pipeline frees them when the program ends.
+void allocasToAllocs(Block &body) {
+  for (Operation &op : llvm::make_early_inc_range(body))
+    if (auto a = dyn_cast<memref::AllocaOp>(op)) {
+      OpBuilder b(a);
+      auto alloc = memref::AllocOp::create(b, a.getLoc(), a.getType(), a.getDynamicSizes(),
+                                           a.getAlignmentAttr());
+      a.getResult().replaceAllUsesWith(alloc.getResult());
+      a.erase();
+    }
+}
+
+/// One-thread programs, no barriers: loops over the grid.
+void emulateWithLoops(gpu::LaunchOp launch) {
+  OpBuilder b(launch);
+  Location loc = launch.getLoc();
+  Value zero = arith::ConstantIndexOp::create(b, loc, 0);
+  Value one = arith::ConstantIndexOp::create(b, loc, 1);
+  gpu::KernelDim3 gs = launch.getGridSizeOperandValues();
+  gpu::KernelDim3 bs = launch.getBlockSizeOperandValues();
+  SmallVector<Value> bounds = {gs.z, gs.y, gs.x};
+  SmallVector<Value> ivs;
+  for (Value ub : bounds) {
+    auto loop = scf::ForOp::create(b, loc, zero, ub, one);
+    ivs.push_back(loop.getInductionVar());
+    b.setInsertionPointToStart(loop.getBody());
+  }
+  IRMapping map;
+  gpu::KernelDim3 bid = launch.getBlockIds(), tid = launch.getThreadIds(),
+                  gsz = launch.getGridSize(), bsz = launch.getBlockSize();
+  map.map(bid.z, ivs[0]);
+  map.map(bid.y, ivs[1]);
+  map.map(bid.x, ivs[2]);
+  for (Value t : {tid.x, tid.y, tid.z})
+    map.map(t, zero);
+  map.map(gsz.z, gs.z);
+  map.map(gsz.y, gs.y);
+  map.map(gsz.x, gs.x);
+  map.map(bsz.z, bs.z);
+  map.map(bsz.y, bs.y);
+  map.map(bsz.x, bs.x);
+  Block &body = launch.getBody().front();
+  for (Operation &op : body)
+    if (!isa<gpu::TerminatorOp>(op))
+      b.clone(op, map);
+  launch.erase();
+}
+
+/// The LLVM type a captured value travels as through the launch context.
+Type slotType(Type t) {
+  MLIRContext *ctx = t.getContext();
+  auto i64 = IntegerType::get(ctx, 64);
+  if (auto m = dyn_cast<MemRefType>(t)) {
+    auto ptr = LLVM::LLVMPointerType::get(ctx);
+    SmallVector<Type> fields = {ptr, ptr, i64};
+    if (m.getRank()) {
+      auto arr = LLVM::LLVMArrayType::get(i64, m.getRank());
+      fields.push_back(arr);
+      fields.push_back(arr);
+    }
+    return LLVM::LLVMStructType::getLiteral(ctx, fields);
+  }
+  if (isa<IndexType>(t))
+    return i64;
+  if (isa<IntegerType, FloatType>(t))
+    return t;
+  return {};
+}
+
+/// Drops the workgroup address space (shared memory is an ordinary buffer on
+/// the CPU) from every memref type in `op`.
+void dropAddressSpaces(Operation *op) {
+  auto strip = [](Value v) {
+    auto t = dyn_cast<MemRefType>(v.getType());
+    if (t && t.getMemorySpace())
+      v.setType(MemRefType::get(t.getShape(), t.getElementType(), t.getLayout()));
+  };
+  op->walk([&](Operation *o) {
+    for (Value r : o->getResults())
+      strip(r);
+    for (Region &reg : o->getRegions())
+      for (Block &blk : reg)
+        for (BlockArgument a : blk.getArguments())
+          strip(a);
+  });
+}
+
+/// Reports the byte address of every shared-memory access to the runtime.
+void instrumentSharedAccesses(Block &body, func::FuncOp hook) {
+  auto isShared = [](Value m) {
+    auto t = cast<MemRefType>(m.getType());
+    auto as = dyn_cast_or_null<gpu::AddressSpaceAttr>(t.getMemorySpace());
+    return as && as.getValue() == gpu::AddressSpace::Workgroup;
+  };
+  auto report = [&](Operation *op, Value m, ValueRange idx, bool write) {
+    OpBuilder b(op);
+    Location loc = op->getLoc();
+    auto md = memref::ExtractStridedMetadataOp::create(b, loc, m);
+    Value lin = md.getOffset();
+    for (auto [i, s] : llvm::zip(idx, md.getStrides()))
+      lin = arith::AddIOp::create(b, loc, lin, arith::MulIOp::create(b, loc, i, s));
+    Value base = memref::ExtractAlignedPointerAsIndexOp::create(b, loc, m);
+    auto t = cast<MemRefType>(m.getType());
+    Value eb = arith::ConstantIndexOp::create(b, loc, (t.getElementTypeBitWidth() + 7) / 8);
+    Value addr = arith::AddIOp::create(b, loc, base, arith::MulIOp::create(b, loc, lin, eb));
+    Value w = arith::ConstantIndexOp::create(b, loc, write ? 1 : 0);
+    func::CallOp::create(b, loc, hook, ValueRange{addr, w});
+  };
+  body.walk([&](Operation *op) {
+    if (auto l = dyn_cast<memref::LoadOp>(op); l && isShared(l.getMemRef()))
+      report(op, l.getMemRef(), l.getIndices(), false);
+    else if (auto s = dyn_cast<memref::StoreOp>(op); s && isShared(s.getMemRef()))
+      report(op, s.getMemRef(), s.getIndices(), true);
+  });
+}
+
+func::FuncOp declare(ModuleOp m, StringRef name, FunctionType type) {
+  if (auto f = m.lookupSymbol<func::FuncOp>(name))
+    return f;
+  OpBuilder b = OpBuilder::atBlockEnd(m.getBody());
+  auto f = func::FuncOp::create(b, m.getLoc(), name, type);
+  f.setPrivate();
+  return f;
+}
+
 struct TTTEmulateGPUPass : ttt::impl::TTTEmulateGPUBase<TTTEmulateGPUPass> {
+  using Base::Base;
+
+  LogicalResult emulateWithFibers(gpu::LaunchOp launch, unsigned index) {
+    ModuleOp module = getOperation();
+    MLIRContext *ctx = module.getContext();
+    Location loc = launch.getLoc();
+    if (!launch.getBody().hasOneBlock())
+      return launch.emitError("ttt-emulate-gpu: expected a single-block kernel body");
+    Block &body = launch.getBody().front();
+    IRRewriter rw(ctx);
+    // Every access a plain load or store (the race check sees all of them).
+    SmallVector<linalg::LinalgOp> linalgOps;
+    body.walk([&](linalg::LinalgOp op) { linalgOps.push_back(op); });
+    for (linalg::LinalgOp op : linalgOps) {
+      rw.setInsertionPoint(op);
+      if (failed(linalg::linalgOpToLoops(rw, op)))
+        return op.emitError("ttt-emulate-gpu: cannot lower to loops");
+      rw.eraseOp(op);
+    }
+    auto ptrT = LLVM::LLVMPointerType::get(ctx);
+    auto indexT = IndexType::get(ctx);
+    if (checkRaces)
+      instrumentSharedAccesses(
+          body, declare(module, "tttc_emu_access", FunctionType::get(ctx, {indexT, indexT}, {})));
+    allocasToAllocs(body);
+
+    // Shared memory: one buffer per launch (blocks run one at a time).
+    OpBuilder b(launch);
+    Value smem;
+    if (Value bytes = launch.getDynamicSharedMemorySize()) {
+      Value n = arith::IndexCastOp::create(b, loc, indexT, bytes);
+      smem = memref::AllocOp::create(b, loc,
+                                     MemRefType::get({ShapedType::kDynamic}, b.getI8Type()),
+                                     ValueRange{n}, b.getI64IntegerAttr(64));
+    }
+    SmallVector<gpu::DynamicSharedMemoryOp> dsm;
+    body.walk([&](gpu::DynamicSharedMemoryOp d) { dsm.push_back(d); });
+    for (gpu::DynamicSharedMemoryOp d : dsm) {
+      if (!smem)
+        return d.emitError("dynamic shared memory in a launch that reserves none");
+      d.getResult().replaceAllUsesWith(smem);
+      d.erase();
+    }
+    dropAddressSpaces(launch);
+
+    // The kernel function: (context, block id x y z, thread id x y z).
+    SmallVector<Type> kargs = {ptrT};
+    kargs.append(6, indexT);
+    auto kType = FunctionType::get(ctx, kargs, {});
+    std::string name = "__tttc_emu_kernel_" + std::to_string(index);
+    OpBuilder mb = OpBuilder::atBlockEnd(module.getBody());
+    auto kernel = func::FuncOp::create(mb, loc, name, kType);
+    kernel.setPrivate();
+    Block *entry = kernel.addEntryBlock();
+    OpBuilder kb = OpBuilder::atBlockEnd(entry);
+
+    llvm::SetVector<Value> captured;
+    getUsedValuesDefinedAbove(launch.getBody(), captured);
+    gpu::KernelDim3 gs = launch.getGridSizeOperandValues();
+    gpu::KernelDim3 bs = launch.getBlockSizeOperandValues();
+    for (Value v : {gs.x, gs.y, gs.z, bs.x, bs.y, bs.z})
+      captured.insert(v);
+
+    // Launch site: each captured value stored in a slot, the context an
+    // array of slot pointers.
+    Value count = LLVM::ConstantOp::create(b, loc, b.getI64Type(), captured.size());
+    Value ctxArr = LLVM::AllocaOp::create(b, loc, ptrT, ptrT, count);
+    Value one = LLVM::ConstantOp::create(b, loc, b.getI64Type(), 1);
+    IRMapping map;
+    for (auto [k, v] : llvm::enumerate(captured)) {
+      Type st = slotType(v.getType());
+      if (!st)
+        return launch.emitError("ttt-emulate-gpu: cannot pass a value of type ")
+               << v.getType() << " to an emulated kernel";
+      Value slot = LLVM::AllocaOp::create(b, loc, ptrT, st, one);
+      Value stored = v;
+      if (isa<MemRefType>(v.getType()))
+        stored = UnrealizedConversionCastOp::create(b, loc, st, v).getResult(0);
+      else if (isa<IndexType>(v.getType()))
+        stored = arith::IndexCastOp::create(b, loc, st, v);
+      LLVM::StoreOp::create(b, loc, stored, slot);
+      Value at = LLVM::GEPOp::create(b, loc, ptrT, ptrT, ctxArr,
+                                     ArrayRef<LLVM::GEPArg>{int32_t(k)});
+      LLVM::StoreOp::create(b, loc, slot, at);
+      // In the kernel: load it back.
+      Value kat = LLVM::GEPOp::create(kb, loc, ptrT, ptrT, entry->getArgument(0),
+                                      ArrayRef<LLVM::GEPArg>{int32_t(k)});
+      Value kslot = LLVM::LoadOp::create(kb, loc, ptrT, kat);
+      Value kv = LLVM::LoadOp::create(kb, loc, st, kslot);
+      if (isa<MemRefType>(v.getType()))
+        kv = UnrealizedConversionCastOp::create(kb, loc, v.getType(), kv).getResult(0);
+      else if (isa<IndexType>(v.getType()))
+        kv = arith::IndexCastOp::create(kb, loc, indexT, kv);
+      map.map(v, kv);
+    }
+    gpu::KernelDim3 bid = launch.getBlockIds(), tid = launch.getThreadIds(),
+                    gsz = launch.getGridSize(), bsz = launch.getBlockSize();
+    Value ids[] = {bid.x, bid.y, bid.z, tid.x, tid.y, tid.z};
+    for (int i = 0; i < 6; ++i)
+      map.map(ids[i], entry->getArgument(1 + i));
+    Value sizes[] = {gsz.x, gsz.y, gsz.z, bsz.x, bsz.y, bsz.z};
+    Value outer[] = {gs.x, gs.y, gs.z, bs.x, bs.y, bs.z};
+    for (int i = 0; i < 6; ++i)
+      map.map(sizes[i], map.lookup(outer[i]));
+    auto barrierFn = declare(module, "tttc_emu_barrier", FunctionType::get(ctx, {}, {}));
+    for (Operation &op : body) {
+      if (isa<gpu::TerminatorOp>(op))
+        continue;
+      kb.clone(op, map);
+    }
+    func::ReturnOp::create(kb, loc);
+    SmallVector<gpu::BarrierOp> barriers;
+    kernel.walk([&](gpu::BarrierOp bar) { barriers.push_back(bar); });
+    for (gpu::BarrierOp bar : barriers) {
+      OpBuilder bb(bar);
+      func::CallOp::create(bb, bar.getLoc(), barrierFn, ValueRange{});
+      bar.erase();
+    }
+
+    // The launch: the runtime runs every block's threads.
+    SmallVector<Type> largs = {ptrT, ptrT};
+    largs.append(7, indexT);
+    auto launchFn = declare(module, "tttc_emu_launch", FunctionType::get(ctx, largs, {}));
+    Value fn = func::ConstantOp::create(b, loc, kType, SymbolRefAttr::get(kernel));
+    Value fnPtr = UnrealizedConversionCastOp::create(b, loc, ptrT, fn).getResult(0);
+    Value check = arith::ConstantIndexOp::create(b, loc, checkRaces ? 1 : 0);
+    func::CallOp::create(b, loc, launchFn,
+                         ValueRange{fnPtr, ctxArr, gs.x, gs.y, gs.z, bs.x, bs.y, bs.z, check});
+    launch.erase();
+    return success();
+  }
+
   void runOnOperation() override {
     SmallVector<gpu::LaunchOp> launches;
     getOperation().walk([&](gpu::LaunchOp l) { launches.push_back(l); });
+    unsigned index = 0;
     for (gpu::LaunchOp launch : launches) {
       bool barrier = false;
       launch.walk([&](gpu::BarrierOp) { barrier = true; });
       gpu::KernelDim3 bs = launch.getBlockSizeOperandValues();
-      auto isOne = [](Value v) {
-        auto c = v.getDefiningOp<arith::ConstantIndexOp>();
-        return c && c.value() == 1;
-      };
-      if (barrier && !(isOne(bs.x) && isOne(bs.y) && isOne(bs.z))) {
-        launch.emitError("ttt-emulate-gpu runs threads one after the other: a kernel "
-                         "with gpu.barrier is emulated only with one thread per block");
+      if (!barrier && !launch.getDynamicSharedMemorySize() && isOne(bs.x) && isOne(bs.y) &&
+          isOne(bs.z)) {
+        allocasToAllocs(launch.getBody().front());
+        emulateWithLoops(launch);
+        continue;
+      }
+      if (failed(emulateWithFibers(launch, index++)))
         return signalPassFailure();
-      }
-      OpBuilder b(launch);
-      Location loc = launch.getLoc();
-      Value zero = arith::ConstantIndexOp::create(b, loc, 0);
-      Value one = arith::ConstantIndexOp::create(b, loc, 1);
-      gpu::KernelDim3 gs = launch.getGridSizeOperandValues();
-      SmallVector<Value> bounds = {gs.z, gs.y, gs.x, bs.z, bs.y, bs.x};
-      SmallVector<Value> ivs;
-      for (Value ub : bounds) {
-        auto loop = scf::ForOp::create(b, loc, zero, ub, one);
-        ivs.push_back(loop.getInductionVar());
-        b.setInsertionPointToStart(loop.getBody());
-      }
-      IRMapping map;
-      Block &body = launch.getBody().front();
-      gpu::KernelDim3 bid = launch.getBlockIds(), tid = launch.getThreadIds(),
-                      gsz = launch.getGridSize(), bsz = launch.getBlockSize();
-      map.map(bid.z, ivs[0]);
-      map.map(bid.y, ivs[1]);
-      map.map(bid.x, ivs[2]);
-      map.map(tid.z, ivs[3]);
-      map.map(tid.y, ivs[4]);
-      map.map(tid.x, ivs[5]);
-      map.map(gsz.z, gs.z);
-      map.map(gsz.y, gs.y);
-      map.map(gsz.x, gs.x);
-      map.map(bsz.z, bs.z);
-      map.map(bsz.y, bs.y);
-      map.map(bsz.x, bs.x);
-      // A program's thread-local (stack) buffers become heap buffers on the
-      // CPU (a CPU thread's stack is much smaller than the GPU's local
-      // memory); the deallocation pipeline frees them when the program ends.
-      for (Operation &op : body) {
-        if (isa<gpu::TerminatorOp, gpu::BarrierOp>(op))
-          continue;
-        if (auto a = dyn_cast<memref::AllocaOp>(op)) {
-          SmallVector<Value> sizes;
-          for (Value v : a.getDynamicSizes())
-            sizes.push_back(map.lookupOrDefault(v));
-          auto alloc = memref::AllocOp::create(b, a.getLoc(), a.getType(), sizes,
-                                               a.getAlignmentAttr());
-          map.map(a.getResult(), alloc.getResult());
-          continue;
-        }
-        b.clone(op, map);
-      }
-      launch.erase();
     }
   }
 };

@@ -86,14 +86,26 @@ void ttt::buildGPUKernelPipeline(OpPassManager &pm, const PipelineOptions &opts)
   buildLinalgPipeline(pm, opts);
   addBufferize(pm);
   ttt::TTTMapToGPUOptions mo;
-  mo.fault = opts.gpuFault;
+  if (opts.gpuFault == "short-grid")
+    mo.fault = opts.gpuFault;
   pm.addPass(ttt::createTTTMapToGPU(mo));
   addStackBuffers(pm);
+  if (opts.gpuThreads > 1) {
+    ttt::TTTDistributeToThreadsOptions d;
+    d.threads = opts.gpuThreads;
+    d.sharedKB = opts.gpuSharedKB;
+    if (opts.gpuFault == "drop-barrier")
+      d.fault = opts.gpuFault;
+    pm.addPass(ttt::createTTTDistributeToThreads(d));
+    pm.addPass(createCanonicalizerPass());
+  }
 }
 
 void ttt::buildCUDAEmuPipeline(OpPassManager &pm, const PipelineOptions &opts) {
   buildGPUKernelPipeline(pm, opts);
-  pm.addPass(ttt::createTTTEmulateGPU());
+  ttt::TTTEmulateGPUOptions e;
+  e.checkRaces = opts.emuCheckRaces;
+  pm.addPass(ttt::createTTTEmulateGPU(e));
   addLoopsToLLVM(pm);
 }
 
@@ -120,6 +132,7 @@ void ttt::buildPTXPipeline(OpPassManager &pm, const PipelineOptions &opts,
   ConvertGpuOpsToNVVMOpsOptions nvvm;
   nvvm.indexBitwidth = 64;
   dev.addPass(createConvertGpuOpsToNVVMOps(nvvm));
+  pm.addPass(ttt::createTTTExternDynamicSharedMemory());
   dev.addPass(createCanonicalizerPass());
   dev.addPass(createCSEPass());
   dev.addPass(createReconcileUnrealizedCastsPass());
@@ -143,7 +156,17 @@ struct CLIPipelineOptions : public PassPipelineOptions<CLIPipelineOptions> {
   Option<int64_t> exactChunk{*this, "exact-chunk",
                              llvm::cl::desc("chunk of exact mini-batch-1 rules (1: sequential)"),
                              llvm::cl::init(ttt::kDefaultExactChunk)};
-  ttt::PipelineOptions get() const { return {headDim, miniBatch, exactChunk}; }
+  Option<int64_t> gpuThreads{*this, "gpu-threads",
+                             llvm::cl::desc("threads per GPU program (<= 1: one)"),
+                             llvm::cl::init(128)};
+  ttt::PipelineOptions get() const {
+    ttt::PipelineOptions o;
+    o.headDim = headDim;
+    o.miniBatch = miniBatch;
+    o.exactChunk = exactChunk;
+    o.gpuThreads = gpuThreads;
+    return o;
+  }
 };
 } // namespace
 

@@ -1,6 +1,7 @@
 //===- Runtime.cpp - compile a layer spec, JIT it, run it -----------------===//
 
 #include "Runtime.h"
+#include "EmuRuntime.h"
 
 #include "dialect/Passes.h"
 #include "dialect/Signature.h"
@@ -9,6 +10,7 @@
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
+#include "mlir/Dialect/Utils/StaticValueUtils.h"
 #include "mlir/ExecutionEngine/ExecutionEngine.h"
 #include "mlir/ExecutionEngine/OptUtils.h"
 #include "mlir/IR/BuiltinOps.h"
@@ -51,10 +53,46 @@ bool parseStage(const std::string &n, Stage &s) {
   return false;
 }
 
-/// "cpu", "cuda-emu", or (testing only) "cuda-emu:fault=NAME": the kernel
-/// mapping with a known bug injected, to prove the emulation catches it.
+/// "cpu", "cuda" or "cuda-emu[:OPTION,...]" with OPTION one of threads=N
+/// (threads per program; 1: one-thread programs), check-races (report
+/// shared-memory accesses of two threads between barriers), and, for tests
+/// only, fault=short-grid|drop-barrier (a known mapping bug the emulation
+/// must catch).
+bool parseTarget(const std::string &t, PipelineOptions &o, std::string &error) {
+  if (t == "cpu" || t == "cuda")
+    return true;
+  if (t.rfind("cuda-emu", 0) != 0 || (t.size() > 8 && t[8] != ':')) {
+    error = "unknown target '" + t + "' (expected cpu, cuda or cuda-emu[:options])";
+    return false;
+  }
+  std::stringstream opts(t.size() > 9 ? t.substr(9) : "");
+  std::string opt;
+  while (std::getline(opts, opt, ',')) {
+    if (opt == "check-races") {
+      o.emuCheckRaces = true;
+    } else if (opt.rfind("threads=", 0) == 0) {
+      char *end = nullptr;
+      long long n = std::strtoll(opt.c_str() + 8, &end, 10);
+      if (!*(opt.c_str() + 8) || *end || n < 1 || n > 1024) {
+        error = "target '" + t + "': threads must be an integer in [1, 1024]";
+        return false;
+      }
+      o.gpuThreads = n;
+    } else if (opt == "fault=short-grid" || opt == "fault=drop-barrier") {
+      o.gpuFault = opt.substr(6);
+    } else {
+      error = "target '" + t + "': unknown option '" + opt +
+              "' (expected threads=N, check-races, fault=short-grid|drop-barrier)";
+      return false;
+    }
+  }
+  return true;
+}
+
 bool validTarget(const std::string &t) {
-  return t == "cpu" || t == "cuda-emu" || t.rfind("cuda-emu:fault=", 0) == 0;
+  PipelineOptions o;
+  std::string e;
+  return parseTarget(t, o, e);
 }
 
 namespace {
@@ -126,11 +164,12 @@ struct Frontend {
     PassManager pm(ctx.get());
     if (exactChunk <= 0)
       return fail(error, "exact chunk size must be positive, got " + std::to_string(exactChunk));
-    if (!validTarget(target))
-      return fail(error, "unknown target '" + target + "' (expected cpu or cuda-emu)");
-    PipelineOptions o{headDim, miniBatch, exactChunk, "", ""};
-    if (target.rfind("cuda-emu:fault=", 0) == 0)
-      o.gpuFault = target.substr(std::string("cuda-emu:fault=").size());
+    PipelineOptions o;
+    o.headDim = headDim;
+    o.miniBatch = miniBatch;
+    o.exactChunk = exactChunk;
+    if (!parseTarget(target, o, error))
+      return false;
     switch (stage) {
     case Stage::Spec:
       return true;
@@ -267,6 +306,14 @@ std::unique_ptr<CompiledLayer> CompiledLayer::compile(const std::string &source,
   }
   // Generate the code now (the engine is lazy): errors surface at compile
   // time and the first run is not slower.
+  // The emulated GPU kernels call the emulation runtime.
+  (*engine)->registerSymbols([](llvm::orc::MangleAndInterner interner) {
+    llvm::orc::SymbolMap map;
+    for (auto [name, addr] : emu::symbols())
+      map[interner(name)] = {llvm::orc::ExecutorAddr::fromPtr(addr),
+                             llvm::JITSymbolFlags::Exported};
+    return map;
+  });
   if (auto fnPtr = (*engine)->lookup("_mlir_ciface_" + cl->sig.name); !fnPtr) {
     error = "JIT compilation failed: " + llvm::toString(fnPtr.takeError());
     return nullptr;
@@ -478,8 +525,15 @@ bool CompiledLayer::run(const std::vector<Tensor> &inputs,
     ptrs.push_back(d.words.data());
   for (void *&p : ptrs)
     args.push_back(&p);
+  emu::clearError();
   if (llvm::Error e = impl->engine->invokePacked(impl->entry, args)) {
     error = "invocation failed: " + llvm::toString(std::move(e));
+    return false;
+  }
+  // Races and barrier divergence found by the GPU emulation.
+  if (std::string e = emu::error(); !e.empty()) {
+    error = e;
+    emu::clearError();
     return false;
   }
   return true;
@@ -508,7 +562,14 @@ std::string emit(const std::string &source, const std::string &bufferName, Stage
       args.push_back(&a);
     fe.module->walk([&](gpu::LaunchFuncOp launch) {
       auto f = launch->getParentOfType<func::FuncOp>();
-      os << "// tttc-kernel " << launch.getKernelName().getValue() << " grid B H 1 block 1 1 1\n"
+      auto constant = [](Value v) -> int64_t {
+        std::optional<int64_t> c = v ? getConstantIntValue(v) : std::nullopt;
+        return c ? *c : -1;
+      };
+      gpu::KernelDim3 bs = launch.getBlockSizeOperandValues();
+      os << "// tttc-kernel " << launch.getKernelName().getValue() << " grid B H 1 block "
+         << constant(bs.x) << " " << constant(bs.y) << " " << constant(bs.z) << " smem "
+         << std::max<int64_t>(0, constant(launch.getDynamicSharedMemorySize())) << "\n"
          << "// tttc-kernel-params";
       for (Value v : launch.getKernelOperands()) {
         auto arg = dyn_cast<BlockArgument>(v);

@@ -1,7 +1,9 @@
-// RUN: ttt-opt %examples/ttt_linear.mlir --ttt-gpu-kernel="head-dim=16" | FileCheck %s
-// RUN: ttt-opt %examples/ttt_linear.mlir --ttt-gpu-kernel="head-dim=16" --ttt-emulate-gpu | FileCheck %s --check-prefix=EMU
+// RUN: ttt-opt %examples/ttt_linear.mlir --ttt-gpu-kernel="head-dim=16 gpu-threads=1" | FileCheck %s
+// RUN: ttt-opt %examples/ttt_linear.mlir --ttt-gpu-kernel="head-dim=16 gpu-threads=1" --ttt-emulate-gpu | FileCheck %s --check-prefix=EMU
+// RUN: ttt-opt %examples/ttt_linear.mlir --ttt-gpu-kernel="head-dim=16" | FileCheck %s --check-prefix=BLOCK
+// RUN: ttt-opt %examples/ttt_linear.mlir --ttt-gpu-kernel="head-dim=16" --ttt-emulate-gpu | FileCheck %s --check-prefix=FIBERS
 
-// The (batch, head) loops become a B x H grid of one-thread programs; the
+// One-thread programs: the (batch, head) loops become a B x H grid; the
 // chunk loop runs inside with the states and chunk buffers on the program's
 // stack (hoisted out of the chunk loop).
 // CHECK-LABEL: func.func @ttt_linear(
@@ -13,10 +15,36 @@
 // CHECK-NOT: memref.alloc(
 // CHECK: gpu.terminator
 
-// Emulation: the launch becomes loops over grid and block, the ids their
-// induction variables.
+// Emulation of one-thread programs without barriers: loops over the grid,
+// the block ids their induction variables.
 // EMU-LABEL: func.func @ttt_linear(
 // EMU-NOT: gpu.launch
 // EMU: scf.for %{{.*}} = %c0{{.*}} to %c1
 // EMU: scf.for %[[Y:.*]] = %c0{{.*}} to %[[H:.*]] step
 // EMU: scf.for %[[X:.*]] = %c0{{.*}} to %[[B:.*]] step
+
+// A block of 128 threads per program: the buffers are views of dynamic
+// shared memory; linalg ops are loops from the thread id strided by the
+// block size; barriers inside the chunk loop.
+// BLOCK-LABEL: func.func @ttt_linear(
+// BLOCK: gpu.launch blocks({{.*}}) threads(%[[TX:[^,]*]], {{.*}}) in (%[[BDX:[^ ]*]] = %c128, {{.*}}) dynamic_shared_memory_size
+// BLOCK: %[[SMEM:.*]] = gpu.dynamic_shared_memory : memref<?xi8, #gpu.address_space<workgroup>>
+// BLOCK: memref.view %[[SMEM]][%{{.*}}][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<16x16xf32, #gpu.address_space<workgroup>>
+// BLOCK: scf.for %{{.*}} = %[[TX]] to %c256 step %[[BDX]]
+// BLOCK: } {ttt.distributed}
+// BLOCK: scf.for
+// BLOCK: gpu.barrier
+// BLOCK: } {ttt.distributed}
+// BLOCK: gpu.terminator
+// BLOCK-NOT: memref.alloca() {{.*}} : memref<16x16xf32>
+
+// Emulation of thread blocks: the kernel is outlined and run by the
+// emulation runtime, one fiber per thread, barriers switching threads.
+// FIBERS-LABEL: func.func @ttt_linear(
+// FIBERS: %[[SMEM:.*]] = memref.alloc(%{{.*}}) {alignment = 64 : i64} : memref<?xi8>
+// FIBERS: %[[F:.*]] = constant @__tttc_emu_kernel_0
+// FIBERS: call @tttc_emu_launch(
+// FIBERS: func.func private @__tttc_emu_kernel_0(%{{.*}}: !llvm.ptr, %{{.*}}: index, %{{.*}}: index, %{{.*}}: index, %{{.*}}: index, %{{.*}}: index, %{{.*}}: index)
+// FIBERS-NOT: gpu.
+// FIBERS: call @tttc_emu_barrier()
+// FIBERS: func.func private @tttc_emu_barrier()

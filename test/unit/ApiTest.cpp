@@ -232,6 +232,26 @@ TEST(Api, EmulationCatchesABrokenKernelMapping) {
   EXPECT_GT(relError(run(bad, c)["out"], want[0]), 1e-3);
 }
 
+/// A missing barrier (the one before the first reduction of the chunk loop)
+/// lets threads read operands other threads have not written yet: the
+/// emulated kernel computes wrong outputs, and with race checking the run
+/// fails with the race located.
+TEST(Api, EmulationCatchesAMissingBarrier) {
+  ref::Case c = linearCase(2, 21, 2, 16, 8, 11);
+  std::vector<ref::Vec> want = ref::tttLinear(c);
+  tttc_layer *good = compiled("ttt_linear", 16, 8, "cuda-emu:check-races");
+  ASSERT_NE(good, nullptr);
+  EXPECT_LE(relError(run(good, c)["out"], want[0]), 1e-5);
+  tttc_layer *bad = compiled("ttt_linear", 16, 8, "cuda-emu:fault=drop-barrier");
+  ASSERT_NE(bad, nullptr);
+  EXPECT_GT(relError(run(bad, c)["out"], want[0]), 1e-3);
+  tttc_layer *checked = compiled("ttt_linear", 16, 8, "cuda-emu:check-races,fault=drop-barrier");
+  ASSERT_NE(checked, nullptr);
+  std::string err = runError(checked, c);
+  EXPECT_NE(err.find("data race"), std::string::npos) << err;
+  EXPECT_NE(err.find("no barrier between them"), std::string::npos) << err;
+}
+
 TEST(Api, EmitLadder) {
   std::string path = example("ttt_linear");
   for (const char *stage :

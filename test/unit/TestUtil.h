@@ -78,11 +78,12 @@ inline size_t numElements(const std::vector<int64_t> &shape) {
   return n;
 }
 
-/// Runs the compiled layer on the case's inputs; outputs by name.
-inline std::map<std::string, std::vector<float>> run(tttc_layer *l, const ref::Case &c) {
+/// Runs the compiled layer on the case's inputs; the C API's return code,
+/// outputs by name in `outs`.
+inline int tryRun(tttc_layer *l, const ref::Case &c,
+                  std::map<std::string, std::vector<float>> &outs) {
   std::vector<tttc_tensor> ins = inputsOf(c);
   std::vector<std::vector<int64_t>> shapes = outputShapes(l, c);
-  std::map<std::string, std::vector<float>> outs;
   std::vector<tttc_tensor> os;
   for (int i = 0; i < tttc_num_outputs(l); ++i) {
     // Poison: every element must be written.
@@ -90,7 +91,19 @@ inline std::map<std::string, std::vector<float>> run(tttc_layer *l, const ref::C
     o.assign(numElements(shapes[i]), std::nanf(""));
     os.push_back({tttc_output_name(l, i), o.data(), int(shapes[i].size()), shapes[i].data()});
   }
-  int rc = tttc_run(l, ins.data(), int(ins.size()), os.data(), int(os.size()));
+  return tttc_run(l, ins.data(), int(ins.size()), os.data(), int(os.size()));
+}
+
+/// The error of a run expected to fail ("" if it succeeded).
+inline std::string runError(tttc_layer *l, const ref::Case &c) {
+  std::map<std::string, std::vector<float>> outs;
+  return tryRun(l, c, outs) == 0 ? std::string() : std::string(tttc_last_error());
+}
+
+/// Runs the compiled layer on the case's inputs; outputs by name.
+inline std::map<std::string, std::vector<float>> run(tttc_layer *l, const ref::Case &c) {
+  std::map<std::string, std::vector<float>> outs;
+  int rc = tryRun(l, c, outs);
   EXPECT_EQ(rc, 0) << tttc_last_error();
   return outs;
 }

@@ -286,9 +286,6 @@ void fillRandom(std::mt19937_64 &rng, int kind, const std::vector<int64_t> &shap
 int runCommand(const Args &a) {
   if (!a.emit.empty())
     return die("--emit is not an option of 'tttc run' (use 'tttc SPEC --emit=STAGE')");
-  if (a.target != "cpu" && a.target != "cuda-emu")
-    return die("target '" + a.target +
-               "' is not supported by this build (available: cpu, cuda-emu)");
   // Load input files.
   std::map<std::string, tttc::NpyArray> files;
   for (auto &[name, path] : a.inputs) {

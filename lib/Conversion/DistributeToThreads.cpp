@@ -1,0 +1,487 @@
+//===- DistributeToThreads.cpp - one-thread programs -> thread blocks -----===//
+//
+// A program of a gpu.launch (one (batch, head) pair, looping over chunks)
+// runs on a block of threads: its buffers move to shared memory, its linalg
+// ops become loops over their parallel points strided by the block size, and
+// barriers separate what one thread writes from what another reads.
+//
+//===----------------------------------------------------------------------===//
+
+#include "dialect/Passes.h"
+
+#include "mlir/Dialect/Affine/IR/AffineOps.h"
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/GPU/IR/GPUDialect.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/Linalg/Transforms/Transforms.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/IR/IRMapping.h"
+#include "mlir/IR/PatternMatch.h"
+#include "mlir/Interfaces/ViewLikeInterface.h"
+#include "mlir/Dialect/Utils/StaticValueUtils.h"
+#include "llvm/ADT/DenseSet.h"
+
+namespace mlir::ttt {
+#define GEN_PASS_DEF_TTTDISTRIBUTETOTHREADS
+#include "dialect/TTTPasses.h.inc"
+} // namespace mlir::ttt
+
+using namespace mlir;
+
+namespace {
+constexpr llvm::StringLiteral kDistributed = "ttt.distributed";
+
+enum class Space { Shared, Private, Global, Unknown };
+
+/// The buffer `v` is a view of: a shared buffer's memref.view, an alloca, a
+/// value from outside the launch (a kernel parameter), or something else.
+Value rootOf(Value v) {
+  while (Operation *def = v.getDefiningOp()) {
+    if (isa<memref::ViewOp>(def))
+      break;
+    auto view = dyn_cast<ViewLikeOpInterface>(def);
+    if (!view)
+      break;
+    v = view.getViewSource();
+  }
+  return v;
+}
+
+Space spaceOf(Value root, gpu::LaunchOp launch) {
+  Operation *def = root.getDefiningOp();
+  if (def && isa<memref::ViewOp>(def))
+    return Space::Shared;
+  if (def && isa<memref::AllocaOp, memref::AllocOp>(def))
+    return Space::Private;
+  if (!launch.getBody().isAncestor(root.getParentRegion()))
+    return Space::Global;
+  return Space::Unknown;
+}
+
+/// An alloca can live in shared memory when it is only viewed, read and
+/// written (not yielded, passed to calls or cast across address spaces).
+bool onlyAccessed(Value v) {
+  for (OpOperand &use : v.getUses()) {
+    Operation *user = use.getOwner();
+    if (auto view = dyn_cast<ViewLikeOpInterface>(user)) {
+      if (view.getViewSource() != v || isa<memref::ViewOp>(user))
+        return false;
+      for (Value r : user->getResults())
+        if (!onlyAccessed(r))
+          return false;
+      continue;
+    }
+    if (isa<linalg::LinalgOp, memref::LoadOp, memref::StoreOp, memref::CopyOp,
+            memref::DimOp>(user))
+      continue;
+    return false;
+  }
+  return true;
+}
+
+/// Gives `v` and every view derived from it the workgroup address space.
+void moveToWorkgroup(Value v, Attribute space) {
+  for (OpOperand &use : v.getUses()) {
+    auto view = dyn_cast<ViewLikeOpInterface>(use.getOwner());
+    if (!view || view.getViewSource() != v)
+      continue;
+    for (Value r : use.getOwner()->getResults()) {
+      auto t = dyn_cast<MemRefType>(r.getType());
+      if (!t || t.getMemorySpace())
+        continue;
+      r.setType(MemRefType::get(t.getShape(), t.getElementType(), t.getLayout(), space));
+      moveToWorkgroup(r, space);
+    }
+  }
+}
+
+Value applyResult(OpBuilder &b, Location loc, AffineMap map, unsigned i,
+                  ArrayRef<Value> iv) {
+  AffineExpr e = map.getResult(i);
+  if (auto d = dyn_cast<AffineDimExpr>(e))
+    return iv[d.getPosition()];
+  if (auto c = dyn_cast<AffineConstantExpr>(e))
+    return arith::ConstantIndexOp::create(b, loc, c.getValue());
+  return affine::AffineApplyOp::create(b, loc, map.getSubMap({i}), iv);
+}
+
+SmallVector<Value> applyMap(OpBuilder &b, Location loc, AffineMap map, ArrayRef<Value> iv) {
+  SmallVector<Value> r;
+  for (unsigned i = 0; i < map.getNumResults(); ++i)
+    r.push_back(applyResult(b, loc, map, i, iv));
+  return r;
+}
+
+/// Which thread touches which element in a distributed loop: the loop's
+/// point space (its trip count and the sizes it is delinearized by) and, per
+/// access, which parallel dimension each index is (-1: something else).
+struct LoopInfo {
+  Value total;
+  SmallVector<Value> sizes;
+  DenseMap<Operation *, SmallVector<int>> signature; // load/store -> dims
+};
+
+bool sameIndex(Value a, Value b) {
+  if (a == b)
+    return true;
+  std::optional<int64_t> x = getConstantIntValue(a), y = getConstantIntValue(b);
+  return x && y && *x == *y;
+}
+
+bool samePoints(const LoopInfo &a, const LoopInfo &b) {
+  if (!sameIndex(a.total, b.total) || a.sizes.size() != b.sizes.size())
+    return false;
+  for (auto [x, y] : llvm::zip(a.sizes, b.sizes))
+    if (!sameIndex(x, y))
+      return false;
+  return true;
+}
+
+/// Rewrites `g` as a loop over its parallel points, point p run by thread
+/// p mod `nthreads`; the reductions of a point run in order in its thread.
+scf::ForOp distribute(linalg::GenericOp g, Value tid, Value nthreads, LoopInfo &info) {
+  OpBuilder b(g);
+  Location loc = g.getLoc();
+  SmallVector<Range> ranges = cast<linalg::LinalgOp>(g.getOperation()).createLoopRanges(b, loc);
+  SmallVector<Value> sizes;
+  for (Range &r : ranges)
+    sizes.push_back(getValueOrCreateConstantIndexOp(b, loc, r.size));
+  SmallVector<utils::IteratorType> its = g.getIteratorTypesArray();
+  SmallVector<unsigned> par, red;
+  for (unsigned d = 0; d < its.size(); ++d)
+    (its[d] == utils::IteratorType::parallel ? par : red).push_back(d);
+  int64_t staticTotal = 1;
+  Value dynTotal;
+  for (unsigned d : par) {
+    if (std::optional<int64_t> c = getConstantIntValue(sizes[d]))
+      staticTotal *= *c;
+    else
+      dynTotal = dynTotal ? arith::MulIOp::create(b, loc, dynTotal, sizes[d]) : sizes[d];
+  }
+  Value total = arith::ConstantIndexOp::create(b, loc, staticTotal);
+  if (dynTotal)
+    total = staticTotal == 1 ? dynTotal : arith::MulIOp::create(b, loc, dynTotal, total);
+  auto loop = scf::ForOp::create(b, loc, tid, total, nthreads);
+  loop->setAttr(kDistributed, b.getUnitAttr());
+  b.setInsertionPointToStart(loop.getBody());
+  SmallVector<Value> iv(its.size());
+  Value rem = loop.getInductionVar();
+  for (int k = int(par.size()) - 1; k >= 0; --k) {
+    unsigned d = par[k];
+    if (k == 0) {
+      iv[d] = rem;
+      break;
+    }
+    iv[d] = arith::RemUIOp::create(b, loc, rem, sizes[d]);
+    rem = arith::DivUIOp::create(b, loc, rem, sizes[d]);
+  }
+  Block *body = g.getBody();
+  SmallVector<Value> accs;
+  SmallVector<SmallVector<Value>> outIdx;
+  for (OpOperand &init : g.getDpsInitsMutable()) {
+    outIdx.push_back(applyMap(b, loc, g.getMatchingIndexingMap(&init), iv));
+    if (g.payloadUsesValueFromOperand(&init) || !red.empty())
+      accs.push_back(memref::LoadOp::create(b, loc, init.get(), outIdx.back()));
+    else
+      accs.push_back(Value());
+  }
+  auto emitBody = [&](OpBuilder &bb, ArrayRef<Value> cur) {
+    IRMapping m;
+    for (OpOperand *in : g.getDpsInputOperands()) {
+      BlockArgument arg = g.getMatchingBlockArgument(in);
+      if (arg.use_empty())
+        continue;
+      if (!isa<MemRefType>(in->get().getType())) {
+        m.map(arg, in->get());
+        continue;
+      }
+      SmallVector<Value> idx = applyMap(bb, loc, g.getMatchingIndexingMap(in), iv);
+      m.map(arg, memref::LoadOp::create(bb, loc, in->get(), idx));
+    }
+    for (auto [k, init] : llvm::enumerate(g.getDpsInitsMutable()))
+      if (cur[k])
+        m.map(g.getMatchingBlockArgument(&init), cur[k]);
+    for (Operation &op : body->without_terminator()) {
+      if (auto idx = dyn_cast<linalg::IndexOp>(op)) {
+        m.map(idx.getResult(), iv[idx.getDim()]);
+        continue;
+      }
+      bb.clone(op, m);
+    }
+    SmallVector<Value> next;
+    for (Value y : body->getTerminator()->getOperands())
+      next.push_back(m.lookupOrDefault(y));
+    return next;
+  };
+  SmallVector<Value> result;
+  if (red.empty()) {
+    result = emitBody(b, accs);
+  } else {
+    Value zero = arith::ConstantIndexOp::create(b, loc, 0);
+    Value one = arith::ConstantIndexOp::create(b, loc, 1);
+    std::function<SmallVector<Value>(OpBuilder &, unsigned, ValueRange)> nest =
+        [&](OpBuilder &bb, unsigned k, ValueRange cur) -> SmallVector<Value> {
+      if (k == red.size())
+        return emitBody(bb, SmallVector<Value>(cur));
+      auto l = scf::ForOp::create(bb, loc, zero, sizes[red[k]], one, cur);
+      OpBuilder ib = OpBuilder::atBlockBegin(l.getBody());
+      iv[red[k]] = l.getInductionVar();
+      SmallVector<Value> n = nest(ib, k + 1, l.getRegionIterArgs());
+      scf::YieldOp::create(ib, loc, n);
+      return SmallVector<Value>(l.getResults());
+    };
+    result = nest(b, 0, accs);
+  }
+  for (auto [k, init] : llvm::enumerate(g.getDpsInitsMutable()))
+    memref::StoreOp::create(b, loc, result[k], init.get(), outIdx[k]);
+  // Record which parallel dimension each access index is.
+  DenseMap<Value, int> parPos;
+  for (auto [k, d] : llvm::enumerate(par))
+    parPos[iv[d]] = int(k);
+  info.total = total;
+  for (unsigned d : par)
+    info.sizes.push_back(sizes[d]);
+  loop.getBody()->walk([&](Operation *op) {
+    ValueRange idx;
+    if (auto l = dyn_cast<memref::LoadOp>(op))
+      idx = l.getIndices();
+    else if (auto st = dyn_cast<memref::StoreOp>(op))
+      idx = st.getIndices();
+    else
+      return;
+    SmallVector<int> sig;
+    for (Value i : idx)
+      sig.push_back(parPos.lookup(i) + (parPos.count(i) ? 0 : -1));
+    info.signature[op] = sig;
+  });
+  g.erase();
+  return loop;
+}
+
+/// An access to a shared or global buffer since the last barrier.
+struct Access {
+  Value root, memref;
+  bool write;
+  const LoopInfo *loop; // null: not in a distributed loop (every thread)
+  SmallVector<int> signature;
+};
+
+struct Distributor {
+  gpu::LaunchOp launch;
+  DenseMap<Operation *, LoopInfo> loops; // distributed loops
+
+  bool isRelevant(Value memref) {
+    Space s = spaceOf(rootOf(memref), launch);
+    return s == Space::Shared || s == Space::Global;
+  }
+
+  /// The shared and global accesses of `op` (and of the ops inside it).
+  SmallVector<Access> accessesOf(Operation *op) {
+    SmallVector<Access> acc;
+    const LoopInfo *info = nullptr;
+    if (auto it = loops.find(op); it != loops.end())
+      info = &it->second;
+    auto add = [&](Operation *o, Value m, bool write) {
+      if (!isa<MemRefType>(m.getType()) || !isRelevant(m))
+        return;
+      Access a{rootOf(m), m, write, info, {}};
+      if (info) {
+        auto sig = info->signature.find(o);
+        if (sig != info->signature.end())
+          a.signature = sig->second;
+        else
+          a.loop = nullptr;
+      }
+      acc.push_back(a);
+    };
+    op->walk([&](Operation *o) {
+      if (auto l = dyn_cast<memref::LoadOp>(o))
+        add(o, l.getMemRef(), false);
+      else if (auto s = dyn_cast<memref::StoreOp>(o))
+        add(o, s.getMemRef(), true);
+      else if (auto c = dyn_cast<memref::CopyOp>(o)) {
+        add(o, c.getSource(), false);
+        add(o, c.getTarget(), true);
+      } else if (auto l = dyn_cast<linalg::LinalgOp>(o)) {
+        for (Value v : l->getOperands())
+          add(o, v, false);
+        for (Value v : l.getDpsInits())
+          add(o, v, true);
+      }
+    });
+    return acc;
+  }
+
+  /// Whether `a` and `b` touch each element from the same thread: two
+  /// distributed loops over the same points, indexing the same view by the
+  /// same parallel dimensions.
+  static bool sameThread(const Access &a, const Access &b) {
+    if (!a.loop || !b.loop || a.memref != b.memref || a.signature != b.signature ||
+        !samePoints(*a.loop, *b.loop))
+      return false;
+    if (a.signature.size() != size_t(llvm::count_if(a.signature, [](int d) { return d >= 0; })))
+      return false;
+    // Each index a distinct parallel dimension, all of them used: a point is
+    // one element.
+    llvm::SmallDenseSet<int> dims(a.signature.begin(), a.signature.end());
+    return dims.size() == a.signature.size() && dims.size() == a.loop->sizes.size();
+  }
+
+  using State = SmallVector<Access>;
+
+  bool conflicts(const State &st, ArrayRef<Access> acc) {
+    for (const Access &c : acc)
+      for (const Access &p : st)
+        if (p.root == c.root && (p.write || c.write) && !sameThread(p, c))
+          return true;
+    return false;
+  }
+
+  void barrierBefore(Operation *op, State &st) {
+    OpBuilder b(op);
+    gpu::BarrierOp::create(b, op->getLoc());
+    st.clear();
+  }
+
+  void insertBarriers(Block &block, State &st) {
+    for (Operation &op : llvm::make_early_inc_range(block)) {
+      bool distributed = loops.count(&op);
+      bool structured = op.getNumRegions() && !distributed && !isa<linalg::LinalgOp>(op) &&
+                        !accessesOf(&op).empty();
+      if (structured) {
+        if (!st.empty())
+          barrierBefore(&op, st);
+        for (Region &r : op.getRegions())
+          for (Block &inner : r) {
+            State in;
+            insertBarriers(inner, in);
+            if (!in.empty()) {
+              OpBuilder b(inner.getTerminator());
+              gpu::BarrierOp::create(b, op.getLoc());
+            }
+          }
+        continue;
+      }
+      SmallVector<Access> acc = accessesOf(&op);
+      if (conflicts(st, acc))
+        barrierBefore(&op, st);
+      st.append(acc.begin(), acc.end());
+    }
+  }
+};
+
+struct TTTDistributeToThreadsPass
+    : ttt::impl::TTTDistributeToThreadsBase<TTTDistributeToThreadsPass> {
+  using Base::Base;
+
+  LogicalResult run(gpu::LaunchOp launch) {
+    Block &entry = launch.getBody().front();
+    // Buffers of the program that can be shared by its threads.
+    SmallVector<memref::AllocaOp> shared;
+    int64_t bytes = 0;
+    for (Operation &op : entry)
+      if (auto a = dyn_cast<memref::AllocaOp>(op))
+        if (a.getType().hasStaticShape() && onlyAccessed(a)) {
+          shared.push_back(a);
+          int64_t n = a.getType().getNumElements() *
+                      ((a.getType().getElementTypeBitWidth() + 7) / 8);
+          bytes += (n + 15) / 16 * 16;
+        }
+    if (bytes > int64_t(sharedKB) * 1024) {
+      launch.emitRemark("programs stay one thread each: their buffers need ")
+          << (bytes + 1023) / 1024 << " KB of shared memory, more than " << int64_t(sharedKB)
+          << " KB";
+      return success();
+    }
+    OpBuilder hb(launch);
+    Location loc = launch.getLoc();
+    Value nthreads = arith::ConstantIndexOp::create(hb, loc, threads);
+    launch.getBlockSizeXMutable().assign(nthreads);
+    Value smemBytes = arith::ConstantIntOp::create(hb, loc, hb.getI32Type(), bytes);
+    launch.getDynamicSharedMemorySizeMutable().assign(smemBytes);
+
+    auto ws = gpu::AddressSpaceAttr::get(launch.getContext(), gpu::AddressSpace::Workgroup);
+    OpBuilder b = OpBuilder::atBlockBegin(&entry);
+    auto smemType = MemRefType::get({ShapedType::kDynamic}, b.getI8Type(),
+                                    MemRefLayoutAttrInterface(), ws);
+    Value smem = gpu::DynamicSharedMemoryOp::create(b, loc, smemType);
+    int64_t offset = 0;
+    for (memref::AllocaOp a : shared) {
+      b.setInsertionPoint(a);
+      MemRefType t = a.getType();
+      auto vt = MemRefType::get(t.getShape(), t.getElementType(), MemRefLayoutAttrInterface(),
+                                ws);
+      Value off = arith::ConstantIndexOp::create(b, loc, offset);
+      Value view = memref::ViewOp::create(b, a.getLoc(), vt, smem, off, ValueRange{});
+      int64_t n = t.getNumElements() * ((t.getElementTypeBitWidth() + 7) / 8);
+      offset += (n + 15) / 16 * 16;
+      a.getResult().replaceAllUsesWith(view);
+      a.erase();
+      moveToWorkgroup(view, ws);
+    }
+
+    // Linalg ops writing shared or global buffers run on all threads.
+    Distributor dist{launch};
+    SmallVector<linalg::LinalgOp> ops;
+    launch.getBody().walk([&](linalg::LinalgOp op) {
+      bool all = true;
+      for (Value init : op.getDpsInits())
+        all &= dist.isRelevant(init);
+      if (all && op.hasPureBufferSemantics())
+        ops.push_back(op);
+    });
+    Value tid = launch.getThreadIds().x;
+    Value bdim = launch.getBlockSize().x;
+    for (linalg::LinalgOp op : ops) {
+      IRRewriter rw(op.getContext());
+      linalg::GenericOp g = dyn_cast<linalg::GenericOp>(op.getOperation());
+      if (!g) {
+        rw.setInsertionPoint(op);
+        FailureOr<linalg::GenericOp> gen = linalg::generalizeNamedOp(rw, op);
+        if (failed(gen))
+          return op.emitError("ttt-distribute-to-threads: cannot generalize this op");
+        g = *gen;
+      }
+      LoopInfo info;
+      scf::ForOp loop = distribute(g, tid, bdim, info);
+      dist.loops[loop] = std::move(info);
+    }
+    Distributor::State st;
+    dist.insertBarriers(entry, st);
+
+    if (fault == "drop-barrier") {
+      // The barrier before the first reduction in the chunk loop: a thread
+      // then reads operands other threads have not written yet.
+      gpu::BarrierOp victim;
+      launch.walk([&](scf::ForOp loop) {
+        if (victim || !dist.loops.count(loop) || !loop->getParentOfType<scf::ForOp>())
+          return;
+        bool reduces = false;
+        loop.getBody()->walk([&](scf::ForOp) { reduces = true; });
+        if (reduces)
+          victim = dyn_cast_or_null<gpu::BarrierOp>(loop->getPrevNode());
+      });
+      if (victim)
+        victim.erase();
+    }
+    return success();
+  }
+
+  void runOnOperation() override {
+    if (!fault.empty() && fault != "drop-barrier") {
+      getOperation().emitError("ttt-distribute-to-threads: unknown fault '") << fault << "'";
+      return signalPassFailure();
+    }
+    if (threads < 1 || threads > 1024) {
+      getOperation().emitError("ttt-distribute-to-threads: threads must be in [1, 1024]");
+      return signalPassFailure();
+    }
+    SmallVector<gpu::LaunchOp> launches;
+    getOperation().walk([&](gpu::LaunchOp l) { launches.push_back(l); });
+    for (gpu::LaunchOp l : launches)
+      if (failed(run(l)))
+        return signalPassFailure();
+  }
+};
+} // namespace

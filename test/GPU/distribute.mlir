@@ -1,0 +1,90 @@
+// RUN: ttt-opt %s --ttt-distribute-to-threads="threads=64" | FileCheck %s
+// RUN: ttt-opt %s --ttt-distribute-to-threads="threads=64 shared-kb=2" 2>&1 | FileCheck %s --check-prefix=SMALL
+// RUN: ttt-opt %s --ttt-distribute-to-threads="threads=64 fault=drop-barrier" | FileCheck %s --check-prefix=FAULT
+
+// Barriers go exactly where a thread may read what another thread wrote (or
+// overwrite what another read): not between two ops that touch each element
+// from the same thread, before a reduction that reads other threads'
+// elements, and at the end of the loop body (the next iteration overwrites
+// what this one read).
+
+#id = affine_map<(d0, d1) -> (d0, d1)>
+#a = affine_map<(d0, d1, d2) -> (d0, d1)>
+#b = affine_map<(d0, d1, d2) -> (d1, d2)>
+#c = affine_map<(d0, d1, d2) -> (d0, d2)>
+
+// CHECK-LABEL: func.func @chain(
+// CHECK: gpu.launch {{.*}} threads(%[[TX:[^,]*]], {{.*}}) in (%[[BD:[^ ]*]] = %c64, {{.*}}) dynamic_shared_memory_size %c3072_i32
+// CHECK: %[[SMEM:.*]] = gpu.dynamic_shared_memory
+// CHECK: %[[A:.*]] = memref.view %[[SMEM]][%c0{{.*}}][] {{.*}} to memref<16x16xf32, #gpu.address_space<workgroup>>
+// CHECK: %[[B:.*]] = memref.view %[[SMEM]][%c1024{{.*}}][]
+// CHECK: %[[C:.*]] = memref.view %[[SMEM]][%c2048{{.*}}][]
+// CHECK: scf.for %[[I:.*]] = %c0 to %{{.*}} step %c1 {
+// CHECK:   scf.for %[[P:.*]] = %[[TX]] to %c256 step %[[BD]] {
+// CHECK:     %[[J:.*]] = arith.remui %[[P]], %c16
+// CHECK:     %[[R:.*]] = arith.divui %[[P]], %c16
+// CHECK:     memref.store %{{.*}}, %[[A]][%[[R]], %[[J]]]
+// CHECK:   } {ttt.distributed}
+// CHECK-NOT: gpu.barrier
+// CHECK:   math.exp
+// CHECK:   } {ttt.distributed}
+// CHECK-NOT: gpu.barrier
+// CHECK:   memref.store %cst
+// CHECK:   } {ttt.distributed}
+// CHECK:   gpu.barrier
+// CHECK-NEXT: scf.for %{{.*}} = %[[TX]] to %{{.*}} step %[[BD]] {
+// CHECK:     scf.for {{.*}} iter_args
+// CHECK:   } {ttt.distributed}
+// CHECK-NOT: gpu.barrier
+// CHECK:   } {ttt.distributed}
+// CHECK-NEXT: gpu.barrier
+// CHECK-NEXT: }
+// CHECK-NEXT: gpu.terminator
+
+// SMALL: remark: programs stay one thread each: their buffers need 3 KB of shared memory, more than 2 KB
+// SMALL: threads({{.*}}) in (%{{.*}} = %c1, %{{.*}} = %c1, %{{.*}} = %c1)
+// SMALL-NOT: gpu.barrier
+
+// FAULT-LABEL: func.func @chain(
+// FAULT: memref.store %cst
+// FAULT: } {ttt.distributed}
+// FAULT-NOT: gpu.barrier
+// FAULT: iter_args
+func.func @chain(%in: memref<?x16xf32>, %out: memref<?x16xf32>, %n: index) {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %zero = arith.constant 0.0 : f32
+  gpu.launch blocks(%bx, %by, %bz) in (%gx = %c1, %gy = %c1, %gz = %c1)
+             threads(%tx, %ty, %tz) in (%sx = %c1, %sy = %c1, %sz = %c1) {
+    %a = memref.alloca() : memref<16x16xf32>
+    %b = memref.alloca() : memref<16x16xf32>
+    %c = memref.alloca() : memref<16x16xf32>
+    scf.for %i = %c0 to %n step %c1 {
+      %src = memref.subview %in[%i, 0] [16, 16] [1, 1]
+          : memref<?x16xf32> to memref<16x16xf32, strided<[16, 1], offset: ?>>
+      linalg.copy ins(%src : memref<16x16xf32, strided<[16, 1], offset: ?>>)
+                  outs(%a : memref<16x16xf32>)
+      linalg.generic {indexing_maps = [#id, #id], iterator_types = ["parallel", "parallel"]}
+          ins(%a : memref<16x16xf32>) outs(%b : memref<16x16xf32>) {
+      ^bb0(%x: f32, %o: f32):
+        %e = math.exp %x : f32
+        linalg.yield %e : f32
+      }
+      linalg.fill ins(%zero : f32) outs(%c : memref<16x16xf32>)
+      linalg.generic {indexing_maps = [#a, #b, #c],
+                      iterator_types = ["parallel", "reduction", "parallel"]}
+          ins(%a, %b : memref<16x16xf32>, memref<16x16xf32>) outs(%c : memref<16x16xf32>) {
+      ^bb0(%x: f32, %y: f32, %o: f32):
+        %m = arith.mulf %x, %y : f32
+        %s = arith.addf %o, %m : f32
+        linalg.yield %s : f32
+      }
+      %dst = memref.subview %out[%i, 0] [16, 16] [1, 1]
+          : memref<?x16xf32> to memref<16x16xf32, strided<[16, 1], offset: ?>>
+      linalg.copy ins(%c : memref<16x16xf32>)
+                  outs(%dst : memref<16x16xf32, strided<[16, 1], offset: ?>>)
+    }
+    gpu.terminator
+  }
+  return
+}
