@@ -9,7 +9,7 @@ from lit.llvm import llvm_config
 config.name = "TTTC"
 config.test_format = lit.formats.ShTest(not llvm_config.use_lit_shell)
 config.suffixes = [".mlir", ".test"]
-config.excludes = ["lit.cfg.py", "lit.site.cfg.py", "unit", "Inputs"]
+config.excludes = ["lit.cfg.py", "lit.site.cfg.py", "unit", "Inputs", "cuda"]
 config.test_source_root = os.path.dirname(__file__)
 config.test_exec_root = os.path.join(config.tttc_obj_root, "test")
 
@@ -18,7 +18,9 @@ config.substitutions.append(("%tttc_include", os.path.join(config.tttc_src_root,
 config.substitutions.append(("%tttc_lib", os.path.join(config.tttc_obj_root, "lib")))
 llvm_config.use_default_substitutions()
 tool_dirs = [os.path.join(config.tttc_obj_root, "bin"), config.llvm_tools_dir]
-llvm_config.add_tool_substitutions(["ttt-opt", "tttc", "FileCheck", "not", "count", "llvm-nm"], tool_dirs)
+llvm_config.add_tool_substitutions(["ttt-opt", "tttc", "FileCheck", "not", "count", "llvm-nm",
+                                    "tttc-launch-check"], tool_dirs)
+config.substitutions.append(("%fake_cuda", os.path.join(config.tttc_obj_root, "test", "fake-cuda")))
 llvm_config.with_environment("PATH", config.llvm_tools_dir, append_path=True)
 
 ptxas = shutil.which("ptxas") or ("/usr/local/cuda/bin/ptxas"
@@ -36,3 +38,15 @@ try:
     config.available_features.add("numpy")
 except ImportError:
     pass
+
+# A real CUDA driver with a device: the GPU tests run for real.
+try:
+    import ctypes
+    _cuda = ctypes.CDLL("libcuda.so.1")
+    _n = ctypes.c_int(0)
+    if _cuda.cuInit(0) == 0 and _cuda.cuDeviceGetCount(ctypes.byref(_n)) == 0 and _n.value > 0:
+        config.available_features.add("cuda-driver")
+except OSError:
+    pass
+if "cuda-driver" not in config.available_features:
+    lit_config.note("no CUDA driver or device: GPU runs are skipped (the emulation tests run)")

@@ -91,6 +91,14 @@ int tttc_output_shape(const tttc_layer *layer, int i, int64_t B, int64_t T, int6
 int tttc_run(tttc_layer *layer, const tttc_tensor *inputs, int num_inputs,
              const tttc_tensor *outputs, int num_outputs);
 
+/* For a layer compiled with target "cuda": validate shapes, then launch on
+ * caller-owned device buffers (`data` are device pointers, float32,
+ * C-contiguous, 4-byte aligned) on `stream` (a CUstream; NULL: the default
+ * stream). Does not synchronise. Returns 0, or non-zero with the reason in
+ * tttc_last_error() (wrong shapes, host memory, no driver, launch failure). */
+int tttc_run_cuda(tttc_layer *layer, const tttc_tensor *inputs, int num_inputs,
+                  const tttc_tensor *outputs, int num_outputs, void *stream);
+
 /* A named float64 tensor, C-contiguous (reference outputs). */
 typedef struct {
   const char *name;

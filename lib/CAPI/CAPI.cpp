@@ -168,6 +168,21 @@ int tttc_run(tttc_layer *l, const tttc_tensor *inputs, int num_inputs,
   return 0;
 }
 
+int tttc_run_cuda(tttc_layer *l, const tttc_tensor *inputs, int num_inputs,
+                  const tttc_tensor *outputs, int num_outputs, void *stream) {
+  if (!l)
+    return failWith("tttc_run_cuda: layer is NULL", 1);
+  if ((num_inputs && !inputs) || (num_outputs && !outputs) || num_inputs < 0 ||
+      num_outputs < 0)
+    return failWith("tttc_run_cuda: tensor arrays are NULL or counts negative", 1);
+  std::string err;
+  if (!l->impl->runOnDevice(toTensors(inputs, num_inputs), toTensors(outputs, num_outputs),
+                            stream, err))
+    return failWith(err, 1);
+  lastError.clear();
+  return 0;
+}
+
 int tttc_run_reference(tttc_layer *l, const tttc_tensor *inputs, int num_inputs,
                        const tttc_tensor_f64 *outputs, int num_outputs) {
   if (!l)

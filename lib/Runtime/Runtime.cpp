@@ -2,6 +2,7 @@
 
 #include "Runtime.h"
 #include "EmuRuntime.h"
+#include "tttc/tttc_cuda.h"
 
 #include "dialect/Passes.h"
 #include "dialect/Signature.h"
@@ -226,6 +227,8 @@ std::string shapeStr(const std::vector<int64_t> &s) {
 struct CompiledLayer::Impl {
   std::unique_ptr<MLIRContext> ctx;
   std::unique_ptr<ExecutionEngine> engine;
+  tttc_cuda_kernel *kernel = nullptr; // the cuda target
+  ~Impl() { tttc_cuda_free(kernel); }
   std::string entry;
   std::string source, bufferName;
 };
@@ -264,6 +267,33 @@ std::unique_ptr<CompiledLayer> CompiledLayer::compile(const std::string &source,
   int64_t C = miniBatch > 0 ? miniBatch : fe.layer.getMiniBatch();
   std::unique_ptr<CompiledLayer> cl(new CompiledLayer());
   cl->sig = getLayerSignature(fe.layer, headDim, C);
+  cl->targetName = target;
+  if (target == "cuda") {
+    // PTX for the device's architecture, loaded through the driver.
+    if (!tttc_cuda_available()) {
+      error = std::string("target cuda: ") + tttc_cuda_last_error();
+      return nullptr;
+    }
+    std::string arch = tttc_cuda_device_arch();
+    std::string ptx = emit(source, bufferName, Stage::PTX, headDim, miniBatch, error, arch,
+                           exactChunk, target);
+    if (ptx.empty())
+      return nullptr;
+    cl->impl = std::make_unique<Impl>();
+    cl->impl->kernel = tttc_cuda_load_ptx(ptx.c_str());
+    if (!cl->impl->kernel) {
+      error = std::string("target cuda: ") + tttc_cuda_last_error();
+      return nullptr;
+    }
+    if (tttc_cuda_num_params(cl->impl->kernel) !=
+        int(cl->sig.inputs.size() + cl->sig.outputs.size())) {
+      error = "internal error: the kernel's parameters are not the layer's buffers";
+      return nullptr;
+    }
+    cl->impl->source = source;
+    cl->impl->bufferName = bufferName;
+    return cl;
+  }
   if (!fe.lower(Stage::LLVMDialect, headDim, miniBatch, error, exactChunk, target))
     return nullptr;
   auto fn = fe.module->lookupSymbol<LLVM::LLVMFuncOp>(cl->sig.name);
@@ -499,10 +529,11 @@ bool CompiledLayer::runReference(const std::vector<Tensor> &inputs,
   return referenceRun(impl->source, impl->bufferName, sig, inputs, outputs, error);
 }
 
-bool CompiledLayer::run(const std::vector<Tensor> &inputs,
-                        const std::vector<Tensor> &outputs, std::string &error) {
-  int64_t B, T, H, C = sig.miniBatch;
-  std::vector<Descriptor> descs;
+bool CompiledLayer::validate(const std::vector<Tensor> &inputs,
+                             const std::vector<Tensor> &outputs, int64_t &B, int64_t &T,
+                             int64_t &H, std::vector<Descriptor> &descs,
+                             std::string &error) const {
+  int64_t C = sig.miniBatch;
   if (!validateInputs(inputs, B, T, H, &descs, error) ||
       !checkNames(outputs, sig.outputs, "output", error))
     return false;
@@ -519,6 +550,97 @@ bool CompiledLayer::run(const std::vector<Tensor> &inputs,
       return false;
     }
     descs.emplace_back(t->data, want);
+  }
+  return true;
+}
+
+namespace {
+/// The extents of a descriptor built by `Descriptor`.
+std::vector<int64_t> extentsOf(const Descriptor &d) {
+  size_t rank = (d.words.size() - 3) / 2;
+  return std::vector<int64_t>(d.words.begin() + 3, d.words.begin() + 3 + rank);
+}
+} // namespace
+
+bool CompiledLayer::launch(int64_t B, int64_t H, std::vector<Descriptor> &descs, void *stream,
+                           std::string &error) {
+  std::vector<void *> ptrs;
+  std::vector<std::vector<int64_t>> shapes;
+  for (Descriptor &d : descs) {
+    ptrs.push_back(reinterpret_cast<void *>(d.words[1]));
+    shapes.push_back(extentsOf(d));
+  }
+  std::vector<const int64_t *> shapePtrs;
+  for (auto &s : shapes)
+    shapePtrs.push_back(s.data());
+  if (tttc_cuda_launch(impl->kernel, B, H, ptrs.data(), shapePtrs.data(), stream)) {
+    error = tttc_cuda_last_error();
+    return false;
+  }
+  return true;
+}
+
+bool CompiledLayer::runOnDevice(const std::vector<Tensor> &inputs,
+                                const std::vector<Tensor> &outputs, void *stream,
+                                std::string &error) {
+  if (!impl->kernel) {
+    error = "the layer was compiled for target '" + targetName +
+            "': device buffers need target cuda";
+    return false;
+  }
+  int64_t B, T, H;
+  std::vector<Descriptor> descs;
+  if (!validate(inputs, outputs, B, T, H, descs, error))
+    return false;
+  if (T == 0)
+    return true;
+  return launch(B, H, descs, stream, error);
+}
+
+bool CompiledLayer::run(const std::vector<Tensor> &inputs,
+                        const std::vector<Tensor> &outputs, std::string &error) {
+  int64_t B, T, H;
+  std::vector<Descriptor> descs;
+  if (!validate(inputs, outputs, B, T, H, descs, error))
+    return false;
+  if (impl->kernel) {
+    // Host buffers: through device copies.
+    std::vector<void *> dev(descs.size(), nullptr);
+    auto release = [&] {
+      for (void *p : dev)
+        tttc_cuda_free_device(p);
+    };
+    size_t nIn = descs.size() - sig.outputs.size();
+    for (size_t i = 0; i < descs.size(); ++i) {
+      size_t bytes = sizeof(float);
+      for (int64_t e : extentsOf(descs[i]))
+        bytes *= size_t(e);
+      if (bytes == 0)
+        continue;
+      dev[i] = tttc_cuda_alloc_device(bytes);
+      if (!dev[i] || (i < nIn && tttc_cuda_copy_to_device(
+                                     dev[i], reinterpret_cast<void *>(descs[i].words[1]), bytes))) {
+        error = tttc_cuda_last_error();
+        release();
+        return false;
+      }
+    }
+    std::vector<Descriptor> devDescs = descs;
+    for (size_t i = 0; i < descs.size(); ++i)
+      devDescs[i].words[0] = devDescs[i].words[1] = reinterpret_cast<int64_t>(dev[i]);
+    bool ok = T == 0 || launch(B, H, devDescs, nullptr, error);
+    for (size_t i = nIn; ok && i < descs.size(); ++i) {
+      size_t bytes = sizeof(float);
+      for (int64_t e : extentsOf(descs[i]))
+        bytes *= size_t(e);
+      if (bytes && tttc_cuda_copy_to_host(reinterpret_cast<void *>(descs[i].words[1]), dev[i],
+                                          bytes)) {
+        error = tttc_cuda_last_error();
+        ok = false;
+      }
+    }
+    release();
+    return ok;
   }
   std::vector<void *> ptrs, args;
   for (Descriptor &d : descs)
@@ -541,13 +663,13 @@ bool CompiledLayer::run(const std::vector<Tensor> &inputs,
 
 std::string emit(const std::string &source, const std::string &bufferName, Stage stage,
                  int64_t headDim, int64_t miniBatch, std::string &error,
-                 const std::string &arch) {
+                 const std::string &arch, int64_t exactChunk, const std::string &target) {
   Frontend fe;
   if (!fe.parse(source, bufferName, error))
     return "";
   int64_t C = miniBatch > 0 ? miniBatch : fe.layer.getMiniBatch();
   LayerSignature sig = getLayerSignature(fe.layer, headDim, C);
-  if (!fe.lower(stage, headDim, miniBatch, error, kDefaultExactChunk, "cpu", arch))
+  if (!fe.lower(stage, headDim, miniBatch, error, exactChunk, target, arch))
     return "";
   std::string out;
   llvm::raw_string_ostream os(out);

@@ -48,9 +48,19 @@ public:
 
   const mlir::ttt::LayerSignature &signature() const { return sig; }
 
-  /// Validates shapes and runs. Returns false and sets `error` on failure.
+  /// Validates shapes and runs on host buffers (for the cuda target: copied
+  /// to the device and back). Returns false and sets `error` on failure.
   bool run(const std::vector<Tensor> &inputs, const std::vector<Tensor> &outputs,
            std::string &error);
+
+  /// cuda target only: validates shapes and launches on caller-owned device
+  /// buffers on `stream` (a CUstream, null: the default stream); does not
+  /// synchronise.
+  bool runOnDevice(const std::vector<Tensor> &inputs, const std::vector<Tensor> &outputs,
+                   void *stream, std::string &error);
+
+  /// The target this layer was compiled for.
+  const std::string &target() const { return targetName; }
 
   /// Evaluates the spec with the float64 per-token reference interpreter
   /// (no chunking, no dual form; weights materialised per token). Outputs in
@@ -69,6 +79,12 @@ private:
   CompiledLayer() = default;
   bool validateInputs(const std::vector<Tensor> &inputs, int64_t &B, int64_t &T,
                       int64_t &H, std::vector<Descriptor> *descs, std::string &error) const;
+  bool validate(const std::vector<Tensor> &inputs, const std::vector<Tensor> &outputs,
+                int64_t &B, int64_t &T, int64_t &H, std::vector<Descriptor> &descs,
+                std::string &error) const;
+  bool launch(int64_t B, int64_t H, std::vector<Descriptor> &descs, void *stream,
+              std::string &error);
+  std::string targetName;
   struct Impl;
   std::unique_ptr<Impl> impl;
   mlir::ttt::LayerSignature sig;
@@ -82,7 +98,9 @@ bool referenceRun(const std::string &source, const std::string &bufferName,
 /// The IR after `stage`, or "" with `error` set.
 std::string emit(const std::string &source, const std::string &bufferName, Stage stage,
                  int64_t headDim, int64_t miniBatch, std::string &error,
-                 const std::string &arch = "sm_80");
+                 const std::string &arch = "sm_80",
+                 int64_t exactChunk = mlir::ttt::kDefaultExactChunk,
+                 const std::string &target = "cpu");
 
 /// Ahead-of-time: an object file and a C header for the entry point.
 bool compileToObject(const std::string &source, const std::string &bufferName,

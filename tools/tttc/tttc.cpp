@@ -5,6 +5,7 @@
 //                 [--repeat N] [--mini-batch N] [--target cpu] [--seed S]
 //                 [--batch B] [--seq-len T] [--heads H] [--head-dim D]
 //   tttc compile SPEC --head-dim D -o OUT.o [--header OUT.h] [--mini-batch N]
+//   tttc compile SPEC --target=cuda --arch=sm_XX --emit=ptx|cubin -o OUT
 //
 // A thin user of the C API (include/tttc/tttc.h).
 //
@@ -35,14 +36,22 @@ const char *kUsage = R"(usage:
   tttc run SPEC [--input NAME=FILE.npy]... [--output-dir DIR] [--check]
                [--repeat N] [--mini-batch N] [--target cpu] [--seed S]
                [--batch B] [--seq-len T] [--heads H] [--head-dim D]
-               [--exact-chunk N] [--target cpu|cuda-emu]
+               [--exact-chunk N] [--target cpu|cuda|cuda-emu[:OPTIONS]]
       Without --input, seeded random inputs of shape B, T, H, D are generated
       (defaults 2, 64, 2, 64); --save-inputs also writes them to DIR/inputs/.
       --check compares every output with the float64
       per-token reference interpreter and prints max |out - ref| / max |ref|.
       --exact-chunk: tokens per chunk of exact mini-batch-1 rules (default 16;
       1: the sequential path).
+      --target: cpu; cuda (a GPU through the CUDA driver); cuda-emu (the GPU
+      kernel IR run on the CPU), options comma-separated after a colon:
+      threads=N (per program), check-races (report shared-memory accesses of
+      two threads between barriers).
   tttc compile SPEC --head-dim=D -o OUT.o [--header OUT.h] [--mini-batch=N]
+  tttc compile SPEC --target=cuda [--arch=sm_80|sm_90|sm_90a] --emit=ptx|cubin
+               --head-dim=D -o OUT
+      PTX (loadable with tttc_cuda_load_ptx, include/tttc/tttc_cuda.h) or a
+      cubin assembled by ptxas ($CUDA_HOME/bin, /usr/local/cuda/bin or PATH).
 )";
 
 int die(const std::string &msg) {
@@ -235,9 +244,76 @@ int emitCommand(const Args &a) {
   return 0;
 }
 
+/// ptxas from $CUDA_HOME, /usr/local/cuda or PATH; "" if none.
+std::string findPtxas() {
+  std::vector<std::string> dirs;
+  for (const char *v : {"CUDA_HOME", "CUDA_PATH"})
+    if (const char *e = std::getenv(v))
+      dirs.push_back(std::string(e) + "/bin");
+  dirs.push_back("/usr/local/cuda/bin");
+  if (const char *path = std::getenv("PATH")) {
+    std::string p = path;
+    for (size_t s = 0, e; s <= p.size(); s = e + 1) {
+      e = p.find(':', s);
+      if (e == std::string::npos)
+        e = p.size();
+      dirs.push_back(p.substr(s, e - s));
+    }
+  }
+  for (const std::string &d : dirs) {
+    std::string f = d + "/ptxas";
+    struct stat st;
+    if (!d.empty() && stat(f.c_str(), &st) == 0 && (st.st_mode & S_IXUSR))
+      return f;
+  }
+  return "";
+}
+
+int compileCudaCommand(const Args &a) {
+  if (a.emit != "ptx" && a.emit != "cubin")
+    return die("tttc compile --target=cuda needs --emit=ptx or --emit=cubin");
+  if (a.out.empty())
+    return die("tttc compile --target=cuda needs -o OUT");
+  char *text = tttc_emit_file_arch(a.spec.c_str(), "ptx", a.headDim, a.miniBatch,
+                                   a.arch.c_str());
+  if (!text)
+    return die(tttc_last_error());
+  std::string ptxPath = a.emit == "ptx" ? a.out : a.out + ".ptx";
+  FILE *f = std::fopen(ptxPath.c_str(), "w");
+  if (!f) {
+    tttc_free_string(text);
+    return die("cannot write " + ptxPath);
+  }
+  std::fputs(text, f);
+  std::fclose(f);
+  tttc_free_string(text);
+  if (a.emit == "ptx") {
+    std::printf("wrote %s (%s)\n", a.out.c_str(), a.arch.c_str());
+    return 0;
+  }
+  std::string ptxas = findPtxas();
+  if (ptxas.empty())
+    return die("--emit=cubin needs ptxas (the CUDA toolkit): not found in $CUDA_HOME/bin, "
+               "/usr/local/cuda/bin or PATH; --emit=ptx needs nothing");
+  std::string cmd = "'" + ptxas + "' -arch=" + a.arch + " -O3 '" + ptxPath + "' -o '" +
+                    a.out + "'";
+  int rc = std::system(cmd.c_str());
+  std::remove(ptxPath.c_str());
+  if (rc != 0)
+    return die("ptxas failed (" + cmd + ")");
+  std::printf("wrote %s (%s, by %s)\n", a.out.c_str(), a.arch.c_str(), ptxas.c_str());
+  return 0;
+}
+
 int compileCommand(const Args &a) {
   if (a.headDim <= 0)
     return die("tttc compile needs --head-dim=D");
+  if (a.target == "cuda")
+    return compileCudaCommand(a);
+  if (a.target != "cpu")
+    return die("tttc compile: unknown target '" + a.target + "' (expected cpu or cuda)");
+  if (!a.emit.empty())
+    return die("tttc compile for the cpu writes an object file: --emit is for --target=cuda");
   if (a.out.empty())
     return die("tttc compile needs -o OUT.o");
   std::string header = a.header;

@@ -1,0 +1,71 @@
+/*===- tttc_cuda.h - launch tttc GPU kernels (no MLIR needed) ---*- C -*-===*\
+ *
+ * Loads a kernel emitted by `tttc SPEC --emit=ptx` (the PTX text with its
+ * `// tttc-kernel` header lines) through the CUDA driver API, opened with
+ * dlopen at run time: a program linked with this library loads and runs on
+ * machines without a driver, and these functions then return an error.
+ *
+ *   tttc_cuda_kernel *k = tttc_cuda_load_ptx(ptx_text);
+ *   if (!k) fprintf(stderr, "%s\n", tttc_cuda_last_error());
+ *   void *ptrs[] = {d_q, ...};                  // device pointers, in order
+ *   const int64_t *shapes[] = {q_shape, ...};   // C-contiguous float32
+ *   tttc_cuda_launch(k, B, H, ptrs, shapes, stream);
+ *
+ * Buffers are the layer's arguments in the order of tttc_cuda_param_name,
+ * float32, C-contiguous, 4-byte aligned device memory; an omitted optional
+ * input is a null pointer with a shape whose first extent is 0.
+\*===----------------------------------------------------------------------===*/
+#ifndef TTTC_TTTC_CUDA_H
+#define TTTC_TTTC_CUDA_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct tttc_cuda_kernel tttc_cuda_kernel;
+
+/* 1 if a CUDA driver and device are usable, else 0 (the reason in
+ * tttc_cuda_last_error()). */
+int tttc_cuda_available(void);
+
+/* The compute capability of the current device as "sm_XY", or NULL. */
+const char *tttc_cuda_device_arch(void);
+
+/* Loads PTX emitted by tttc (with its header); NULL on error (no driver, no
+ * device, PTX for a newer architecture than the device, ...). */
+tttc_cuda_kernel *tttc_cuda_load_ptx(const char *ptx);
+
+int tttc_cuda_num_params(const tttc_cuda_kernel *k);
+const char *tttc_cuda_param_name(const tttc_cuda_kernel *k, int i);
+int tttc_cuda_param_rank(const tttc_cuda_kernel *k, int i);
+/* Threads per block and dynamic shared memory (bytes) of a launch. */
+int tttc_cuda_block_size(const tttc_cuda_kernel *k);
+int64_t tttc_cuda_shared_bytes(const tttc_cuda_kernel *k);
+
+/* Launches a grid_x x grid_y grid (B x H programs) on `stream` (a CUstream;
+ * NULL: the default stream). Does not synchronise. Returns 0, or -1 with the
+ * reason in tttc_cuda_last_error(). */
+int tttc_cuda_launch(tttc_cuda_kernel *k, int64_t grid_x, int64_t grid_y, void *const *ptrs,
+                     const int64_t *const *shapes, void *stream);
+
+void tttc_cuda_free(tttc_cuda_kernel *k);
+
+/* Device memory helpers (synchronous); NULL / -1 on error. */
+void *tttc_cuda_alloc_device(size_t bytes);
+void tttc_cuda_free_device(void *ptr);
+int tttc_cuda_copy_to_device(void *dst, const void *src, size_t bytes);
+int tttc_cuda_copy_to_host(void *dst, const void *src, size_t bytes);
+/* Waits for `stream` (NULL: every stream of the context). */
+int tttc_cuda_synchronize(void *stream);
+
+/* The last error of a tttc_cuda_* call on this thread. */
+const char *tttc_cuda_last_error(void);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

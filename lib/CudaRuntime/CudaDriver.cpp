@@ -1,0 +1,409 @@
+//===- CudaDriver.cpp - tttc_cuda.h over a dlopen'd CUDA driver -----------===//
+//
+// No MLIR and no CUDA headers: the few driver entry points used are declared
+// here and resolved with dlopen/dlsym at first use, so everything linking
+// this loads on machines without a GPU.
+//
+//===----------------------------------------------------------------------===//
+
+#include "tttc/tttc_cuda.h"
+
+#include <cstdint>
+#include <cstdio>
+#include <cstring>
+#include <dlfcn.h>
+#include <mutex>
+#include <sstream>
+#include <string>
+#include <vector>
+
+namespace {
+using CUresult = int;
+using CUdevice = int;
+using CUcontext = void *;
+using CUmodule = void *;
+using CUfunction = void *;
+using CUstream = void *;
+using CUdeviceptr = unsigned long long;
+
+constexpr int CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR = 75;
+constexpr int CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR = 76;
+constexpr int CU_DEVICE_ATTRIBUTE_MAX_SHARED_MEMORY_PER_BLOCK_OPTIN = 97;
+constexpr int CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES = 8;
+constexpr int CU_POINTER_ATTRIBUTE_MEMORY_TYPE = 2;
+constexpr int CU_MEMORYTYPE_HOST = 1;
+constexpr int CU_JIT_ERROR_LOG_BUFFER = 5;
+constexpr int CU_JIT_ERROR_LOG_BUFFER_SIZE_BYTES = 6;
+
+struct Driver {
+  void *lib = nullptr;
+  std::string error;
+  CUresult (*cuInit)(unsigned);
+  CUresult (*cuDeviceGetCount)(int *);
+  CUresult (*cuDeviceGet)(CUdevice *, int);
+  CUresult (*cuDeviceGetAttribute)(int *, int, CUdevice);
+  CUresult (*cuCtxGetCurrent)(CUcontext *);
+  CUresult (*cuCtxSetCurrent)(CUcontext);
+  CUresult (*cuCtxGetDevice)(CUdevice *);
+  CUresult (*cuDevicePrimaryCtxRetain)(CUcontext *, CUdevice);
+  CUresult (*cuModuleLoadDataEx)(CUmodule *, const void *, unsigned, int *, void **);
+  CUresult (*cuModuleGetFunction)(CUfunction *, CUmodule, const char *);
+  CUresult (*cuModuleUnload)(CUmodule);
+  CUresult (*cuFuncSetAttribute)(CUfunction, int, int);
+  CUresult (*cuLaunchKernel)(CUfunction, unsigned, unsigned, unsigned, unsigned, unsigned,
+                             unsigned, unsigned, CUstream, void **, void **);
+  CUresult (*cuPointerGetAttribute)(void *, int, CUdeviceptr);
+  CUresult (*cuGetErrorString)(CUresult, const char **);
+  CUresult (*cuMemAlloc)(CUdeviceptr *, size_t);
+  CUresult (*cuMemFree)(CUdeviceptr);
+  CUresult (*cuMemcpyHtoD)(CUdeviceptr, const void *, size_t);
+  CUresult (*cuMemcpyDtoH)(void *, CUdeviceptr, size_t);
+  CUresult (*cuStreamSynchronize)(CUstream);
+  CUresult (*cuCtxSynchronize)();
+  CUdevice device = 0;
+  int major = 0, minor = 0, maxSmemOptin = 0;
+
+  template <typename F> bool sym(F &f, const char *name) {
+    f = reinterpret_cast<F>(dlsym(lib, name));
+    if (!f)
+      error = std::string("the CUDA driver lacks ") + name;
+    return f != nullptr;
+  }
+
+  std::string describe(CUresult r) {
+    const char *s = nullptr;
+    if (cuGetErrorString && cuGetErrorString(r, &s) == 0 && s)
+      return std::string(s) + " (CUDA error " + std::to_string(r) + ")";
+    return "CUDA error " + std::to_string(r);
+  }
+
+  bool init() {
+    lib = dlopen("libcuda.so.1", RTLD_NOW | RTLD_LOCAL);
+    if (!lib)
+      lib = dlopen("libcuda.so", RTLD_NOW | RTLD_LOCAL);
+    if (!lib) {
+      const char *e = dlerror();
+      error = std::string("no CUDA driver: cannot load libcuda.so.1 (") + (e ? e : "?") +
+              "); the cpu and cuda-emu targets need none";
+      return false;
+    }
+    if (!sym(cuInit, "cuInit") || !sym(cuDeviceGetCount, "cuDeviceGetCount") ||
+        !sym(cuDeviceGet, "cuDeviceGet") || !sym(cuDeviceGetAttribute, "cuDeviceGetAttribute") ||
+        !sym(cuCtxGetCurrent, "cuCtxGetCurrent") || !sym(cuCtxSetCurrent, "cuCtxSetCurrent") ||
+        !sym(cuCtxGetDevice, "cuCtxGetDevice") ||
+        !sym(cuDevicePrimaryCtxRetain, "cuDevicePrimaryCtxRetain") ||
+        !sym(cuModuleLoadDataEx, "cuModuleLoadDataEx") ||
+        !sym(cuModuleGetFunction, "cuModuleGetFunction") ||
+        !sym(cuModuleUnload, "cuModuleUnload") || !sym(cuFuncSetAttribute, "cuFuncSetAttribute") ||
+        !sym(cuLaunchKernel, "cuLaunchKernel") ||
+        !sym(cuPointerGetAttribute, "cuPointerGetAttribute") ||
+        !sym(cuGetErrorString, "cuGetErrorString") || !sym(cuMemAlloc, "cuMemAlloc_v2") ||
+        !sym(cuMemFree, "cuMemFree_v2") || !sym(cuMemcpyHtoD, "cuMemcpyHtoD_v2") ||
+        !sym(cuMemcpyDtoH, "cuMemcpyDtoH_v2") ||
+        !sym(cuStreamSynchronize, "cuStreamSynchronize") ||
+        !sym(cuCtxSynchronize, "cuCtxSynchronize"))
+      return false;
+    if (CUresult r = cuInit(0)) {
+      error = "the CUDA driver failed to initialise: " + describe(r);
+      return false;
+    }
+    int n = 0;
+    if (cuDeviceGetCount(&n) || n == 0) {
+      error = "no CUDA device";
+      return false;
+    }
+    // The caller's current context (e.g. PyTorch's), else the primary one.
+    CUcontext ctx = nullptr;
+    cuCtxGetCurrent(&ctx);
+    if (ctx) {
+      cuCtxGetDevice(&device);
+    } else {
+      cuDeviceGet(&device, 0);
+      if (CUresult r = cuDevicePrimaryCtxRetain(&ctx, device)) {
+        error = "cannot create a CUDA context: " + describe(r);
+        return false;
+      }
+      cuCtxSetCurrent(ctx);
+    }
+    cuDeviceGetAttribute(&major, CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR, device);
+    cuDeviceGetAttribute(&minor, CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR, device);
+    cuDeviceGetAttribute(&maxSmemOptin, CU_DEVICE_ATTRIBUTE_MAX_SHARED_MEMORY_PER_BLOCK_OPTIN,
+                         device);
+    return true;
+  }
+};
+
+thread_local std::string lastError;
+
+int failWith(const std::string &e) {
+  lastError = e;
+  return -1;
+}
+
+Driver *driver() {
+  static Driver d;
+  static bool ok = false;
+  static std::once_flag once;
+  std::call_once(once, [] { ok = d.init(); });
+  if (!ok) {
+    lastError = d.error;
+    return nullptr;
+  }
+  return &d;
+}
+
+struct Param {
+  std::string name;
+  int rank;
+};
+} // namespace
+
+struct tttc_cuda_kernel {
+  std::string name;
+  int block = 1;
+  int64_t smem = 0;
+  std::vector<Param> params;
+  CUmodule module = nullptr;
+  CUfunction fn = nullptr;
+};
+
+extern "C" {
+int tttc_cuda_available(void) { return driver() ? 1 : 0; }
+
+const char *tttc_cuda_device_arch(void) {
+  static thread_local std::string arch;
+  Driver *d = driver();
+  if (!d)
+    return nullptr;
+  arch = "sm_" + std::to_string(d->major) + std::to_string(d->minor);
+  return arch.c_str();
+}
+
+tttc_cuda_kernel *tttc_cuda_load_ptx(const char *ptx) {
+  if (!ptx) {
+    failWith("tttc_cuda_load_ptx: null PTX");
+    return nullptr;
+  }
+  // The header: "// tttc-kernel NAME grid B H 1 block X Y Z smem N" and
+  // "// tttc-kernel-params name:rank ...".
+  auto k = new tttc_cuda_kernel();
+  std::istringstream in(ptx);
+  std::string line, target;
+  bool header = false, params = false;
+  while (std::getline(in, line)) {
+    std::istringstream ls(line);
+    std::string slashes, tag;
+    ls >> slashes >> tag;
+    if (slashes == "//" && tag == "tttc-kernel") {
+      std::string g, gb, gh, g1, blk, smem;
+      int by = 1, bz = 1;
+      ls >> k->name >> g >> gb >> gh >> g1 >> blk >> k->block >> by >> bz >> smem >> k->smem;
+      header = !ls.fail() && g == "grid" && blk == "block" && smem == "smem" && by == 1 &&
+               bz == 1 && k->block >= 1;
+    } else if (slashes == "//" && tag == "tttc-kernel-params") {
+      std::string p;
+      params = true;
+      while (ls >> p) {
+        size_t c = p.rfind(':');
+        if (c == std::string::npos || c + 1 >= p.size()) {
+          params = false;
+          break;
+        }
+        k->params.push_back({p.substr(0, c), std::atoi(p.c_str() + c + 1)});
+      }
+    } else if (line.find(".target") != std::string::npos) {
+      std::istringstream ts(line);
+      std::string dot;
+      ts >> dot >> target;
+      if (!target.empty() && target.back() == ',')
+        target.pop_back();
+      break;
+    }
+  }
+  if (!header || !params) {
+    delete k;
+    failWith("not a tttc kernel: the PTX lacks its '// tttc-kernel' and "
+             "'// tttc-kernel-params' header lines (emit it with tttc --emit=ptx)");
+    return nullptr;
+  }
+  Driver *d = driver();
+  if (!d) {
+    delete k;
+    return nullptr;
+  }
+  // sm_XY[a] must not be newer than the device.
+  int want = 0;
+  if (target.rfind("sm_", 0) == 0)
+    want = std::atoi(target.c_str() + 3);
+  int have = d->major * 10 + d->minor;
+  bool archSpecific = !target.empty() && target.back() == 'a';
+  if (want > have || (archSpecific && want != have)) {
+    delete k;
+    failWith("architecture mismatch: the kernel targets " + target + ", the device is sm_" +
+             std::to_string(have) + " (emit it with --arch=sm_" + std::to_string(have) + ")");
+    return nullptr;
+  }
+  char log[8192] = {0};
+  int opts[] = {CU_JIT_ERROR_LOG_BUFFER, CU_JIT_ERROR_LOG_BUFFER_SIZE_BYTES};
+  void *vals[] = {log, reinterpret_cast<void *>(uintptr_t(sizeof log))};
+  if (CUresult r = d->cuModuleLoadDataEx(&k->module, ptx, 2, opts, vals)) {
+    std::string msg = "cannot load the kernel: " + d->describe(r);
+    if (log[0])
+      msg += ": " + std::string(log);
+    delete k;
+    failWith(msg);
+    return nullptr;
+  }
+  if (CUresult r = d->cuModuleGetFunction(&k->fn, k->module, k->name.c_str())) {
+    failWith("the module has no kernel '" + k->name + "': " + d->describe(r));
+    tttc_cuda_free(k);
+    return nullptr;
+  }
+  if (k->smem > d->maxSmemOptin) {
+    failWith("out of shared memory: the kernel needs " + std::to_string(k->smem) +
+             " bytes per block, the device offers " + std::to_string(d->maxSmemOptin) +
+             " (compile with a smaller head dimension or mini-batch)");
+    tttc_cuda_free(k);
+    return nullptr;
+  }
+  if (k->smem > 48 * 1024)
+    if (CUresult r = d->cuFuncSetAttribute(k->fn, CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES,
+                                           int(k->smem))) {
+      failWith("cannot reserve " + std::to_string(k->smem) +
+               " bytes of shared memory: " + d->describe(r));
+      tttc_cuda_free(k);
+      return nullptr;
+    }
+  return k;
+}
+
+int tttc_cuda_num_params(const tttc_cuda_kernel *k) { return k ? int(k->params.size()) : 0; }
+const char *tttc_cuda_param_name(const tttc_cuda_kernel *k, int i) {
+  return k && i >= 0 && i < int(k->params.size()) ? k->params[i].name.c_str() : nullptr;
+}
+int tttc_cuda_param_rank(const tttc_cuda_kernel *k, int i) {
+  return k && i >= 0 && i < int(k->params.size()) ? k->params[i].rank : -1;
+}
+int tttc_cuda_block_size(const tttc_cuda_kernel *k) { return k ? k->block : 0; }
+int64_t tttc_cuda_shared_bytes(const tttc_cuda_kernel *k) { return k ? k->smem : 0; }
+
+int tttc_cuda_launch(tttc_cuda_kernel *k, int64_t gridX, int64_t gridY, void *const *ptrs,
+                     const int64_t *const *shapes, void *stream) {
+  if (!k || !ptrs || !shapes)
+    return failWith("tttc_cuda_launch: null kernel, pointers or shapes");
+  Driver *d = driver();
+  if (!d)
+    return -1;
+  if (gridX < 1 || gridY < 1 || gridX > 2147483647 || gridY > 65535)
+    return failWith("tttc_cuda_launch: grid " + std::to_string(gridX) + " x " +
+                    std::to_string(gridY) + " out of range (B >= 1, 1 <= H <= 65535)");
+  // Each memref parameter: allocated and aligned pointers, offset, sizes,
+  // strides (C-contiguous).
+  std::vector<int64_t> words;
+  std::vector<void *> args;
+  size_t total = 0;
+  for (const Param &p : k->params)
+    total += 3 + 2 * size_t(p.rank);
+  words.reserve(total);
+  for (size_t i = 0; i < k->params.size(); ++i) {
+    const Param &p = k->params[i];
+    const int64_t *shape = shapes[i];
+    if (!shape && p.rank)
+      return failWith("tttc_cuda_launch: no shape for '" + p.name + "'");
+    int64_t n = 1;
+    for (int r = 0; r < p.rank; ++r) {
+      if (shape[r] < 0)
+        return failWith("tttc_cuda_launch: '" + p.name + "' has a negative extent");
+      n *= shape[r];
+    }
+    auto ptr = reinterpret_cast<uintptr_t>(ptrs[i]);
+    if (n > 0) {
+      if (!ptr)
+        return failWith("tttc_cuda_launch: '" + p.name + "' is a null pointer");
+      if (ptr % 4)
+        return failWith("tttc_cuda_launch: '" + p.name +
+                        "' is not 4-byte aligned (float32 device memory expected)");
+      unsigned memType = 0;
+      if (d->cuPointerGetAttribute(&memType, CU_POINTER_ATTRIBUTE_MEMORY_TYPE, ptr) ||
+          memType == CU_MEMORYTYPE_HOST)
+        return failWith("tttc_cuda_launch: '" + p.name +
+                        "' is not device memory (allocate it with cuMemAlloc or on the GPU)");
+    }
+    words.push_back(int64_t(ptr));
+    words.push_back(int64_t(ptr));
+    words.push_back(0);
+    for (int r = 0; r < p.rank; ++r)
+      words.push_back(shape[r]);
+    std::vector<int64_t> strides(p.rank, 1);
+    for (int r = p.rank - 2; r >= 0; --r)
+      strides[r] = strides[r + 1] * shape[r + 1];
+    words.insert(words.end(), strides.begin(), strides.end());
+  }
+  for (int64_t &w : words)
+    args.push_back(&w);
+  if (CUresult r = d->cuLaunchKernel(k->fn, unsigned(gridX), unsigned(gridY), 1,
+                                     unsigned(k->block), 1, 1, unsigned(k->smem),
+                                     static_cast<CUstream>(stream), args.data(), nullptr))
+    return failWith("kernel launch failed: " + d->describe(r));
+  return 0;
+}
+
+void tttc_cuda_free(tttc_cuda_kernel *k) {
+  if (!k)
+    return;
+  if (k->module)
+    if (Driver *d = driver())
+      d->cuModuleUnload(k->module);
+  delete k;
+}
+
+void *tttc_cuda_alloc_device(size_t bytes) {
+  Driver *d = driver();
+  if (!d)
+    return nullptr;
+  CUdeviceptr p = 0;
+  if (CUresult r = d->cuMemAlloc(&p, bytes)) {
+    failWith("cannot allocate " + std::to_string(bytes) + " bytes on the device: " +
+             d->describe(r));
+    return nullptr;
+  }
+  return reinterpret_cast<void *>(p);
+}
+
+void tttc_cuda_free_device(void *ptr) {
+  if (Driver *d = ptr ? driver() : nullptr)
+    d->cuMemFree(reinterpret_cast<CUdeviceptr>(ptr));
+}
+
+int tttc_cuda_copy_to_device(void *dst, const void *src, size_t bytes) {
+  Driver *d = driver();
+  if (!d)
+    return -1;
+  if (CUresult r = d->cuMemcpyHtoD(reinterpret_cast<CUdeviceptr>(dst), src, bytes))
+    return failWith("copy to the device failed: " + d->describe(r));
+  return 0;
+}
+
+int tttc_cuda_copy_to_host(void *dst, const void *src, size_t bytes) {
+  Driver *d = driver();
+  if (!d)
+    return -1;
+  if (CUresult r = d->cuMemcpyDtoH(dst, reinterpret_cast<CUdeviceptr>(src), bytes))
+    return failWith("copy from the device failed (an earlier kernel may have faulted): " +
+                    d->describe(r));
+  return 0;
+}
+
+int tttc_cuda_synchronize(void *stream) {
+  Driver *d = driver();
+  if (!d)
+    return -1;
+  CUresult r = stream ? d->cuStreamSynchronize(static_cast<CUstream>(stream))
+                      : d->cuCtxSynchronize();
+  if (r)
+    return failWith("the GPU reported an error: " + d->describe(r));
+  return 0;
+}
+
+const char *tttc_cuda_last_error(void) { return lastError.c_str(); }
+}
