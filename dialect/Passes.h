@@ -45,12 +45,17 @@ struct PipelineOptions {
   int64_t exactChunk = kDefaultExactChunk; // exact mini-batch-1 rules (1: sequential)
   std::string libdevice;    // NVVM: libdevice bitcode to link (math functions)
   int64_t gpuThreads = 128; // threads per GPU program (<= 1: one-thread programs)
-  int64_t gpuSharedKB = 96; // shared memory a GPU program may use
+  /// Shared memory a GPU program may use (KB): the sm_90 opt-in maximum; the
+  /// PTX pipeline lowers it to its architecture's (sharedKBForArch).
+  int64_t gpuSharedKB = 227;
   bool emuCheckRaces = false; // cuda-emu: report unsynchronised shared accesses
   /// Testing only: a bug injected into the GPU mapping ("short-grid",
   /// "drop-barrier").
   std::string gpuFault;
 };
+
+/// The dynamic shared memory one block may opt into on `arch` (KB).
+int64_t sharedKBForArch(const std::string &arch);
 
 /// spec -> after-autodiff: ttt-decompose, ttt-inner-autodiff.
 void buildAutodiffPipeline(OpPassManager &pm);

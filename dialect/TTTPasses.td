@@ -141,7 +141,7 @@ def TTTDistributeToThreads : Pass<"ttt-distribute-to-threads", "ModuleOp"> {
   }];
   let options = [
     Option<"threads", "threads", "int64_t", "128", "threads per block">,
-    Option<"sharedKB", "shared-kb", "int64_t", "96",
+    Option<"sharedKB", "shared-kb", "int64_t", "227",
            "shared memory available to one block (KB)">,
     Option<"fault", "fault", "std::string", "\"\"",
            "testing only: inject a synchronisation bug (drop-barrier)">

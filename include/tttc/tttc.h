@@ -133,6 +133,9 @@ int tttc_compile_to_object(const char *spec_text, int64_t head_dim, int64_t mini
 int tttc_compile_file_to_object(const char *path, int64_t head_dim, int64_t mini_batch,
                                 const char *object_path, const char *header_path);
 void tttc_free_string(char *s);
+/* Remarks of this thread's last successful compilation (e.g. "programs stay
+ * one thread each: their buffers need 358 KB of shared memory"), or "". */
+const char *tttc_last_notes(void);
 
 #ifdef __cplusplus
 }

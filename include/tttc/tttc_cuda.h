@@ -44,6 +44,9 @@ int tttc_cuda_param_rank(const tttc_cuda_kernel *k, int i);
 /* Threads per block and dynamic shared memory (bytes) of a launch. */
 int tttc_cuda_block_size(const tttc_cuda_kernel *k);
 int64_t tttc_cuda_shared_bytes(const tttc_cuda_kernel *k);
+/* Global scratch memory per program (bytes) the runtime allocates on the
+ * launch's stream when shared memory cannot hold a program's buffers. */
+int64_t tttc_cuda_scratch_bytes(const tttc_cuda_kernel *k);
 
 /* Launches a grid_x x grid_y grid (B x H programs) on `stream` (a CUstream;
  * NULL: the default stream). Does not synchronise. Returns 0, or -1 with the

@@ -168,6 +168,8 @@ int tttc_run(tttc_layer *l, const tttc_tensor *inputs, int num_inputs,
   return 0;
 }
 
+const char *tttc_last_notes(void) { return tttc::compileNotes().c_str(); }
+
 int tttc_run_cuda(tttc_layer *l, const tttc_tensor *inputs, int num_inputs,
                   const tttc_tensor *outputs, int num_outputs, void *stream) {
   if (!l)

@@ -270,6 +270,19 @@ struct Access {
 struct Distributor {
   gpu::LaunchOp launch;
   DenseMap<Operation *, LoopInfo> loops; // distributed loops
+  /// Byte range of each shared buffer (buffers may share bytes).
+  DenseMap<Value, std::pair<int64_t, int64_t>> extent;
+
+  bool overlap(Value a, Value b) const {
+    if (a == b)
+      return true;
+    auto x = extent.find(a), y = extent.find(b);
+    if (x == extent.end() || y == extent.end())
+      return false;
+    auto [xo, xs] = x->second;
+    auto [yo, ys] = y->second;
+    return xo < yo + ys && yo < xo + xs;
+  }
 
   bool isRelevant(Value memref) {
     Space s = spaceOf(rootOf(memref), launch);
@@ -330,10 +343,10 @@ struct Distributor {
 
   using State = SmallVector<Access>;
 
-  bool conflicts(const State &st, ArrayRef<Access> acc) {
+  bool conflicts(const State &st, ArrayRef<Access> acc) const {
     for (const Access &c : acc)
       for (const Access &p : st)
-        if (p.root == c.root && (p.write || c.write) && !sameThread(p, c))
+        if ((p.write || c.write) && overlap(p.root, c.root) && !sameThread(p, c))
           return true;
     return false;
   }
@@ -371,58 +384,229 @@ struct Distributor {
   }
 };
 
+int64_t bufferBytes(MemRefType t) {
+  int64_t n = t.getNumElements() * ((t.getElementTypeBitWidth() + 7) / 8);
+  return (n + 15) / 16 * 16;
+}
+
+/// Every op using `v` or a view of it.
+void collectUsers(Value v, SmallVectorImpl<Operation *> &users) {
+  for (Operation *u : v.getUsers()) {
+    users.push_back(u);
+    if (auto view = dyn_cast<ViewLikeOpInterface>(u); view && view.getViewSource() == v)
+      for (Value r : u->getResults())
+        collectUsers(r, users);
+  }
+}
+
+/// Whether `op` overwrites all of `buf` without reading it.
+bool overwritesAll(Operation *op, Value buf) {
+  auto l = dyn_cast<linalg::LinalgOp>(op);
+  if (!l || !l.hasPureBufferSemantics())
+    return false;
+  for (OpOperand *in : l.getDpsInputOperands())
+    if (in->get() == buf)
+      return false;
+  for (OpOperand &init : l.getDpsInitsMutable()) {
+    if (init.get() != buf)
+      continue;
+    AffineMap m = l.getMatchingIndexingMap(&init);
+    return !l.payloadUsesValueFromOperand(&init) && m.isPermutation() &&
+           l.getNumReductionLoops() == 0;
+  }
+  return false;
+}
+
+/// A buffer's live range in program order and its size.
+struct Live {
+  int64_t begin, end, size;
+  bool wholeProgram() const { return begin == 0; }
+};
+
+/// The live range of each buffer: one only used inside one loop, first fully
+/// overwritten at the top level of its body, lives from that write to its
+/// last use; any other lives for the whole program.
+SmallVector<Live> liveRanges(gpu::LaunchOp launch, ArrayRef<memref::AllocaOp> bufs) {
+  DenseMap<Operation *, int64_t> pos;
+  int64_t n = 1;
+  launch.getBody().walk<WalkOrder::PreOrder>([&](Operation *op) { pos[op] = n++; });
+  SmallVector<Live> live;
+  for (memref::AllocaOp a : bufs) {
+    SmallVector<Operation *> users;
+    collectUsers(a, users);
+    Live l{0, n, bufferBytes(a.getType())};
+    // The loop directly in the program body holding every use.
+    scf::ForOp loop;
+    bool oneLoop = !users.empty();
+    for (Operation *u : users) {
+      Operation *top = u;
+      while (top->getParentOp() != launch.getOperation())
+        top = top->getParentOp();
+      auto f = dyn_cast<scf::ForOp>(top);
+      if (!f || (loop && loop != f))
+        oneLoop = false;
+      loop = f;
+    }
+    if (oneLoop && loop) {
+      Operation *first = nullptr, *lastOp = nullptr;
+      for (Operation *u : users) {
+        if (!first || pos[u] < pos[first])
+          first = u;
+        if (!lastOp || pos[u] > pos[lastOp])
+          lastOp = u;
+      }
+      if (first->getBlock() == loop.getBody() && overwritesAll(first, a)) {
+        // The nested ops of the last user belong to its range too.
+        int64_t end = pos[lastOp];
+        lastOp->walk([&](Operation *o) { end = std::max(end, pos[o]); });
+        l = {pos[first], end + 1, l.size};
+      }
+    }
+    live.push_back(l);
+  }
+  return live;
+}
+
+/// Assigns the buffers `which` of `live` byte offsets (first fit, largest
+/// first): buffers whose live ranges overlap get disjoint bytes. Returns the
+/// total size.
+int64_t pack(ArrayRef<Live> live, ArrayRef<unsigned> which, SmallVectorImpl<int64_t> &offsets) {
+  SmallVector<unsigned> order(which.begin(), which.end());
+  llvm::stable_sort(order, [&](unsigned x, unsigned y) { return live[x].size > live[y].size; });
+  offsets.assign(live.size(), -1);
+  int64_t total = 0;
+  SmallVector<unsigned> placed;
+  for (unsigned i : order) {
+    SmallVector<std::pair<int64_t, int64_t>> busy;
+    for (unsigned j : placed)
+      if (live[i].begin < live[j].end && live[j].begin < live[i].end)
+        busy.push_back({offsets[j], offsets[j] + live[j].size});
+    llvm::sort(busy);
+    int64_t off = 0;
+    for (auto [b, e] : busy) {
+      if (off + live[i].size <= b)
+        break;
+      off = std::max(off, e);
+    }
+    offsets[i] = off;
+    total = std::max(total, off + live[i].size);
+    placed.push_back(i);
+  }
+  return total;
+}
+
 struct TTTDistributeToThreadsPass
     : ttt::impl::TTTDistributeToThreadsBase<TTTDistributeToThreadsPass> {
   using Base::Base;
 
   LogicalResult run(gpu::LaunchOp launch) {
     Block &entry = launch.getBody().front();
-    // Buffers of the program that can be shared by its threads.
+    // Buffers of the program that can be shared by its threads, packed into
+    // one allocation: buffers never live at the same time share bytes.
     SmallVector<memref::AllocaOp> shared;
-    int64_t bytes = 0;
     for (Operation &op : entry)
       if (auto a = dyn_cast<memref::AllocaOp>(op))
-        if (a.getType().hasStaticShape() && onlyAccessed(a)) {
+        if (a.getType().hasStaticShape() && onlyAccessed(a))
           shared.push_back(a);
-          int64_t n = a.getType().getNumElements() *
-                      ((a.getType().getElementTypeBitWidth() + 7) / 8);
-          bytes += (n + 15) / 16 * 16;
-        }
-    if (bytes > int64_t(sharedKB) * 1024) {
-      launch.emitRemark("programs stay one thread each: their buffers need ")
-          << (bytes + 1023) / 1024 << " KB of shared memory, more than " << int64_t(sharedKB)
-          << " KB";
-      return success();
+    // Shared memory holds what fits (states first, then the smaller buffers);
+    // the rest lives in a global scratch buffer, one slice per program.
+    SmallVector<Live> live = liveRanges(launch, shared);
+    SmallVector<unsigned> order;
+    for (unsigned i = 0; i < shared.size(); ++i)
+      order.push_back(i);
+    llvm::stable_sort(order, [&](unsigned x, unsigned y) {
+      if (live[x].wholeProgram() != live[y].wholeProgram())
+        return live[x].wholeProgram();
+      return live[x].size < live[y].size;
+    });
+    int64_t budget = int64_t(sharedKB) * 1024;
+    SmallVector<unsigned> inShared, inScratch;
+    SmallVector<int64_t> smemOffsets, scratchOffsets, trial;
+    int64_t bytes = 0;
+    for (unsigned i : order) {
+      inShared.push_back(i);
+      int64_t total = pack(live, inShared, trial);
+      if (total <= budget) {
+        bytes = total;
+        continue;
+      }
+      inShared.pop_back();
+      inScratch.push_back(i);
     }
+    pack(live, inShared, smemOffsets);
+    int64_t scratchBytes = inScratch.empty() ? 0 : pack(live, inScratch, scratchOffsets);
+    scratchBytes = (scratchBytes + 255) / 256 * 256;
+    if (scratchBytes)
+      launch.emitRemark("shared memory (")
+          << budget / 1024 << " KB) holds " << inShared.size() << " of the program's "
+          << shared.size() << " buffers; the other " << inScratch.size() << " ("
+          << (scratchBytes + 1023) / 1024
+          << " KB per program) live in global scratch memory (slower)";
+
     OpBuilder hb(launch);
     Location loc = launch.getLoc();
     Value nthreads = arith::ConstantIndexOp::create(hb, loc, threads);
     launch.getBlockSizeXMutable().assign(nthreads);
-    Value smemBytes = arith::ConstantIntOp::create(hb, loc, hb.getI32Type(), bytes);
-    launch.getDynamicSharedMemorySizeMutable().assign(smemBytes);
+    if (bytes) {
+      Value smemBytes = arith::ConstantIntOp::create(hb, loc, hb.getI32Type(), bytes);
+      launch.getDynamicSharedMemorySizeMutable().assign(smemBytes);
+    }
+    Value scratch;
+    if (scratchBytes) {
+      // One slice per (batch, head) program.
+      gpu::KernelDim3 grid = launch.getGridSizeOperandValues();
+      Value n = arith::MulIOp::create(hb, loc, grid.x, grid.y);
+      n = arith::MulIOp::create(hb, loc, n,
+                                arith::ConstantIndexOp::create(hb, loc, scratchBytes));
+      scratch = memref::AllocOp::create(hb, loc,
+                                        MemRefType::get({ShapedType::kDynamic}, hb.getI8Type()),
+                                        ValueRange{n}, hb.getI64IntegerAttr(256));
+      // Bytes per program, for the launch runtime.
+      scratch.getDefiningOp()->setAttr("ttt.scratch", hb.getI64IntegerAttr(scratchBytes));
+    }
 
     auto ws = gpu::AddressSpaceAttr::get(launch.getContext(), gpu::AddressSpace::Workgroup);
     OpBuilder b = OpBuilder::atBlockBegin(&entry);
-    auto smemType = MemRefType::get({ShapedType::kDynamic}, b.getI8Type(),
-                                    MemRefLayoutAttrInterface(), ws);
-    Value smem = gpu::DynamicSharedMemoryOp::create(b, loc, smemType);
-    int64_t offset = 0;
-    for (memref::AllocaOp a : shared) {
+    Value smem, base;
+    if (bytes) {
+      auto smemType = MemRefType::get({ShapedType::kDynamic}, b.getI8Type(),
+                                      MemRefLayoutAttrInterface(), ws);
+      smem = gpu::DynamicSharedMemoryOp::create(b, loc, smemType);
+    }
+    if (scratch) {
+      gpu::KernelDim3 bid = launch.getBlockIds(), gsz = launch.getGridSize();
+      Value prog = arith::AddIOp::create(b, loc, arith::MulIOp::create(b, loc, bid.x, gsz.y),
+                                         bid.y);
+      base = arith::MulIOp::create(b, loc, prog,
+                                   arith::ConstantIndexOp::create(b, loc, scratchBytes));
+    }
+    Distributor dist{launch};
+    for (auto [i, a] : llvm::enumerate(shared)) {
       b.setInsertionPoint(a);
       MemRefType t = a.getType();
-      auto vt = MemRefType::get(t.getShape(), t.getElementType(), MemRefLayoutAttrInterface(),
-                                ws);
-      Value off = arith::ConstantIndexOp::create(b, loc, offset);
-      Value view = memref::ViewOp::create(b, a.getLoc(), vt, smem, off, ValueRange{});
-      int64_t n = t.getNumElements() * ((t.getElementTypeBitWidth() + 7) / 8);
-      offset += (n + 15) / 16 * 16;
+      bool inSmem = smemOffsets[i] >= 0;
+      Value view;
+      if (inSmem) {
+        auto vt = MemRefType::get(t.getShape(), t.getElementType(), MemRefLayoutAttrInterface(),
+                                  ws);
+        Value off = arith::ConstantIndexOp::create(b, loc, smemOffsets[i]);
+        view = memref::ViewOp::create(b, a.getLoc(), vt, smem, off, ValueRange{});
+        dist.extent[view] = {smemOffsets[i], bufferBytes(t)};
+      } else {
+        auto vt = MemRefType::get(t.getShape(), t.getElementType());
+        Value off = arith::AddIOp::create(
+            b, loc, base, arith::ConstantIndexOp::create(b, loc, scratchOffsets[i]));
+        view = memref::ViewOp::create(b, a.getLoc(), vt, scratch, off, ValueRange{});
+        // Scratch and shared memory never alias.
+        dist.extent[view] = {(int64_t(1) << 40) + scratchOffsets[i], bufferBytes(t)};
+      }
       a.getResult().replaceAllUsesWith(view);
       a.erase();
-      moveToWorkgroup(view, ws);
+      if (inSmem)
+        moveToWorkgroup(view, ws);
     }
 
     // Linalg ops writing shared or global buffers run on all threads.
-    Distributor dist{launch};
     SmallVector<linalg::LinalgOp> ops;
     launch.getBody().walk([&](linalg::LinalgOp op) {
       bool all = true;

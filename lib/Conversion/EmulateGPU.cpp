@@ -20,6 +20,7 @@
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/IR/IRMapping.h"
 #include "mlir/IR/PatternMatch.h"
+#include "mlir/Interfaces/ViewLikeInterface.h"
 #include "mlir/Transforms/RegionUtils.h"
 #include "llvm/ADT/SetVector.h"
 
@@ -127,10 +128,20 @@ void dropAddressSpaces(Operation *op) {
 
 /// Reports the byte address of every shared-memory access to the runtime.
 void instrumentSharedAccesses(Block &body, func::FuncOp hook) {
+  // Shared memory, and the per-program global scratch buffers
+  // (ttt-distribute-to-threads) the threads of a block also exchange data in.
   auto isShared = [](Value m) {
     auto t = cast<MemRefType>(m.getType());
     auto as = dyn_cast_or_null<gpu::AddressSpaceAttr>(t.getMemorySpace());
-    return as && as.getValue() == gpu::AddressSpace::Workgroup;
+    if (as && as.getValue() == gpu::AddressSpace::Workgroup)
+      return true;
+    while (auto view = m.getDefiningOp<ViewLikeOpInterface>()) {
+      m = view.getViewSource();
+      Operation *def = m.getDefiningOp();
+      if (def && def->hasAttr("ttt.scratch"))
+        return true;
+    }
+    return false;
   };
   auto report = [&](Operation *op, Value m, ValueRange idx, bool write) {
     OpBuilder b(op);

@@ -60,6 +60,8 @@ struct Driver {
   CUresult (*cuMemcpyDtoH)(void *, CUdeviceptr, size_t);
   CUresult (*cuStreamSynchronize)(CUstream);
   CUresult (*cuCtxSynchronize)();
+  CUresult (*cuMemAllocAsync)(CUdeviceptr *, size_t, CUstream);
+  CUresult (*cuMemFreeAsync)(CUdeviceptr, CUstream);
   CUdevice device = 0;
   int major = 0, minor = 0, maxSmemOptin = 0;
 
@@ -101,7 +103,8 @@ struct Driver {
         !sym(cuMemFree, "cuMemFree_v2") || !sym(cuMemcpyHtoD, "cuMemcpyHtoD_v2") ||
         !sym(cuMemcpyDtoH, "cuMemcpyDtoH_v2") ||
         !sym(cuStreamSynchronize, "cuStreamSynchronize") ||
-        !sym(cuCtxSynchronize, "cuCtxSynchronize"))
+        !sym(cuCtxSynchronize, "cuCtxSynchronize") ||
+        !sym(cuMemAllocAsync, "cuMemAllocAsync") || !sym(cuMemFreeAsync, "cuMemFreeAsync"))
       return false;
     if (CUresult r = cuInit(0)) {
       error = "the CUDA driver failed to initialise: " + describe(r);
@@ -155,14 +158,16 @@ Driver *driver() {
 struct Param {
   std::string name;
   int rank;
+  bool scratch; // allocated by the runtime, not passed by the caller
 };
 } // namespace
 
 struct tttc_cuda_kernel {
   std::string name;
   int block = 1;
-  int64_t smem = 0;
-  std::vector<Param> params;
+  int64_t smem = 0, scratch = 0; // scratch: global bytes per program
+  std::vector<Param> params;        // every kernel parameter
+  std::vector<int> visible;         // the caller's buffers among them
   CUmodule module = nullptr;
   CUfunction fn = nullptr;
 };
@@ -195,11 +200,12 @@ tttc_cuda_kernel *tttc_cuda_load_ptx(const char *ptx) {
     std::string slashes, tag;
     ls >> slashes >> tag;
     if (slashes == "//" && tag == "tttc-kernel") {
-      std::string g, gb, gh, g1, blk, smem;
+      std::string g, gb, gh, g1, blk, smem, scr;
       int by = 1, bz = 1;
-      ls >> k->name >> g >> gb >> gh >> g1 >> blk >> k->block >> by >> bz >> smem >> k->smem;
-      header = !ls.fail() && g == "grid" && blk == "block" && smem == "smem" && by == 1 &&
-               bz == 1 && k->block >= 1;
+      ls >> k->name >> g >> gb >> gh >> g1 >> blk >> k->block >> by >> bz >> smem >> k->smem >>
+          scr >> k->scratch;
+      header = !ls.fail() && g == "grid" && blk == "block" && smem == "smem" &&
+               scr == "scratch" && by == 1 && bz == 1 && k->block >= 1 && k->scratch >= 0;
     } else if (slashes == "//" && tag == "tttc-kernel-params") {
       std::string p;
       params = true;
@@ -209,7 +215,10 @@ tttc_cuda_kernel *tttc_cuda_load_ptx(const char *ptx) {
           params = false;
           break;
         }
-        k->params.push_back({p.substr(0, c), std::atoi(p.c_str() + c + 1)});
+        std::string name = p.substr(0, c);
+        if (name != "__scratch")
+          k->visible.push_back(int(k->params.size()));
+        k->params.push_back({name, std::atoi(p.c_str() + c + 1), name == "__scratch"});
       }
     } else if (line.find(".target") != std::string::npos) {
       std::istringstream ts(line);
@@ -277,13 +286,15 @@ tttc_cuda_kernel *tttc_cuda_load_ptx(const char *ptx) {
   return k;
 }
 
-int tttc_cuda_num_params(const tttc_cuda_kernel *k) { return k ? int(k->params.size()) : 0; }
+int tttc_cuda_num_params(const tttc_cuda_kernel *k) { return k ? int(k->visible.size()) : 0; }
 const char *tttc_cuda_param_name(const tttc_cuda_kernel *k, int i) {
-  return k && i >= 0 && i < int(k->params.size()) ? k->params[i].name.c_str() : nullptr;
+  return k && i >= 0 && i < int(k->visible.size()) ? k->params[k->visible[i]].name.c_str()
+                                                   : nullptr;
 }
 int tttc_cuda_param_rank(const tttc_cuda_kernel *k, int i) {
-  return k && i >= 0 && i < int(k->params.size()) ? k->params[i].rank : -1;
+  return k && i >= 0 && i < int(k->visible.size()) ? k->params[k->visible[i]].rank : -1;
 }
+int64_t tttc_cuda_scratch_bytes(const tttc_cuda_kernel *k) { return k ? k->scratch : 0; }
 int tttc_cuda_block_size(const tttc_cuda_kernel *k) { return k ? k->block : 0; }
 int64_t tttc_cuda_shared_bytes(const tttc_cuda_kernel *k) { return k ? k->smem : 0; }
 
@@ -297,6 +308,11 @@ int tttc_cuda_launch(tttc_cuda_kernel *k, int64_t gridX, int64_t gridY, void *co
   if (gridX < 1 || gridY < 1 || gridX > 2147483647 || gridY > 65535)
     return failWith("tttc_cuda_launch: grid " + std::to_string(gridX) + " x " +
                     std::to_string(gridY) + " out of range (B >= 1, 1 <= H <= 65535)");
+  // Global scratch memory of the programs, stream-ordered: allocated before
+  // and freed after this launch on its stream.
+  CUdeviceptr scratch = 0;
+  int64_t scratchBytes = k->scratch * gridX * gridY;
+  auto stream_ = static_cast<CUstream>(stream);
   // Each memref parameter: allocated and aligned pointers, offset, sizes,
   // strides (C-contiguous).
   std::vector<int64_t> words;
@@ -305,9 +321,13 @@ int tttc_cuda_launch(tttc_cuda_kernel *k, int64_t gridX, int64_t gridY, void *co
   for (const Param &p : k->params)
     total += 3 + 2 * size_t(p.rank);
   words.reserve(total);
-  for (size_t i = 0; i < k->params.size(); ++i) {
-    const Param &p = k->params[i];
-    const int64_t *shape = shapes[i];
+  size_t caller = 0;
+  for (const Param &p : k->params) {
+    std::vector<int64_t> scratchShape = {scratchBytes};
+    const int64_t *shape = p.scratch ? scratchShape.data() : shapes[caller];
+    void *ptrv = p.scratch ? nullptr : ptrs[caller];
+    if (!p.scratch)
+      ++caller;
     if (!shape && p.rank)
       return failWith("tttc_cuda_launch: no shape for '" + p.name + "'");
     int64_t n = 1;
@@ -316,8 +336,8 @@ int tttc_cuda_launch(tttc_cuda_kernel *k, int64_t gridX, int64_t gridY, void *co
         return failWith("tttc_cuda_launch: '" + p.name + "' has a negative extent");
       n *= shape[r];
     }
-    auto ptr = reinterpret_cast<uintptr_t>(ptrs[i]);
-    if (n > 0) {
+    auto ptr = reinterpret_cast<uintptr_t>(ptrv);
+    if (n > 0 && !p.scratch) {
       if (!ptr)
         return failWith("tttc_cuda_launch: '" + p.name + "' is a null pointer");
       if (ptr % 4)
@@ -329,6 +349,13 @@ int tttc_cuda_launch(tttc_cuda_kernel *k, int64_t gridX, int64_t gridY, void *co
         return failWith("tttc_cuda_launch: '" + p.name +
                         "' is not device memory (allocate it with cuMemAlloc or on the GPU)");
     }
+    if (p.scratch && scratchBytes > 0 && !scratch) {
+      if (CUresult r = d->cuMemAllocAsync(&scratch, size_t(scratchBytes), stream_))
+        return failWith("cannot allocate " + std::to_string(scratchBytes) +
+                        " bytes of scratch memory: " + d->describe(r));
+    }
+    if (p.scratch)
+      ptr = uintptr_t(scratch);
     words.push_back(int64_t(ptr));
     words.push_back(int64_t(ptr));
     words.push_back(0);
@@ -341,9 +368,11 @@ int tttc_cuda_launch(tttc_cuda_kernel *k, int64_t gridX, int64_t gridY, void *co
   }
   for (int64_t &w : words)
     args.push_back(&w);
-  if (CUresult r = d->cuLaunchKernel(k->fn, unsigned(gridX), unsigned(gridY), 1,
-                                     unsigned(k->block), 1, 1, unsigned(k->smem),
-                                     static_cast<CUstream>(stream), args.data(), nullptr))
+  CUresult r = d->cuLaunchKernel(k->fn, unsigned(gridX), unsigned(gridY), 1, unsigned(k->block),
+                                 1, 1, unsigned(k->smem), stream_, args.data(), nullptr);
+  if (scratch)
+    d->cuMemFreeAsync(scratch, stream_);
+  if (r)
     return failWith("kernel launch failed: " + d->describe(r));
   return 0;
 }

@@ -109,9 +109,23 @@ void ttt::buildCUDAEmuPipeline(OpPassManager &pm, const PipelineOptions &opts) {
   addLoopsToLLVM(pm);
 }
 
+int64_t ttt::sharedKBForArch(const std::string &arch) {
+  // CUDA C Programming Guide, "Technical Specifications per Compute
+  // Capability": maximum shared memory per block (opt-in).
+  if (arch.rfind("sm_90", 0) == 0 || arch.rfind("sm_10", 0) == 0)
+    return 227;
+  if (arch == "sm_80" || arch == "sm_87")
+    return 163;
+  if (arch == "sm_86" || arch == "sm_89" || arch.rfind("sm_12", 0) == 0)
+    return 99;
+  return 48;
+}
+
 void ttt::buildPTXPipeline(OpPassManager &pm, const PipelineOptions &opts,
                            const std::string &arch) {
-  buildGPUKernelPipeline(pm, opts);
+  PipelineOptions kernelOpts = opts;
+  kernelOpts.gpuSharedKB = std::min(opts.gpuSharedKB, sharedKBForArch(arch));
+  buildGPUKernelPipeline(pm, kernelOpts);
   pm.addPass(ttt::createTTTCheckGPULocalMemory());
   pm.addPass(createConvertLinalgToLoopsPass());
   // Constants hoisted out of the launch by folding go back in: the kernel's

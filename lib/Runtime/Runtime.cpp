@@ -90,6 +90,11 @@ bool parseTarget(const std::string &t, PipelineOptions &o, std::string &error) {
   return true;
 }
 
+std::string &compileNotes() {
+  static thread_local std::string notes;
+  return notes;
+}
+
 bool validTarget(const std::string &t) {
   PipelineOptions o;
   std::string e;
@@ -124,6 +129,8 @@ std::unique_ptr<MLIRContext> makeContext() {
   registerTTTDialects(registry);
   auto ctx = std::make_unique<MLIRContext>(registry);
   ctx->loadAllAvailableDialects();
+  // Diagnostics point at the spec; the IR they were raised on is noise.
+  ctx->printOpOnDiagnostic(false);
   return ctx;
 }
 
@@ -200,6 +207,10 @@ struct Frontend {
     }
     if (failed(pm.run(*module)))
       return fail(error, "");
+    // Remarks of a successful compilation (e.g. a GPU kernel that falls back
+    // to a slower strategy) are kept for the caller.
+    os.flush();
+    compileNotes() = diag;
     return true;
   }
 
@@ -689,11 +700,23 @@ std::string emit(const std::string &source, const std::string &bufferName, Stage
         return c ? *c : -1;
       };
       gpu::KernelDim3 bs = launch.getBlockSizeOperandValues();
+      // Global scratch memory per program (ttt-distribute-to-threads), which
+      // the launch runtime allocates.
+      int64_t scratch = 0;
+      for (Value v : launch.getKernelOperands())
+        if (Operation *def = v.getDefiningOp())
+          if (auto a = def->getAttrOfType<IntegerAttr>("ttt.scratch"))
+            scratch = a.getInt();
       os << "// tttc-kernel " << launch.getKernelName().getValue() << " grid B H 1 block "
          << constant(bs.x) << " " << constant(bs.y) << " " << constant(bs.z) << " smem "
-         << std::max<int64_t>(0, constant(launch.getDynamicSharedMemorySize())) << "\n"
+         << std::max<int64_t>(0, constant(launch.getDynamicSharedMemorySize())) << " scratch "
+         << scratch << "\n"
          << "// tttc-kernel-params";
       for (Value v : launch.getKernelOperands()) {
+        if (Operation *def = v.getDefiningOp(); def && def->hasAttr("ttt.scratch")) {
+          os << " __scratch:1";
+          continue;
+        }
         auto arg = dyn_cast<BlockArgument>(v);
         if (!arg || arg.getOwner() != &f.front() || arg.getArgNumber() >= args.size()) {
           os << " ?";

@@ -31,6 +31,8 @@ enum class Stage { Spec, AfterAutodiff, Chunked, Linalg, GPUKernel, LLVMDialect,
 /// Where compiled code runs: "cpu", or "cuda-emu" (the GPU-mapped kernel IR
 /// emulated on the CPU).
 bool validTarget(const std::string &target);
+/// The remarks of this thread's last successful compilation ("" if none).
+std::string &compileNotes();
 /// Parses "spec", "after-autodiff", ...; false if unknown.
 bool parseStage(const std::string &name, Stage &stage);
 

@@ -41,9 +41,16 @@
 // CHECK-NEXT: }
 // CHECK-NEXT: gpu.terminator
 
-// SMALL: remark: programs stay one thread each: their buffers need 3 KB of shared memory, more than 2 KB
-// SMALL: threads({{.*}}) in (%{{.*}} = %c1, %{{.*}} = %c1, %{{.*}} = %c1)
-// SMALL-NOT: gpu.barrier
+// What shared memory cannot hold goes to a global scratch buffer with a slice
+// per program (block x, block y) of the grid.
+// SMALL: remark: shared memory (2 KB) holds 2 of the program's 3 buffers; the other 1 (1 KB per program) live in global scratch memory (slower)
+// SMALL: %[[SCRATCH:.*]] = memref.alloc(%{{.*}}) {alignment = 256 : i64, ttt.scratch = 1024 : i64} : memref<?xi8>
+// SMALL: gpu.launch blocks(%[[BX:[^,]*]], %[[BY:[^,]*]], %{{[^)]*}}) in (%{{[^ ]*}} = %c1, %[[GY:[^ ]*]] = %c1
+// SMALL: %[[P:.*]] = arith.muli %[[BX]], %[[GY]]
+// SMALL: %[[PROG:.*]] = arith.addi %[[P]], %[[BY]]
+// SMALL: %[[BASE:.*]] = arith.muli %[[PROG]], %c1024
+// SMALL: %[[OFF:.*]] = arith.addi %[[BASE]], %c0
+// SMALL: memref.view %[[SCRATCH]][%[[OFF]]][] : memref<?xi8> to memref<16x16xf32>
 
 // FAULT-LABEL: func.func @chain(
 // FAULT: memref.store %cst

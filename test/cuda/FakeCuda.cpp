@@ -134,6 +134,10 @@ int cuMemcpyDtoH_v2(void *d, unsigned long long s, size_t n) {
   std::memcpy(d, reinterpret_cast<void *>(s), n);
   return 0;
 }
+int cuMemAllocAsync(unsigned long long *p, size_t bytes, void *) {
+  return cuMemAlloc_v2(p, bytes);
+}
+int cuMemFreeAsync(unsigned long long p, void *) { return cuMemFree_v2(p); }
 int cuStreamSynchronize(void *) { return 0; }
 int cuCtxSynchronize() { return 0; }
 }

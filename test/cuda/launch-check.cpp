@@ -42,8 +42,20 @@ int main(int argc, char **argv) {
     std::printf("load error: %s\n", tttc_cuda_last_error());
     return 0;
   }
-  std::printf("block %d smem %lld params %d\n", tttc_cuda_block_size(k),
-              (long long)tttc_cuda_shared_bytes(k), tttc_cuda_num_params(k));
+  std::printf("block %d smem %lld scratch %lld params %d\n", tttc_cuda_block_size(k),
+              (long long)tttc_cuda_shared_bytes(k), (long long)tttc_cuda_scratch_bytes(k),
+              tttc_cuda_num_params(k));
+  // Where the runtime-allocated scratch buffer sits among the parameters.
+  int scratchAt = -1;
+  {
+    size_t p = ptx.find("// tttc-kernel-params");
+    std::istringstream ps(ptx.substr(p, ptx.find('\n', p) - p));
+    std::string tok;
+    ps >> tok >> tok;
+    for (int i = 0; ps >> tok; ++i)
+      if (tok.rfind("__scratch:", 0) == 0)
+        scratchAt = i;
+  }
   // Shapes: rank-4 [B, T, H, D] / [B, H, D, D]; the test only needs some
   // consistent extents per rank.
   std::vector<std::vector<int64_t>> shapes;
@@ -85,6 +97,12 @@ int main(int argc, char **argv) {
   int w = 0;
   bool ok = true;
   for (size_t i = 0; i < shapes.size(); ++i) {
+    if (int(i) == scratchAt) {
+      // The scratch buffer: B * H slices, allocated by the runtime.
+      ok &= l->words[w] != 0 && l->words[w + 3] == B * H * tttc_cuda_scratch_bytes(k) &&
+            l->words[w + 4] == 1;
+      w += 5;
+    }
     const std::vector<int64_t> &s = shapes[i];
     ok &= l->words[w] == int64_t(reinterpret_cast<intptr_t>(ptrs[i])) &&
           l->words[w + 1] == l->words[w] && l->words[w + 2] == 0;

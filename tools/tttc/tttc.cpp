@@ -54,6 +54,13 @@ const char *kUsage = R"(usage:
       cubin assembled by ptxas ($CUDA_HOME/bin, /usr/local/cuda/bin or PATH).
 )";
 
+/// Remarks of the last compilation (slower strategies chosen), on stderr.
+void printNotes() {
+  const char *n = tttc_last_notes();
+  if (n && *n)
+    std::fprintf(stderr, "%s%s", n, n[std::strlen(n) - 1] == '\n' ? "" : "\n");
+}
+
 int die(const std::string &msg) {
   std::fprintf(stderr, "tttc: error: %s\n", msg.c_str());
   return 1;
@@ -229,6 +236,7 @@ int emitCommand(const Args &a) {
                                    a.arch.c_str());
   if (!text)
     return die(tttc_last_error());
+  printNotes();
   if (a.out.empty() || a.out == "-") {
     std::fputs(text, stdout);
   } else {
@@ -278,6 +286,7 @@ int compileCudaCommand(const Args &a) {
                                    a.arch.c_str());
   if (!text)
     return die(tttc_last_error());
+  printNotes();
   std::string ptxPath = a.emit == "ptx" ? a.out : a.out + ".ptx";
   FILE *f = std::fopen(ptxPath.c_str(), "w");
   if (!f) {
@@ -398,6 +407,7 @@ int runCommand(const Args &a) {
       tttc_compile_file_ex(a.spec.c_str(), D, a.miniBatch, a.exactChunk, a.target.c_str());
   if (!layer)
     return die(tttc_last_error());
+  printNotes();
   double compileMs = nowMs() - t0;
 
   // Inputs: the files, or random ones.
