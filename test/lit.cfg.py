@@ -37,7 +37,12 @@ try:
     import numpy  # noqa: F401
     config.available_features.add("numpy")
 except ImportError:
-    pass
+    lit_config.note("python3-numpy missing: .npy interop tests are skipped")
+try:
+    import torch  # noqa: F401
+    config.available_features.add("torch")
+except ImportError:
+    lit_config.note("python3-torch missing: PyTorch-side tests are skipped")
 
 # A real CUDA driver with a device: the GPU tests run for real.
 try:

@@ -214,6 +214,13 @@ std::string shapeStr(const std::vector<int64_t> &s) {
   return r + "]";
 }
 
+/// mkdir -p.
+void makeDirs(const std::string &path) {
+  for (size_t i = 1; i <= path.size(); ++i)
+    if (i == path.size() || path[i] == '/')
+      mkdir(path.substr(0, i).c_str(), 0777);
+}
+
 double nowMs() {
   return std::chrono::duration<double, std::milli>(
              std::chrono::steady_clock::now().time_since_epoch())
@@ -517,7 +524,7 @@ int runCommand(const Args &a) {
     std::printf("  max rel err (all outputs): %.3e %s\n", worst,
                 worst <= 1e-5 ? "(ok, <= 1e-5)" : "(ABOVE 1e-5)");
   if (!a.outputDir.empty()) {
-    mkdir(a.outputDir.c_str(), 0777);
+    makeDirs(a.outputDir);
     for (size_t i = 0; i < outs.size(); ++i) {
       tttc::NpyArray arr{outShapes[i], outData[i]};
       arr.data.resize(size_t(std::max<int64_t>(0, [&] {
@@ -535,7 +542,7 @@ int runCommand(const Args &a) {
     std::printf("  wrote %zu outputs to %s/\n", outs.size(), a.outputDir.c_str());
     if (a.saveInputs) {
       std::string dir = a.outputDir + "/inputs";
-      mkdir(dir.c_str(), 0777);
+      makeDirs(dir);
       for (size_t i = 0; i < ins.size(); ++i) {
         tttc::NpyArray arr;
         arr.shape.assign(ins[i].shape, ins[i].shape + ins[i].rank);

@@ -1,0 +1,144 @@
+#!/usr/bin/env python3
+"""GPU benchmark: tttc's fused kernels vs the PyTorch eager dual form.
+
+Usage: bench_gpu.py PTX_DIR [--quick] [--hbm-gbs N] [--reps N]
+  PTX_DIR/ttt_linear.ptx, PTX_DIR/ttt_mlp.ptx: kernels for D=64 emitted for
+  this GPU's architecture (bench/gpu/run.sh makes them).
+
+For TTT-Linear and TTT-MLP forward at B=8, T in {2048, 8192, 32768}, H=32,
+D=64 and B=1, T=32768: the kernel's time (CUDA events, median of many runs
+after warm-up, a fresh random input set per run from a rotating pool),
+head-tokens/s, achieved HBM bandwidth over the minimum traffic of a fused
+kernel (inputs and outputs once; states on chip), its fraction of the
+roofline, and the ratio to the eager dual form (bench/gpu/ttt_eager.py) run
+in the same process; the two outputs are compared too. Prints a markdown
+table for bench/RESULTS.md.
+"""
+import argparse
+import os
+import statistics
+import sys
+
+import torch
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import tttc_cuda  # noqa: E402
+import ttt_eager  # noqa: E402
+
+D = 64
+CONFIGS = [(8, 2048, 32), (8, 8192, 32), (8, 32768, 32), (1, 32768, 32)]
+# Peak HBM bandwidth (GB/s) by device name; --hbm-gbs overrides.
+PEAKS = [("H200", 4800), ("H100 PCIe", 2000), ("H100", 3350), ("A100-SXM4-80GB", 2039),
+         ("A100", 1555), ("L40S", 864), ("A10", 600)]
+
+
+def inputs(layer, B, T, H, gen):
+    dev = "cuda"
+    r = lambda *s: torch.randn(*s, device=dev, generator=gen)
+    x = {"q": r(B, T, H, D) / D ** 0.5, "k": r(B, T, H, D) / D ** 0.5,
+         "v": r(B, T, H, D) / D ** 0.5,
+         "lr": torch.rand(B, T, H, device=dev, generator=gen) * 0.9 + 0.05,
+         "ln_w": 1 + 0.1 * r(H, D), "ln_b": 0.1 * r(H, D)}
+    if layer == "ttt_linear":
+        x["w_init"] = r(H, D, D) / D ** 0.5
+        x["b_init"] = 0.1 * r(H, D)
+    else:
+        x["w1_init"] = r(H, D, 4 * D) / D ** 0.5
+        x["b1_init"] = 0.1 * r(H, 4 * D)
+        x["w2_init"] = r(H, 4 * D, D) / (4 * D) ** 0.5
+        x["b2_init"] = 0.1 * r(H, D)
+    return x
+
+
+def outputs(layer, B, T, H):
+    o = {"out": torch.empty(B, T, H, D, device="cuda")}
+    if layer == "ttt_linear":
+        o.update(w_final=torch.empty(B, H, D, D, device="cuda"),
+                 b_final=torch.empty(B, H, D, device="cuda"))
+    else:
+        o.update(w1_final=torch.empty(B, H, D, 4 * D, device="cuda"),
+                 b1_final=torch.empty(B, H, 4 * D, device="cuda"),
+                 w2_final=torch.empty(B, H, 4 * D, D, device="cuda"),
+                 b2_final=torch.empty(B, H, D, device="cuda"))
+    return o
+
+
+def buffers(kernel, ins, outs):
+    bufs = []
+    for name, rank in kernel.params:
+        t = ins.get(name, outs.get(name))
+        if t is None:  # an omitted optional input (token_scale: the default)
+            bufs.append((None, [0] * rank))
+            continue
+        t = t.contiguous()
+        shape = list(t.shape)
+        while len(shape) < rank:  # a shared initial state [H, ...] as [1, H, ...]
+            shape.insert(0, 1)
+        bufs.append((t.data_ptr(), shape))
+    return bufs
+
+
+def min_bytes(x, o):
+    return 4 * (sum(t.numel() for t in x.values()) + sum(t.numel() for t in o.values()))
+
+
+def timed(fn, reps, warmup):
+    for _ in range(warmup):
+        fn(0)
+    times = []
+    for i in range(reps):
+        s, e = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+        s.record()
+        fn(i + 1)
+        e.record()
+        e.synchronize()
+        times.append(s.elapsed_time(e))
+    return statistics.median(times)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("ptx_dir")
+    ap.add_argument("--quick", action="store_true", help="B=8, T=2048 only")
+    ap.add_argument("--hbm-gbs", type=float, default=0)
+    ap.add_argument("--reps", type=int, default=50)
+    a = ap.parse_args()
+    name = torch.cuda.get_device_name()
+    peak = a.hbm_gbs or next((p for k, p in PEAKS if k in name), 0)
+    print(f"# {name}, peak HBM {peak:.0f} GB/s (--hbm-gbs to override), D={D}, fp32\n")
+    print("| layer | B | T | H | tttc ms | eager ms | speedup | head-tokens/s | GB/s | "
+          "roofline | max rel err |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    stream = torch.cuda.current_stream().cuda_stream
+    gen = torch.Generator(device="cuda")
+    gen.manual_seed(0)
+    configs = CONFIGS[:1] if a.quick else CONFIGS
+    for layer in ("ttt_linear", "ttt_mlp"):
+        kernel = tttc_cuda.Kernel(os.path.join(a.ptx_dir, layer + ".ptx"))
+        for B, T, H in configs:
+            pool = [inputs(layer, B, T, H, gen) for _ in range(3)]
+            outs = outputs(layer, B, T, H)
+            bufs = [buffers(kernel, x, outs) for x in pool]
+            run = lambda i: kernel.launch(B, H, bufs[i % len(bufs)], stream)
+            t_tttc = timed(run, a.reps, 3)
+            # Correctness on the GPU: the same inputs through both.
+            kernel.launch(B, H, bufs[0], stream)
+            with torch.no_grad():
+                ref = ttt_eager.run(layer, pool[0])
+                err = max(float((outs[n] - ref[n].reshape(outs[n].shape)).abs().max() /
+                                ref[n].abs().max()) for n in outs)
+                eager_reps = max(3, min(a.reps, int(2000 / max(t_tttc * 50, 1))))
+                t_eager = timed(lambda i: ttt_eager.run(layer, pool[i % len(pool)]),
+                                eager_reps, 1)
+            moved = min_bytes(pool[0], outs)
+            gbs = moved / (t_tttc * 1e-3) / 1e9
+            roof = (moved / (peak * 1e9)) / (t_tttc * 1e-3) if peak else float("nan")
+            print(f"| {layer} | {B} | {T} | {H} | {t_tttc:.3f} | {t_eager:.2f} | "
+                  f"{t_eager / t_tttc:.1f}x | {B * T * H / (t_tttc * 1e-3):.3g} | {gbs:.0f} | "
+                  f"{100 * roof:.1f}% | {err:.1e} |", flush=True)
+            del pool, outs, bufs
+            torch.cuda.empty_cache()
+
+
+if __name__ == "__main__":
+    main()
