@@ -43,6 +43,7 @@ struct PipelineOptions {
   int64_t headDim = 64;
   int64_t miniBatch = 0; // 0: the spec's own
   int64_t exactChunk = kDefaultExactChunk; // exact mini-batch-1 rules (1: sequential)
+  std::string ioType = "f32"; // per-token inputs and readouts: f32, bf16, f16
   std::string libdevice;    // NVVM: libdevice bitcode to link (math functions)
   int64_t gpuThreads = 128; // threads per GPU program (<= 1: one-thread programs)
   /// Shared memory a GPU program may use (KB): the sm_90 opt-in maximum; the

@@ -56,7 +56,16 @@ def TTTLowerLayerToFunc : Pass<"ttt-lower-layer-to-func", "ModuleOp"> {
     heads and chunks with the states carried across chunks; the chunk body is
     the `ttt.chunk_step` region, inlined. The last, shorter chunk is padded
     with zero tokens and gates and only its real rows are written back.
+
+    `io-type` (f32, bf16, f16) is the element type of the per-token inputs
+    and the readouts in memory: they are widened to f32 as a chunk is loaded
+    and rounded as its rows are stored; parameters, states and all
+    arithmetic stay f32.
   }];
+  let options = [
+    Option<"ioType", "io-type", "std::string", "\"f32\"",
+           "element type of per-token inputs and readouts (f32, bf16, f16)">
+  ];
   let dependentDialects = ["::mlir::func::FuncDialect", "::mlir::scf::SCFDialect",
                            "::mlir::tensor::TensorDialect", "::mlir::arith::ArithDialect",
                            "::mlir::linalg::LinalgDialect"];

@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
 """GPU benchmark: tttc's fused kernels vs the PyTorch eager dual form.
 
-Usage: bench_gpu.py PTX_DIR [--quick] [--hbm-gbs N] [--reps N]
-  PTX_DIR/ttt_linear.ptx, PTX_DIR/ttt_mlp.ptx: kernels for D=64 emitted for
-  this GPU's architecture (bench/gpu/run.sh makes them).
+Usage: bench_gpu.py PTX_DIR [--quick] [--hbm-gbs N] [--reps N] [--io f32|bf16]
+  PTX_DIR/ttt_linear.ptx, PTX_DIR/ttt_mlp.ptx (and .bf16.ptx for --io bf16:
+  bfloat16 per-token inputs and outputs, f32 states): kernels for D=64
+  emitted for this GPU's architecture (bench/gpu/run.sh makes them).
 
 For TTT-Linear and TTT-MLP forward at B=8, T in {2048, 8192, 32768}, H=32,
 D=64 and B=1, T=32768: the kernel's time (CUDA events, median of many runs
@@ -50,8 +51,11 @@ def inputs(layer, B, T, H, gen):
     return x
 
 
-def outputs(layer, B, T, H):
-    o = {"out": torch.empty(B, T, H, D, device="cuda")}
+IO = ("q", "k", "v", "lr", "out")
+
+
+def outputs(layer, B, T, H, io_dtype):
+    o = {"out": torch.empty(B, T, H, D, device="cuda", dtype=io_dtype)}
     if layer == "ttt_linear":
         o.update(w_final=torch.empty(B, H, D, D, device="cuda"),
                  b_final=torch.empty(B, H, D, device="cuda"))
@@ -79,7 +83,7 @@ def buffers(kernel, ins, outs):
 
 
 def min_bytes(x, o):
-    return 4 * (sum(t.numel() for t in x.values()) + sum(t.numel() for t in o.values()))
+    return sum(t.numel() * t.element_size() for t in list(x.values()) + list(o.values()))
 
 
 def timed(fn, reps, warmup):
@@ -102,10 +106,13 @@ def main():
     ap.add_argument("--quick", action="store_true", help="B=8, T=2048 only")
     ap.add_argument("--hbm-gbs", type=float, default=0)
     ap.add_argument("--reps", type=int, default=50)
+    ap.add_argument("--io", choices=["f32", "bf16"], default="f32")
     a = ap.parse_args()
     name = torch.cuda.get_device_name()
     peak = a.hbm_gbs or next((p for k, p in PEAKS if k in name), 0)
-    print(f"# {name}, peak HBM {peak:.0f} GB/s (--hbm-gbs to override), D={D}, fp32\n")
+    io_dtype = torch.bfloat16 if a.io == "bf16" else torch.float32
+    print(f"# {name}, peak HBM {peak:.0f} GB/s (--hbm-gbs to override), D={D}, "
+          f"I/O {a.io}, f32 states\n")
     print("| layer | B | T | H | tttc ms | eager ms | speedup | head-tokens/s | GB/s | "
           "roofline | max rel err |")
     print("|---|---|---|---|---|---|---|---|---|---|---|")
@@ -114,22 +121,26 @@ def main():
     gen.manual_seed(0)
     configs = CONFIGS[:1] if a.quick else CONFIGS
     for layer in ("ttt_linear", "ttt_mlp"):
-        kernel = tttc_cuda.Kernel(os.path.join(a.ptx_dir, layer + ".ptx"))
+        suffix = ".bf16.ptx" if a.io == "bf16" else ".ptx"
+        kernel = tttc_cuda.Kernel(os.path.join(a.ptx_dir, layer + suffix))
         for B, T, H in configs:
             pool = [inputs(layer, B, T, H, gen) for _ in range(3)]
-            outs = outputs(layer, B, T, H)
+            for x in pool:  # the kernel's I/O type; the baseline sees the same values
+                for n in IO[:-1]:
+                    x[n] = x[n].to(io_dtype)
+            outs = outputs(layer, B, T, H, io_dtype)
             bufs = [buffers(kernel, x, outs) for x in pool]
             run = lambda i: kernel.launch(B, H, bufs[i % len(bufs)], stream)
             t_tttc = timed(run, a.reps, 3)
             # Correctness on the GPU: the same inputs through both.
             kernel.launch(B, H, bufs[0], stream)
+            f32 = [{n: t.float() for n, t in x.items()} for x in pool]
             with torch.no_grad():
-                ref = ttt_eager.run(layer, pool[0])
-                err = max(float((outs[n] - ref[n].reshape(outs[n].shape)).abs().max() /
+                ref = ttt_eager.run(layer, f32[0])
+                err = max(float((outs[n].float() - ref[n].reshape(outs[n].shape)).abs().max() /
                                 ref[n].abs().max()) for n in outs)
                 eager_reps = max(3, min(a.reps, int(2000 / max(t_tttc * 50, 1))))
-                t_eager = timed(lambda i: ttt_eager.run(layer, pool[i % len(pool)]),
-                                eager_reps, 1)
+                t_eager = timed(lambda i: ttt_eager.run(layer, f32[i % len(f32)]), eager_reps, 1)
             moved = min_bytes(pool[0], outs)
             gbs = moved / (t_tttc * 1e-3) / 1e9
             roof = (moved / (peak * 1e9)) / (t_tttc * 1e-3) if peak else float("nan")

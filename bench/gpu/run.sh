@@ -20,6 +20,8 @@ prepare() {
   mkdir -p $out/bench $out/check
   for l in ttt_linear ttt_mlp; do
     $tttc examples/$l.mlir --emit=ptx --arch=$arch --head-dim 64 -o $out/bench/$l.ptx 2>/dev/null
+    $tttc examples/$l.mlir --emit=ptx --arch=$arch --head-dim 64 --io-dtype bf16 \
+      -o $out/bench/$l.bf16.ptx 2>/dev/null
   done
   # Awkward shapes for the on-device correctness check.
   for s in $examples; do for d in 16 64; do
@@ -35,6 +37,7 @@ device() {
   for p in $out/check/*.ptx; do args+=("$p" "${p%.ptx}"); done
   $py bench/gpu/run_ptx.py "${args[@]}"
   $py bench/gpu/bench_gpu.py $out/bench "$@"
+  $py bench/gpu/bench_gpu.py $out/bench --io bf16 "$@"
 }
 
 case "${1:-}" in

@@ -10,7 +10,9 @@
  *   if (tttc_run(l, in, n_in, out, n_out) != 0) ... tttc_last_error() ...
  *   tttc_destroy(l);
  *
- * All tensors are float32, C-contiguous. Errors are reported through the
+ * Tensors are C-contiguous float32, except the per-token inputs and readouts
+ * of a layer compiled with a 16-bit I/O type (tttc_options.io_dtype "bf16" or
+ * "f16"), whose elements are 16-bit. Errors are reported through the
  * return value and a message from tttc_last_error() (per thread).
 \*===----------------------------------------------------------------------===*/
 #ifndef TTTC_TTTC_H
@@ -27,10 +29,11 @@ typedef struct tttc_layer tttc_layer;
 /* Tokens per chunk step of exact per-token rules, by default. */
 #define TTTC_DEFAULT_EXACT_CHUNK 16
 
-/* A named float32 tensor, C-contiguous. */
+/* A named tensor, C-contiguous: float32, or 16-bit elements for the
+ * per-token inputs and readouts of a layer with a 16-bit I/O type. */
 typedef struct {
   const char *name;
-  float *data;
+  void *data;
   int rank;
   const int64_t *shape;
 } tttc_tensor;
@@ -62,6 +65,24 @@ tttc_layer *tttc_compile_file(const char *path, int64_t head_dim, int64_t mini_b
  * "cuda-emu:fault=short-grid" injects a mapping bug, for tests). */
 tttc_layer *tttc_compile_file_ex(const char *path, int64_t head_dim, int64_t mini_batch,
                                  int64_t exact_chunk, const char *target);
+
+/* Every compilation option; tttc_default_options() fills the defaults. */
+typedef struct {
+  int64_t head_dim;      /* required */
+  int64_t mini_batch;    /* 0: the spec's own */
+  int64_t exact_chunk;   /* TTTC_DEFAULT_EXACT_CHUNK */
+  const char *target;    /* "cpu" (NULL), "cuda", "cuda-emu[:options]" */
+  const char *io_dtype;  /* per-token inputs and readouts: "f32" (NULL), "bf16", "f16";
+                            states, parameters and arithmetic stay float32 */
+} tttc_options;
+tttc_options tttc_default_options(int64_t head_dim);
+tttc_layer *tttc_compile_file_opts(const char *path, const tttc_options *options);
+tttc_layer *tttc_compile_opts(const char *spec_text, const tttc_options *options);
+/* As tttc_emit_file_arch with every option (the I/O type shapes the PTX). */
+char *tttc_emit_file_opts(const char *path, const char *stage, const tttc_options *options,
+                          const char *arch);
+/* "f32", "bf16" or "f16". */
+const char *tttc_io_dtype(const tttc_layer *layer);
 void tttc_destroy(tttc_layer *layer);
 
 const char *tttc_layer_name(const tttc_layer *layer);
@@ -108,6 +129,7 @@ typedef struct {
 } tttc_tensor_f64;
 
 /* Evaluate the spec with the float64 per-token reference interpreter (the
+ * inputs are float32 whatever the layer's I/O type; 
  * spec's semantics token by token, weights materialised per token, no
  * chunking or dual form) on the same inputs as tttc_run. Slow: for checks.
  * Outputs may be any subset of the layer's outputs. Returns 0 on success. */

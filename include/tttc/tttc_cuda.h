@@ -12,7 +12,9 @@
  *   tttc_cuda_launch(k, B, H, ptrs, shapes, stream);
  *
  * Buffers are the layer's arguments in the order of tttc_cuda_param_name,
- * float32, C-contiguous, 4-byte aligned device memory; an omitted optional
+ * C-contiguous device memory aligned to their element: float32, or 16-bit
+ * (tttc_cuda_param_bytes) for the per-token inputs and readouts of kernels
+ * compiled with a bf16/f16 I/O type; an omitted optional
  * input is a null pointer with a shape whose first extent is 0.
 \*===----------------------------------------------------------------------===*/
 #ifndef TTTC_TTTC_CUDA_H
@@ -41,6 +43,8 @@ tttc_cuda_kernel *tttc_cuda_load_ptx(const char *ptx);
 int tttc_cuda_num_params(const tttc_cuda_kernel *k);
 const char *tttc_cuda_param_name(const tttc_cuda_kernel *k, int i);
 int tttc_cuda_param_rank(const tttc_cuda_kernel *k, int i);
+/* Bytes per element of parameter i: 4 (float32) or 2 (bfloat16/float16). */
+int tttc_cuda_param_bytes(const tttc_cuda_kernel *k, int i);
 /* Threads per block and dynamic shared memory (bytes) of a launch. */
 int tttc_cuda_block_size(const tttc_cuda_kernel *k);
 int64_t tttc_cuda_shared_bytes(const tttc_cuda_kernel *k);

@@ -58,9 +58,9 @@ bool readFile(const char *path, std::string &out) {
 
 tttc_layer *compileNamed(const std::string &text, const std::string &name, int64_t d,
                          int64_t c, int64_t exactChunk = TTTC_DEFAULT_EXACT_CHUNK,
-                         const std::string &target = "cpu") {
+                         const std::string &target = "cpu", const std::string &io = "f32") {
   std::string err;
-  auto impl = tttc::CompiledLayer::compile(text, name, d, c, err, exactChunk, target);
+  auto impl = tttc::CompiledLayer::compile(text, name, d, c, err, exactChunk, target, io);
   if (!impl)
     return failWith<tttc_layer *>(err, nullptr);
   lastError.clear();
@@ -109,6 +109,31 @@ tttc_layer *tttc_compile_file_ex(const char *path, int64_t head_dim, int64_t min
                                   nullptr);
   return compileNamed(text, path, head_dim, mini_batch, exact_chunk, target ? target : "cpu");
 }
+
+tttc_options tttc_default_options(int64_t head_dim) {
+  return tttc_options{head_dim, 0, TTTC_DEFAULT_EXACT_CHUNK, nullptr, nullptr};
+}
+
+tttc_layer *tttc_compile_opts(const char *text, const tttc_options *o) {
+  if (!text || !o)
+    return failWith<tttc_layer *>("tttc_compile_opts: spec text or options is NULL", nullptr);
+  return compileNamed(text, "<spec>", o->head_dim, o->mini_batch, o->exact_chunk,
+                      o->target ? o->target : "cpu", o->io_dtype ? o->io_dtype : "f32");
+}
+
+tttc_layer *tttc_compile_file_opts(const char *path, const tttc_options *o) {
+  std::string text;
+  if (!path || !readFile(path, text))
+    return failWith<tttc_layer *>(std::string("cannot read spec file '") +
+                                      (path ? path : "(null)") + "'",
+                                  nullptr);
+  if (!o)
+    return failWith<tttc_layer *>("tttc_compile_file_opts: options is NULL", nullptr);
+  return compileNamed(text, path, o->head_dim, o->mini_batch, o->exact_chunk,
+                      o->target ? o->target : "cpu", o->io_dtype ? o->io_dtype : "f32");
+}
+
+const char *tttc_io_dtype(const tttc_layer *l) { return l ? l->impl->ioType().c_str() : ""; }
 
 void tttc_destroy(tttc_layer *layer) { delete layer; }
 
@@ -219,7 +244,9 @@ int tttc_run_reference(tttc_layer *l, const tttc_tensor *inputs, int num_inputs,
 
 static char *emitNamed(const std::string &text, const std::string &name,
                        const char *stage, int64_t head_dim, int64_t mini_batch,
-                       const char *arch = "sm_80") {
+                       const char *arch = "sm_80",
+                       int64_t exactChunk = TTTC_DEFAULT_EXACT_CHUNK,
+                       const char *target = "cpu", const char *io = "f32") {
   tttc::Stage st;
   if (!stage || !tttc::parseStage(stage, st))
     return failWith<char *>(std::string("unknown stage '") + (stage ? stage : "(null)") +
@@ -227,12 +254,27 @@ static char *emitNamed(const std::string &text, const std::string &name,
                                 "gpu-kernel, llvm-dialect, llvm-ir or ptx)",
                             nullptr);
   std::string err;
-  std::string out = tttc::emit(text, name, st, head_dim, mini_batch, err, arch ? arch : "sm_80");
+  std::string out = tttc::emit(text, name, st, head_dim, mini_batch, err, arch ? arch : "sm_80",
+                               exactChunk, target ? target : "cpu", io ? io : "f32");
   if (out.empty())
     return failWith<char *>(err, nullptr);
   lastError.clear();
   return strdup(out.c_str());
 }
+
+char *tttc_emit_file_opts(const char *path, const char *stage, const tttc_options *o,
+                          const char *arch) {
+  std::string text;
+  if (!path || !readFile(path, text))
+    return failWith<char *>(std::string("cannot read spec file '") + (path ? path : "(null)") +
+                                "'",
+                            nullptr);
+  if (!o)
+    return failWith<char *>("tttc_emit_file_opts: options is NULL", nullptr);
+  return emitNamed(text, path, stage, o->head_dim, o->mini_batch, arch, o->exact_chunk,
+                   o->target, o->io_dtype);
+}
+
 
 static int objectNamed(const std::string &text, const std::string &name, int64_t head_dim,
                        int64_t mini_batch, const char *object_path,

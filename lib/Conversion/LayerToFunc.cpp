@@ -35,7 +35,7 @@ constexpr int64_t kDyn = ShapedType::kDynamic;
 
 class LayerLowering {
 public:
-  LayerLowering(LayerOp layer) : layer(layer), b(layer), loc(layer.getLoc()) {}
+  LayerLowering(LayerOp layer, Type io) : layer(layer), b(layer), loc(layer.getLoc()), io(io) {}
 
   LogicalResult run() {
     ChunkStepOp step;
@@ -68,7 +68,7 @@ public:
       Type t = d->getResult(0).getType();
       SmallVector<int64_t> inner = specShape(t, D);
       if (isa<InputOp>(d))
-        argTypes.push_back(tensor({kDyn, kDyn, kDyn}, inner));
+        argTypes.push_back(tensor({kDyn, kDyn, kDyn}, inner, io));
       else if (isa<PositionInputOp>(d))
         argTypes.push_back(tensor({kDyn}, {}));
       else if (isa<ParamOp>(d))
@@ -81,7 +81,8 @@ public:
     for (unsigned i = 0; i < numReadouts; ++i)
       outTypes.push_back(tensor({kDyn, kDyn, kDyn},
                                 {cast<RankedTensorType>(yield.getValues()[i].getType())
-                                     .getDimSize(1)}));
+                                     .getDimSize(1)},
+                                io));
     SmallVector<StateOp> states;
     for (Operation *d : decls)
       if (auto s = dyn_cast<StateOp>(d))
@@ -151,11 +152,36 @@ private:
   Location loc;
   int64_t D = 0, C = 0;
   Type f32;
+  Type io; // per-token inputs and readouts in memory
 
-  RankedTensorType tensor(ArrayRef<int64_t> outer, ArrayRef<int64_t> inner) {
+  RankedTensorType tensor(ArrayRef<int64_t> outer, ArrayRef<int64_t> inner,
+                          Type elt = nullptr) {
     SmallVector<int64_t> s(outer);
     s.append(inner.begin(), inner.end());
-    return RankedTensorType::get(s, f32);
+    return RankedTensorType::get(s, elt ? elt : f32);
+  }
+
+  /// `t` converted elementwise to element type `to` (f32 <-> io).
+  Value convert(Value t, Type to) {
+    auto tt = cast<RankedTensorType>(t.getType());
+    if (tt.getElementType() == to)
+      return t;
+    SmallVector<Value> dyn;
+    for (int64_t i = 0; i < tt.getRank(); ++i)
+      if (tt.isDynamicDim(i))
+        dyn.push_back(tensor::DimOp::create(b, loc, t, i));
+    Value init = tensor::EmptyOp::create(b, loc, tt.getShape(), to, dyn);
+    AffineMap id = b.getMultiDimIdentityMap(tt.getRank());
+    SmallVector<utils::IteratorType> its(tt.getRank(), utils::IteratorType::parallel);
+    bool widen = to.getIntOrFloatBitWidth() > tt.getElementType().getIntOrFloatBitWidth();
+    return linalg::GenericOp::create(
+               b, loc, init.getType(), t, init, ArrayRef<AffineMap>{id, id}, its,
+               [&](OpBuilder &nb, Location nl, ValueRange a) {
+                 Value c = widen ? arith::ExtFOp::create(nb, nl, to, a[0]).getResult()
+                                 : arith::TruncFOp::create(nb, nl, to, a[0]).getResult();
+                 linalg::YieldOp::create(nb, nl, c);
+               })
+        .getResult(0);
   }
   Value idx(int64_t v) { return arith::ConstantIndexOp::create(b, loc, v); }
   Value zeros(ArrayRef<int64_t> shape) {
@@ -340,15 +366,16 @@ private:
     Value slice;
     if (vector)
       slice = tensor::ExtractSliceOp::create(
-          b, loc, RankedTensorType::get({kDyn, n}, f32), arg,
+          b, loc, RankedTensorType::get({kDyn, n}, io), arg,
           {OpFoldResult(bi), OpFoldResult(t0), OpFoldResult(hi), b.getIndexAttr(0)},
           {b.getIndexAttr(1), OpFoldResult(valid), b.getIndexAttr(1), b.getIndexAttr(n)},
           attrs({1, 1, 1, 1}));
     else
       slice = tensor::ExtractSliceOp::create(
-          b, loc, RankedTensorType::get({kDyn}, f32), arg,
+          b, loc, RankedTensorType::get({kDyn}, io), arg,
           {OpFoldResult(bi), OpFoldResult(t0), OpFoldResult(hi)},
           {b.getIndexAttr(1), OpFoldResult(valid), b.getIndexAttr(1)}, attrs({1, 1, 1}));
+    slice = convert(slice, f32);
     return tensor::InsertSliceOp::create(b, loc, slice, zeros(ct.getShape()),
                                          attrs({0, 0}),
                                          {OpFoldResult(valid), b.getIndexAttr(n)},
@@ -360,6 +387,7 @@ private:
     Value real = tensor::ExtractSliceOp::create(
         b, loc, RankedTensorType::get({kDyn, n}, f32), rows, attrs({0, 0}),
         {OpFoldResult(valid), b.getIndexAttr(n)}, attrs({1, 1}));
+    real = convert(real, io);
     return tensor::InsertSliceOp::create(
         b, loc, real, dest,
         {OpFoldResult(bi), OpFoldResult(t0), OpFoldResult(hi), b.getIndexAttr(0)},
@@ -386,11 +414,25 @@ private:
 
 struct TTTLowerLayerToFuncPass
     : ttt::impl::TTTLowerLayerToFuncBase<TTTLowerLayerToFuncPass> {
+  using Base::Base;
   void runOnOperation() override {
+    MLIRContext *ctx = &getContext();
+    Type io;
+    if (ioType == "f32")
+      io = Float32Type::get(ctx);
+    else if (ioType == "bf16")
+      io = BFloat16Type::get(ctx);
+    else if (ioType == "f16")
+      io = Float16Type::get(ctx);
+    else {
+      getOperation().emitError("ttt-lower-layer-to-func: io-type must be f32, bf16 or f16, got '")
+          << ioType << "'";
+      return signalPassFailure();
+    }
     SmallVector<LayerOp> layers;
     getOperation().walk([&](LayerOp l) { layers.push_back(l); });
     for (LayerOp l : layers)
-      if (failed(LayerLowering(l).run()))
+      if (failed(LayerLowering(l, io).run()))
         return signalPassFailure();
   }
 };

@@ -158,7 +158,8 @@ Driver *driver() {
 struct Param {
   std::string name;
   int rank;
-  bool scratch; // allocated by the runtime, not passed by the caller
+  bool scratch;     // allocated by the runtime, not passed by the caller
+  int elementBytes; // 4 (f32), 2 (bf16, f16 per-token inputs and readouts)
 };
 } // namespace
 
@@ -210,15 +211,26 @@ tttc_cuda_kernel *tttc_cuda_load_ptx(const char *ptx) {
       std::string p;
       params = true;
       while (ls >> p) {
-        size_t c = p.rfind(':');
+        // name:rank[:bf16|:f16]
+        size_t c = p.find(':');
         if (c == std::string::npos || c + 1 >= p.size()) {
           params = false;
           break;
         }
-        std::string name = p.substr(0, c);
+        std::string name = p.substr(0, c), rest = p.substr(c + 1);
+        int bytes = 4;
+        if (size_t t = rest.find(':'); t != std::string::npos) {
+          std::string type = rest.substr(t + 1);
+          if (type != "bf16" && type != "f16") {
+            params = false;
+            break;
+          }
+          bytes = 2;
+          rest = rest.substr(0, t);
+        }
         if (name != "__scratch")
           k->visible.push_back(int(k->params.size()));
-        k->params.push_back({name, std::atoi(p.c_str() + c + 1), name == "__scratch"});
+        k->params.push_back({name, std::atoi(rest.c_str()), name == "__scratch", bytes});
       }
     } else if (line.find(".target") != std::string::npos) {
       std::istringstream ts(line);
@@ -295,6 +307,9 @@ int tttc_cuda_param_rank(const tttc_cuda_kernel *k, int i) {
   return k && i >= 0 && i < int(k->visible.size()) ? k->params[k->visible[i]].rank : -1;
 }
 int64_t tttc_cuda_scratch_bytes(const tttc_cuda_kernel *k) { return k ? k->scratch : 0; }
+int tttc_cuda_param_bytes(const tttc_cuda_kernel *k, int i) {
+  return k && i >= 0 && i < int(k->visible.size()) ? k->params[k->visible[i]].elementBytes : 0;
+}
 int tttc_cuda_block_size(const tttc_cuda_kernel *k) { return k ? k->block : 0; }
 int64_t tttc_cuda_shared_bytes(const tttc_cuda_kernel *k) { return k ? k->smem : 0; }
 
@@ -340,9 +355,11 @@ int tttc_cuda_launch(tttc_cuda_kernel *k, int64_t gridX, int64_t gridY, void *co
     if (n > 0 && !p.scratch) {
       if (!ptr)
         return failWith("tttc_cuda_launch: '" + p.name + "' is a null pointer");
-      if (ptr % 4)
-        return failWith("tttc_cuda_launch: '" + p.name +
-                        "' is not 4-byte aligned (float32 device memory expected)");
+      if (ptr % uintptr_t(p.elementBytes))
+        return failWith("tttc_cuda_launch: '" + p.name + "' is not " +
+                        std::to_string(p.elementBytes) + "-byte aligned (" +
+                        (p.elementBytes == 4 ? "float32" : "16-bit") +
+                        " device memory expected)");
       unsigned memType = 0;
       if (d->cuPointerGetAttribute(&memType, CU_POINTER_ATTRIBUTE_MEMORY_TYPE, ptr) ||
           memType == CU_MEMORYTYPE_HOST)

@@ -37,7 +37,9 @@ void ttt::buildChunkedPipeline(OpPassManager &pm, const PipelineOptions &opts) {
 
 void ttt::buildLinalgPipeline(OpPassManager &pm, const PipelineOptions &opts) {
   buildChunkedPipeline(pm, opts);
-  pm.addPass(ttt::createTTTLowerLayerToFunc());
+  ttt::TTTLowerLayerToFuncOptions lo;
+  lo.ioType = opts.ioType;
+  pm.addPass(ttt::createTTTLowerLayerToFunc(lo));
   pm.addPass(ttt::createConvertTTTToLinalg());
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createCSEPass());
@@ -173,8 +175,12 @@ struct CLIPipelineOptions : public PassPipelineOptions<CLIPipelineOptions> {
   Option<int64_t> gpuThreads{*this, "gpu-threads",
                              llvm::cl::desc("threads per GPU program (<= 1: one)"),
                              llvm::cl::init(128)};
+  Option<std::string> ioType{*this, "io-type",
+                             llvm::cl::desc("per-token inputs and readouts: f32, bf16, f16"),
+                             llvm::cl::init("f32")};
   ttt::PipelineOptions get() const {
     ttt::PipelineOptions o;
+    o.ioType = ioType;
     o.headDim = headDim;
     o.miniBatch = miniBatch;
     o.exactChunk = exactChunk;

@@ -256,7 +256,7 @@ bool referenceRun(const std::string &source, const std::string &bufferName,
         if (s.getInit())
           if (const Tensor *t = find(s.getInit()->str())) {
             bool batched = int64_t(t->shape.size()) == 2 + int64_t(specShape(s.getType(), D).size());
-            const float *p = t->data + ((batched ? b * H : 0) + h) * n;
+            const float *p = static_cast<const float *>(t->data) + ((batched ? b * H : 0) + h) * n;
             for (int64_t i = 0; i < n; ++i)
               v[i] = p[i];
           }
@@ -267,15 +267,16 @@ bool referenceRun(const std::string &source, const std::string &bufferName,
           if (auto in = dyn_cast<InputOp>(op)) {
             const Tensor *x = find(in.getName().str());
             int64_t n = numElements(in.getType(), D);
-            const float *p = x->data + ((b * T + t) * H + h) * n;
+            const float *p = static_cast<const float *>(x->data) + ((b * T + t) * H + h) * n;
             env[in.getResult()] = Vec(p, p + n);
           } else if (auto p = dyn_cast<ParamOp>(op)) {
             const Tensor *x = find(p.getName().str());
             int64_t n = numElements(p.getType(), D);
-            env[p.getResult()] = Vec(x->data + h * n, x->data + (h + 1) * n);
+            const float *d = static_cast<const float *>(x->data);
+            env[p.getResult()] = Vec(d + h * n, d + (h + 1) * n);
           } else if (auto pi = dyn_cast<PositionInputOp>(op)) {
             if (const Tensor *x = find(pi.getName().str())) {
-              env[pi.getResult()] = {double(x->data[pos])};
+              env[pi.getResult()] = {double(static_cast<const float *>(x->data)[pos])};
             } else {
               DenseMap<Value, Vec> denv;
               Block &db = pi.getDefaultBody().front();

@@ -164,7 +164,9 @@ struct Frontend {
 
   bool lower(Stage stage, int64_t headDim, int64_t miniBatch, std::string &error,
              int64_t exactChunk = kDefaultExactChunk, const std::string &target = "cpu",
-             const std::string &arch = "sm_80") {
+             const std::string &arch = "sm_80", const std::string &ioType = "f32") {
+    if (ioType != "f32" && ioType != "bf16" && ioType != "f16")
+      return fail(error, "unknown I/O type '" + ioType + "' (expected f32, bf16 or f16)");
     if (headDim <= 0)
       return fail(error, "head dimension must be positive, got " + std::to_string(headDim));
     if (miniBatch < 0)
@@ -176,6 +178,7 @@ struct Frontend {
     o.headDim = headDim;
     o.miniBatch = miniBatch;
     o.exactChunk = exactChunk;
+    o.ioType = ioType;
     if (!parseTarget(target, o, error))
       return false;
     switch (stage) {
@@ -269,7 +272,8 @@ std::unique_ptr<CompiledLayer> CompiledLayer::compile(const std::string &source,
                                                       const std::string &bufferName,
                                                       int64_t headDim, int64_t miniBatch,
                                                       std::string &error, int64_t exactChunk,
-                                                      const std::string &target) {
+                                                      const std::string &target,
+                                                      const std::string &ioType) {
   initLLVMOnce();
   watchProcessExit();
   Frontend fe;
@@ -279,6 +283,7 @@ std::unique_ptr<CompiledLayer> CompiledLayer::compile(const std::string &source,
   std::unique_ptr<CompiledLayer> cl(new CompiledLayer());
   cl->sig = getLayerSignature(fe.layer, headDim, C);
   cl->targetName = target;
+  cl->ioTypeName = ioType;
   if (target == "cuda") {
     // PTX for the device's architecture, loaded through the driver.
     if (!tttc_cuda_available()) {
@@ -287,7 +292,7 @@ std::unique_ptr<CompiledLayer> CompiledLayer::compile(const std::string &source,
     }
     std::string arch = tttc_cuda_device_arch();
     std::string ptx = emit(source, bufferName, Stage::PTX, headDim, miniBatch, error, arch,
-                           exactChunk, target);
+                           exactChunk, target, ioType);
     if (ptx.empty())
       return nullptr;
     cl->impl = std::make_unique<Impl>();
@@ -305,7 +310,8 @@ std::unique_ptr<CompiledLayer> CompiledLayer::compile(const std::string &source,
     cl->impl->bufferName = bufferName;
     return cl;
   }
-  if (!fe.lower(Stage::LLVMDialect, headDim, miniBatch, error, exactChunk, target))
+  if (!fe.lower(Stage::LLVMDialect, headDim, miniBatch, error, exactChunk, target, "sm_80",
+                ioType))
     return nullptr;
   auto fn = fe.module->lookupSymbol<LLVM::LLVMFuncOp>(cl->sig.name);
   if (!fn || !isa<LLVM::LLVMVoidType>(fn.getFunctionType().getReturnType())) {
@@ -400,7 +406,7 @@ std::vector<int64_t> CompiledLayer::shapeOf(const ArgInfo &a, int64_t B, int64_t
 /// A ranked memref descriptor as the C interface expects it.
 struct Descriptor {
   std::vector<int64_t> words;
-  Descriptor(float *data, const std::vector<int64_t> &shape) {
+  Descriptor(void *data, const std::vector<int64_t> &shape) {
     words.push_back(reinterpret_cast<int64_t>(data));
     words.push_back(reinterpret_cast<int64_t>(data));
     words.push_back(0);
@@ -591,6 +597,12 @@ bool CompiledLayer::launch(int64_t B, int64_t H, std::vector<Descriptor> &descs,
   return true;
 }
 
+size_t CompiledLayer::elementBytes(const ArgInfo &a) const {
+  bool io = a.kind == ArgKind::TokenVector || a.kind == ArgKind::TokenScalar ||
+            a.kind == ArgKind::Readout;
+  return io && ioTypeName != "f32" ? 2 : 4;
+}
+
 bool CompiledLayer::runOnDevice(const std::vector<Tensor> &inputs,
                                 const std::vector<Tensor> &outputs, void *stream,
                                 std::string &error) {
@@ -622,8 +634,11 @@ bool CompiledLayer::run(const std::vector<Tensor> &inputs,
         tttc_cuda_free_device(p);
     };
     size_t nIn = descs.size() - sig.outputs.size();
+    auto argOf = [&](size_t i) -> const ArgInfo & {
+      return i < nIn ? sig.inputs[i] : sig.outputs[i - nIn];
+    };
     for (size_t i = 0; i < descs.size(); ++i) {
-      size_t bytes = sizeof(float);
+      size_t bytes = elementBytes(argOf(i));
       for (int64_t e : extentsOf(descs[i]))
         bytes *= size_t(e);
       if (bytes == 0)
@@ -641,7 +656,7 @@ bool CompiledLayer::run(const std::vector<Tensor> &inputs,
       devDescs[i].words[0] = devDescs[i].words[1] = reinterpret_cast<int64_t>(dev[i]);
     bool ok = T == 0 || launch(B, H, devDescs, nullptr, error);
     for (size_t i = nIn; ok && i < descs.size(); ++i) {
-      size_t bytes = sizeof(float);
+      size_t bytes = elementBytes(argOf(i));
       for (int64_t e : extentsOf(descs[i]))
         bytes *= size_t(e);
       if (bytes && tttc_cuda_copy_to_host(reinterpret_cast<void *>(descs[i].words[1]), dev[i],
@@ -674,13 +689,14 @@ bool CompiledLayer::run(const std::vector<Tensor> &inputs,
 
 std::string emit(const std::string &source, const std::string &bufferName, Stage stage,
                  int64_t headDim, int64_t miniBatch, std::string &error,
-                 const std::string &arch, int64_t exactChunk, const std::string &target) {
+                 const std::string &arch, int64_t exactChunk, const std::string &target,
+                 const std::string &ioType) {
   Frontend fe;
   if (!fe.parse(source, bufferName, error))
     return "";
   int64_t C = miniBatch > 0 ? miniBatch : fe.layer.getMiniBatch();
   LayerSignature sig = getLayerSignature(fe.layer, headDim, C);
-  if (!fe.lower(stage, headDim, miniBatch, error, exactChunk, target, arch))
+  if (!fe.lower(stage, headDim, miniBatch, error, exactChunk, target, arch, ioType))
     return "";
   std::string out;
   llvm::raw_string_ostream os(out);
@@ -723,7 +739,13 @@ std::string emit(const std::string &source, const std::string &bufferName, Stage
           continue;
         }
         const ArgInfo *a = args[arg.getArgNumber()];
-        os << " " << a->name << ":" << cast<MemRefType>(v.getType()).getRank();
+        auto mt = cast<MemRefType>(v.getType());
+        os << " " << a->name << ":" << mt.getRank();
+        // 16-bit per-token inputs and readouts carry their type.
+        if (mt.getElementType().isBF16())
+          os << ":bf16";
+        else if (mt.getElementType().isF16())
+          os << ":f16";
       }
       os << "\n";
     });

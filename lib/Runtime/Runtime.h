@@ -19,7 +19,9 @@ namespace tttc {
 
 struct Tensor {
   std::string name;
-  float *data = nullptr;
+  /// float32, or the layer's I/O type (bf16/f16: 16-bit elements) for its
+  /// per-token inputs and readouts.
+  void *data = nullptr;
   std::vector<int64_t> shape;
 };
 
@@ -45,7 +47,8 @@ public:
                                                 int64_t headDim, int64_t miniBatch,
                                                 std::string &error,
                                                 int64_t exactChunk = mlir::ttt::kDefaultExactChunk,
-                                                const std::string &target = "cpu");
+                                                const std::string &target = "cpu",
+                                                const std::string &ioType = "f32");
   ~CompiledLayer();
 
   const mlir::ttt::LayerSignature &signature() const { return sig; }
@@ -63,6 +66,10 @@ public:
 
   /// The target this layer was compiled for.
   const std::string &target() const { return targetName; }
+  /// Element type of the per-token inputs and readouts: f32, bf16 or f16.
+  const std::string &ioType() const { return ioTypeName; }
+  /// Bytes per element of argument `a` in memory.
+  size_t elementBytes(const mlir::ttt::ArgInfo &a) const;
 
   /// Evaluates the spec with the float64 per-token reference interpreter
   /// (no chunking, no dual form; weights materialised per token). Outputs in
@@ -86,7 +93,7 @@ private:
                 std::string &error) const;
   bool launch(int64_t B, int64_t H, std::vector<Descriptor> &descs, void *stream,
               std::string &error);
-  std::string targetName;
+  std::string targetName, ioTypeName = "f32";
   struct Impl;
   std::unique_ptr<Impl> impl;
   mlir::ttt::LayerSignature sig;
@@ -102,7 +109,7 @@ std::string emit(const std::string &source, const std::string &bufferName, Stage
                  int64_t headDim, int64_t miniBatch, std::string &error,
                  const std::string &arch = "sm_80",
                  int64_t exactChunk = mlir::ttt::kDefaultExactChunk,
-                 const std::string &target = "cpu");
+                 const std::string &target = "cpu", const std::string &ioType = "f32");
 
 /// Ahead-of-time: an object file and a C header for the entry point.
 bool compileToObject(const std::string &source, const std::string &bufferName,

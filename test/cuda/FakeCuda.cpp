@@ -93,8 +93,10 @@ int cuLaunchKernel(void *, unsigned gx, unsigned gy, unsigned gz, unsigned bx, u
   l = FakeLaunch{{gx, gy, gz}, {bx, by, bz}, smem, 0, {}, dynSmemAttr};
   // Every parameter of a tttc kernel is 8 bytes (pointers and i64); the
   // count comes from the PTX's .param lines.
+  // the .entry's parameter list only (calls declare .param too).
+  size_t begin = loadedPtx.find(".entry "), end = loadedPtx.find(")", begin);
   int n = 0;
-  for (size_t p = loadedPtx.find(".param ."); p != std::string::npos;
+  for (size_t p = loadedPtx.find(".param .", begin); p != std::string::npos && p < end;
        p = loadedPtx.find(".param .", p + 1))
     ++n;
   l.numParams = n;

@@ -3,6 +3,7 @@
 #include "TestUtil.h"
 
 #include <cstdlib>
+#include <cstring>
 
 using namespace testutil;
 
@@ -250,6 +251,81 @@ TEST(Api, EmulationCatchesAMissingBarrier) {
   std::string err = runError(checked, c);
   EXPECT_NE(err.find("data race"), std::string::npos) << err;
   EXPECT_NE(err.find("no barrier between them"), std::string::npos) << err;
+}
+
+uint16_t toBF16(float f) {
+  uint32_t u;
+  std::memcpy(&u, &f, 4);
+  u += 0x7fffu + ((u >> 16) & 1u);
+  return uint16_t(u >> 16);
+}
+float fromBF16(uint16_t h) {
+  uint32_t u = uint32_t(h) << 16;
+  float f;
+  std::memcpy(&f, &u, 4);
+  return f;
+}
+uint16_t toF16(float f) {
+  _Float16 h = _Float16(f);
+  uint16_t u;
+  std::memcpy(&u, &h, 2);
+  return u;
+}
+float fromF16(uint16_t u) {
+  _Float16 h;
+  std::memcpy(&h, &u, 2);
+  return float(h);
+}
+
+/// 16-bit per-token inputs and readouts (bf16, f16): the kernel widens them
+/// to f32 and keeps f32 states and arithmetic, so against the reference on
+/// the same (rounded) inputs the final states agree to f32 accuracy and the
+/// readouts to the I/O type's rounding.
+TEST(Api, SixteenBitInputsAndReadouts) {
+  for (const char *io : {"bf16", "f16"})
+    for (const char *target : {"cpu", "cuda-emu:check-races"}) {
+      SCOPED_TRACE(std::string(io) + " " + target);
+      bool bf = std::string(io) == "bf16";
+      ref::Case c = linearCase(2, 37, 3, 32, 16, 5);
+      std::map<std::string, std::vector<uint16_t>> half;
+      for (auto n : {"q", "k", "v", "lr"}) {
+        std::vector<float> &x = c.in[n];
+        for (float &f : x) {
+          half[n].push_back(bf ? toBF16(f) : toF16(f));
+          f = bf ? fromBF16(half[n].back()) : fromF16(half[n].back());
+        }
+      }
+      std::vector<ref::Vec> want = ref::tttLinear(c);
+      tttc_options o = tttc_default_options(32);
+      o.target = target;
+      o.io_dtype = io;
+      tttc_layer *l = tttc_compile_file_opts(example("ttt_linear").c_str(), &o);
+      ASSERT_NE(l, nullptr) << tttc_last_error();
+      EXPECT_STREQ(tttc_io_dtype(l), io);
+      std::vector<tttc_tensor> ins = inputsOf(c);
+      for (tttc_tensor &t : ins)
+        if (half.count(t.name))
+          t.data = half[t.name].data();
+      std::vector<std::vector<int64_t>> shapes = outputShapes(l, c);
+      std::vector<uint16_t> out(c.B * c.T * c.H * c.D);
+      std::vector<float> w(c.B * c.H * c.D * c.D), b(c.B * c.H * c.D);
+      std::vector<tttc_tensor> outs = {{"out", out.data(), 4, shapes[0].data()},
+                                       {"w_final", w.data(), 4, shapes[1].data()},
+                                       {"b_final", b.data(), 3, shapes[2].data()}};
+      ASSERT_EQ(tttc_run(l, ins.data(), int(ins.size()), outs.data(), 3), 0) << tttc_last_error();
+      std::vector<float> outF;
+      for (uint16_t h : out)
+        outF.push_back(bf ? fromBF16(h) : fromF16(h));
+      EXPECT_LE(relError(outF, want[0]), bf ? 1e-2 : 1e-3);
+      EXPECT_LE(relError(w, want[1]), 1e-5);
+      EXPECT_LE(relError(b, want[2]), 1e-5);
+      tttc_destroy(l);
+    }
+  tttc_options o = tttc_default_options(32);
+  o.io_dtype = "fp8";
+  EXPECT_EQ(tttc_compile_file_opts(example("ttt_linear").c_str(), &o), nullptr);
+  EXPECT_NE(std::string(tttc_last_error()).find("unknown I/O type 'fp8'"), std::string::npos)
+      << tttc_last_error();
 }
 
 TEST(Api, EmitLadder) {
