@@ -20,6 +20,8 @@ namespace memref { class MemRefDialect; }
 namespace bufferization { class BufferizationDialect; }
 namespace affine { class AffineDialect; }
 namespace LLVM { class LLVMDialect; }
+namespace nvgpu { class NVGPUDialect; }
+namespace vector { class VectorDialect; }
 class RewritePatternSet;
 class TypeConverter;
 
@@ -50,6 +52,7 @@ struct PipelineOptions {
   /// PTX pipeline lowers it to its architecture's (sharedKBForArch).
   int64_t gpuSharedKB = 227;
   bool emuCheckRaces = false; // cuda-emu: report unsynchronised shared accesses
+  bool gpuTensorCores = true; // f32 matmuls on tensor cores (3xTF32)
   /// Testing only: a bug injected into the GPU mapping ("short-grid",
   /// "drop-barrier").
   std::string gpuFault;

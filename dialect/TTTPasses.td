@@ -144,19 +144,28 @@ def TTTDistributeToThreads : Pass<"ttt-distribute-to-threads", "ModuleOp"> {
     When the shared buffers need more than `shared-kb` KB, the launch keeps
     its one-thread programs (correct, slower) and a remark says so.
 
+    With `tensor-cores`, an f32 matmul on static buffers tiling by m16n8k8
+    runs on tensor cores: each warp takes m16n8 tiles of the result and
+    accumulates `nvgpu.mma.sync` (tf32) products; f32 accuracy comes from
+    3xTF32 (each operand split into a tf32 part and the rest).
+
     `fault` injects a known bug for the tests that prove the emulation
-    catches it: "drop-barrier" leaves out the first barrier inside the chunk
-    loop.
+    catches it: "drop-barrier" leaves out the barrier before the first
+    reduction inside the chunk loop; "bad-fragment" loads the A fragment of
+    the tensor-core matmuls in the wrong register order.
   }];
   let options = [
     Option<"threads", "threads", "int64_t", "128", "threads per block">,
     Option<"sharedKB", "shared-kb", "int64_t", "227",
            "shared memory available to one block (KB)">,
+    Option<"tensorCores", "tensor-cores", "bool", "true",
+           "f32 matmuls on tensor cores (nvgpu.mma.sync m16n8k8, 3xTF32)">,
     Option<"fault", "fault", "std::string", "\"\"",
-           "testing only: inject a synchronisation bug (drop-barrier)">
+           "testing only: inject a bug (drop-barrier, bad-fragment)">
   ];
   let dependentDialects = ["::mlir::gpu::GPUDialect", "::mlir::scf::SCFDialect",
-                           "::mlir::memref::MemRefDialect", "::mlir::affine::AffineDialect"];
+                           "::mlir::memref::MemRefDialect", "::mlir::affine::AffineDialect",
+                           "::mlir::nvgpu::NVGPUDialect", "::mlir::vector::VectorDialect"];
 }
 
 def TTTEmulateGPU : Pass<"ttt-emulate-gpu", "ModuleOp"> {
@@ -170,7 +179,12 @@ def TTTEmulateGPU : Pass<"ttt-emulate-gpu", "ModuleOp"> {
     next thread, and a block's threads resume together once all of them have
     reached it (a thread that returns while others wait is reported as
     barrier divergence). Shared memory is one buffer per launch (blocks run
-    one after the other); thread-private buffers are heap buffers.
+    one after the other); thread-private buffers are heap buffers. A
+    tensor-core `nvgpu.mma.sync` (m16n8k8, tf32) is a collective of its
+    warp: the runtime gathers the 32 lanes' fragments, computes the tile
+    with the PTX fragment layout and tf32 operands, and hands each lane its
+    part of the result (lanes of a warp that do not all arrive are an
+    error).
 
     With `check-races`, every shared-memory load and store reports its
     address to the runtime, which reports two threads touching the same
@@ -182,7 +196,8 @@ def TTTEmulateGPU : Pass<"ttt-emulate-gpu", "ModuleOp"> {
   ];
   let dependentDialects = ["::mlir::scf::SCFDialect", "::mlir::arith::ArithDialect",
                            "::mlir::memref::MemRefDialect", "::mlir::func::FuncDialect",
-                           "::mlir::LLVM::LLVMDialect", "::mlir::linalg::LinalgDialect"];
+                           "::mlir::LLVM::LLVMDialect", "::mlir::linalg::LinalgDialect",
+                           "::mlir::vector::VectorDialect"];
 }
 
 def TTTExternDynamicSharedMemory : Pass<"ttt-extern-dynamic-shared-memory", "ModuleOp"> {

@@ -15,6 +15,8 @@
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/Linalg/Transforms/Transforms.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/NVGPU/IR/NVGPUDialect.h"
+#include "mlir/Dialect/Vector/IR/VectorOps.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/IR/IRMapping.h"
 #include "mlir/IR/PatternMatch.h"
@@ -255,6 +257,145 @@ scf::ForOp distribute(linalg::GenericOp g, Value tid, Value nthreads, LoopInfo &
       sig.push_back(parPos.lookup(i) + (parPos.count(i) ? 0 : -1));
     info.signature[op] = sig;
   });
+  g.erase();
+  return loop;
+}
+
+/// Whether `g` is C[M,N] += A[M,K] B[K,N] in f32 on static buffers whose
+/// extents tile by the m16n8k8 tensor-core shape.
+bool isTensorCoreMatmul(linalg::GenericOp g) {
+  if (g.getNumDpsInputs() != 2 || g.getNumDpsInits() != 1 || g.getNumLoops() != 3)
+    return false;
+  MLIRContext *ctx = g.getContext();
+  AffineExpr d0, d1, d2;
+  bindDims(ctx, d0, d1, d2);
+  auto maps = g.getIndexingMapsArray();
+  if (maps[0] != AffineMap::get(3, 0, {d0, d1}, ctx) ||
+      maps[1] != AffineMap::get(3, 0, {d1, d2}, ctx) ||
+      maps[2] != AffineMap::get(3, 0, {d0, d2}, ctx))
+    return false;
+  auto its = g.getIteratorTypesArray();
+  if (its[0] != utils::IteratorType::parallel || its[1] != utils::IteratorType::reduction ||
+      its[2] != utils::IteratorType::parallel)
+    return false;
+  for (Value v : g->getOperands()) {
+    auto t = dyn_cast<MemRefType>(v.getType());
+    if (!t || !t.hasStaticShape() || !t.getElementType().isF32())
+      return false;
+  }
+  auto a = cast<MemRefType>(g->getOperand(0).getType());
+  auto b = cast<MemRefType>(g->getOperand(1).getType());
+  int64_t M = a.getDimSize(0), K = a.getDimSize(1), N = b.getDimSize(1);
+  if (M % 16 || K % 8 || N % 8)
+    return false;
+  // Body: out + in0 * in1.
+  Block *body = g.getBody();
+  auto yield = cast<linalg::YieldOp>(body->getTerminator());
+  auto add = yield.getOperand(0).getDefiningOp<arith::AddFOp>();
+  if (!add || body->getOperations().size() != 3)
+    return false;
+  Value out = body->getArgument(2);
+  Value prod = add.getLhs() == out ? add.getRhs() : add.getRhs() == out ? add.getLhs() : Value();
+  auto mul = prod ? prod.getDefiningOp<arith::MulFOp>() : arith::MulFOp();
+  if (!mul)
+    return false;
+  Value x = body->getArgument(0), y = body->getArgument(1);
+  return (mul.getLhs() == x && mul.getRhs() == y) || (mul.getLhs() == y && mul.getRhs() == x);
+}
+
+/// Rewrites the matmul `g` for tensor cores: each warp takes m16n8 tiles of
+/// C in turn and accumulates over K with `nvgpu.mma.sync` (m16n8k8, tf32).
+/// f32 accuracy comes from splitting each operand x into a tf32 part hi and
+/// the rest lo (3xTF32: lo*hi + hi*lo + hi*hi). Fragments follow the PTX
+/// layout of mma.m16n8k8 (lane = 4 g + t): A rows g, g+8 at columns t, t+4;
+/// B rows t, t+4 at column g; C rows g, g+8 at columns 2t, 2t+1.
+/// `badFragment` (tests) swaps two A fragment registers.
+scf::ForOp distributeTensorCore(linalg::GenericOp g, Value tid, int64_t threads,
+                                bool badFragment) {
+  OpBuilder b(g);
+  Location loc = g.getLoc();
+  Value A = g->getOperand(0), Bm = g->getOperand(1), Cm = g->getOperand(2);
+  int64_t M = cast<MemRefType>(A.getType()).getDimSize(0);
+  int64_t K = cast<MemRefType>(A.getType()).getDimSize(1);
+  int64_t N = cast<MemRefType>(Bm.getType()).getDimSize(1);
+  auto c = [&](int64_t v) { return arith::ConstantIndexOp::create(b, loc, v).getResult(); };
+  Value lane = arith::RemUIOp::create(b, loc, tid, c(32));
+  Value warp = arith::DivUIOp::create(b, loc, tid, c(32));
+  Value gq = arith::DivUIOp::create(b, loc, lane, c(4));
+  Value tq = arith::RemUIOp::create(b, loc, lane, c(4));
+  int64_t tilesN = N / 8;
+  auto loop = scf::ForOp::create(b, loc, warp, c((M / 16) * tilesN), c(threads / 32));
+  b.setInsertionPointToStart(loop.getBody());
+  Value tile = loop.getInductionVar();
+  Value tm = arith::DivUIOp::create(b, loc, tile, c(tilesN));
+  Value tn = arith::RemUIOp::create(b, loc, tile, c(tilesN));
+  Value r0 = arith::AddIOp::create(b, loc, arith::MulIOp::create(b, loc, tm, c(16)), gq);
+  Value r1 = arith::AddIOp::create(b, loc, r0, c(8));
+  Value col0 = arith::AddIOp::create(b, loc, arith::MulIOp::create(b, loc, tn, c(8)),
+                                     arith::MulIOp::create(b, loc, tq, c(2)));
+  Value col1 = arith::AddIOp::create(b, loc, col0, c(1));
+  Value bn = arith::AddIOp::create(b, loc, arith::MulIOp::create(b, loc, tn, c(8)), gq);
+  auto f32 = b.getF32Type();
+  auto ld = [&](OpBuilder &bb, Value m, Value i, Value j) {
+    return memref::LoadOp::create(bb, loc, m, ValueRange{i, j}).getResult();
+  };
+  auto cT = VectorType::get({2, 2}, f32);
+  Value acc = vector::FromElementsOp::create(
+      b, loc, cT, ValueRange{ld(b, Cm, r0, col0), ld(b, Cm, r0, col1), ld(b, Cm, r1, col0),
+                             ld(b, Cm, r1, col1)});
+  auto kLoop = scf::ForOp::create(b, loc, c(0), c(K), c(8), ValueRange{acc});
+  {
+    OpBuilder kb = OpBuilder::atBlockBegin(kLoop.getBody());
+    Value kk = kLoop.getInductionVar();
+    Value ka = arith::AddIOp::create(kb, loc, kk, tq);
+    Value kb4 = arith::AddIOp::create(kb, loc, ka, arith::ConstantIndexOp::create(kb, loc, 4));
+    SmallVector<Value> a = {ld(kb, A, r0, ka), ld(kb, A, r1, ka), ld(kb, A, r0, kb4),
+                            ld(kb, A, r1, kb4)};
+    if (badFragment)
+      std::swap(a[1], a[2]);
+    SmallVector<Value> bv = {ld(kb, Bm, ka, bn), ld(kb, Bm, kb4, bn)};
+    // hi: x with its low 13 mantissa bits cleared (a tf32 value); lo = x - hi.
+    auto split = [&](Value x, Value &hi, Value &lo) {
+      Value bits = arith::BitcastOp::create(kb, loc, kb.getI32Type(), x);
+      Value mask = arith::ConstantIntOp::create(kb, loc, kb.getI32Type(), int64_t(0xffffe000));
+      hi = arith::BitcastOp::create(kb, loc, f32, arith::AndIOp::create(kb, loc, bits, mask));
+      lo = arith::SubFOp::create(kb, loc, x, hi);
+    };
+    SmallVector<Value> aHi, aLo, bHi, bLo;
+    for (Value x : a) {
+      Value h, l;
+      split(x, h, l);
+      aHi.push_back(h);
+      aLo.push_back(l);
+    }
+    for (Value x : bv) {
+      Value h, l;
+      split(x, h, l);
+      bHi.push_back(h);
+      bLo.push_back(l);
+    }
+    auto aT = VectorType::get({4, 1}, f32), bT = VectorType::get({2, 1}, f32);
+    auto vec = [&](VectorType t, ArrayRef<Value> xs) {
+      return vector::FromElementsOp::create(kb, loc, t, xs).getResult();
+    };
+    auto mma = [&](Value av, Value bvv, Value cv) {
+      return nvgpu::MmaSyncOp::create(kb, loc, av, bvv, cv, ArrayRef<int64_t>{16, 8, 8},
+                                      /*tf32Enabled=*/true)
+          .getResult();
+    };
+    Value cur = kLoop.getRegionIterArgs()[0];
+    cur = mma(vec(aT, aLo), vec(bT, bHi), cur);
+    cur = mma(vec(aT, aHi), vec(bT, bLo), cur);
+    cur = mma(vec(aT, aHi), vec(bT, bHi), cur);
+    scf::YieldOp::create(kb, loc, cur);
+  }
+  Value d = kLoop.getResult(0);
+  Value rows[2] = {r0, r1}, cols[2] = {col0, col1};
+  for (int i = 0; i < 2; ++i)
+    for (int j = 0; j < 2; ++j) {
+      Value e = vector::ExtractOp::create(b, loc, d, ArrayRef<int64_t>{i, j});
+      memref::StoreOp::create(b, loc, e, Cm, ValueRange{rows[i], cols[j]});
+    }
   g.erase();
   return loop;
 }
@@ -628,7 +769,13 @@ struct TTTDistributeToThreadsPass
         g = *gen;
       }
       LoopInfo info;
-      scf::ForOp loop = distribute(g, tid, bdim, info);
+      scf::ForOp loop;
+      // Matmuls on tensor cores when whole warps run the program; their
+      // accesses follow the fragment layout (no same-thread elision).
+      if (tensorCores && threads % 32 == 0 && isTensorCoreMatmul(g))
+        loop = distributeTensorCore(g, tid, threads, fault == "bad-fragment");
+      else
+        loop = distribute(g, tid, bdim, info);
       dist.loops[loop] = std::move(info);
     }
     Distributor::State st;
@@ -653,7 +800,7 @@ struct TTTDistributeToThreadsPass
   }
 
   void runOnOperation() override {
-    if (!fault.empty() && fault != "drop-barrier") {
+    if (!fault.empty() && fault != "drop-barrier" && fault != "bad-fragment") {
       getOperation().emitError("ttt-distribute-to-threads: unknown fault '") << fault << "'";
       return signalPassFailure();
     }

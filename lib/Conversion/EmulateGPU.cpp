@@ -17,6 +17,8 @@
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/Linalg/Transforms/Transforms.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/NVGPU/IR/NVGPUDialect.h"
+#include "mlir/Dialect/Vector/IR/VectorOps.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/IR/IRMapping.h"
 #include "mlir/IR/PatternMatch.h"
@@ -286,6 +288,46 @@ struct TTTEmulateGPUPass : ttt::impl::TTTEmulateGPUBase<TTTEmulateGPUPass> {
       kb.clone(op, map);
     }
     func::ReturnOp::create(kb, loc);
+    // Warp-level tensor-core MMAs: a collective of the warp's 32 lanes that
+    // the runtime computes from the lanes' fragments (PTX fragment layout).
+    SmallVector<nvgpu::MmaSyncOp> mmas;
+    kernel.walk([&](nvgpu::MmaSyncOp m) { mmas.push_back(m); });
+    if (!mmas.empty()) {
+      auto f32 = Float32Type::get(ctx);
+      SmallVector<Type> margs(10, f32);
+      margs.push_back(ptrT);
+      auto mmaFn = declare(module, "tttc_emu_mma_m16n8k8_tf32", FunctionType::get(ctx, margs, {}));
+      OpBuilder eb = OpBuilder::atBlockBegin(entry);
+      Value four = LLVM::ConstantOp::create(eb, loc, eb.getI64Type(), 4);
+      Value buf = LLVM::AllocaOp::create(eb, loc, ptrT, f32, four);
+      for (nvgpu::MmaSyncOp m : mmas) {
+        auto shape = m.getMmaShapeAsArray();
+        auto at = cast<VectorType>(m.getMatrixA().getType());
+        if (shape != std::array<int64_t, 3>{16, 8, 8} || !m.getTf32Enabled() ||
+            at.getShape() != ArrayRef<int64_t>{4, 1})
+          return m.emitError("ttt-emulate-gpu: only m16n8k8 tf32 MMAs are emulated");
+        OpBuilder mb(m);
+        SmallVector<Value> args;
+        auto pull = [&](Value v, int64_t rows, int64_t cols) {
+          for (int64_t i = 0; i < rows; ++i)
+            for (int64_t j = 0; j < cols; ++j)
+              args.push_back(vector::ExtractOp::create(mb, loc, v, ArrayRef<int64_t>{i, j}));
+        };
+        pull(m.getMatrixA(), 4, 1);
+        pull(m.getMatrixB(), 2, 1);
+        pull(m.getMatrixC(), 2, 2);
+        args.push_back(buf);
+        func::CallOp::create(mb, loc, mmaFn, args);
+        SmallVector<Value> d;
+        for (int32_t i = 0; i < 4; ++i) {
+          Value at = LLVM::GEPOp::create(mb, loc, ptrT, f32, buf, ArrayRef<LLVM::GEPArg>{i});
+          d.push_back(LLVM::LoadOp::create(mb, loc, f32, at));
+        }
+        m.replaceAllUsesWith(
+            vector::FromElementsOp::create(mb, loc, m.getType(), d).getResult());
+        m.erase();
+      }
+    }
     SmallVector<gpu::BarrierOp> barriers;
     kernel.walk([&](gpu::BarrierOp bar) { barriers.push_back(bar); });
     for (gpu::BarrierOp bar : barriers) {

@@ -72,6 +72,8 @@ void addLoopsToLLVM(OpPassManager &pm) {
   pm.addPass(createSCFToControlFlowPass());
   pm.addPass(memref::createExpandStridedMetadataPass());
   pm.addPass(createLowerAffinePass());
+  // n-D vectors (tensor-core fragments in emulated kernels) as LLVM arrays.
+  pm.addPass(createConvertVectorToLLVMPass());
   pm.addPass(createConvertToLLVMPass());
   pm.addPass(createReconcileUnrealizedCastsPass());
   pm.addPass(createCanonicalizerPass());
@@ -96,7 +98,8 @@ void ttt::buildGPUKernelPipeline(OpPassManager &pm, const PipelineOptions &opts)
     ttt::TTTDistributeToThreadsOptions d;
     d.threads = opts.gpuThreads;
     d.sharedKB = opts.gpuSharedKB;
-    if (opts.gpuFault == "drop-barrier")
+    d.tensorCores = opts.gpuTensorCores;
+    if (opts.gpuFault == "drop-barrier" || opts.gpuFault == "bad-fragment")
       d.fault = opts.gpuFault;
     pm.addPass(ttt::createTTTDistributeToThreads(d));
     pm.addPass(createCanonicalizerPass());
@@ -145,6 +148,8 @@ void ttt::buildPTXPipeline(OpPassManager &pm, const PipelineOptions &opts,
   dev.addPass(createSCFToControlFlowPass());
   dev.addPass(memref::createExpandStridedMetadataPass());
   dev.addPass(createLowerAffinePass());
+  dev.addPass(createConvertNVGPUToNVVMPass());
+  dev.addPass(createConvertVectorToLLVMPass());
   ConvertGpuOpsToNVVMOpsOptions nvvm;
   nvvm.indexBitwidth = 64;
   dev.addPass(createConvertGpuOpsToNVVMOps(nvvm));

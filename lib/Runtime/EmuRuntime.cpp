@@ -4,7 +4,9 @@
 
 #include <cstdint>
 #include <cstdio>
+#include <algorithm>
 #include <cstdlib>
+#include <cstring>
 #include <string>
 #include <sys/mman.h>
 #include <unordered_map>
@@ -64,7 +66,7 @@ struct Fiber {
 #endif
   int64_t tid[3] = {0, 0, 0};
   int64_t linear = 0;
-  bool done = false, atBarrier = false;
+  bool done = false, atBarrier = false, atWarpSync = false;
 };
 
 struct Block {
@@ -79,6 +81,11 @@ struct Block {
   ucontext_t scheduler;
 #endif
   bool checkRaces = false;
+  // Tensor-core MMA fragments per lane of each warp (m16n8k8 tf32).
+  struct Mma {
+    float a[32][4], b[32][2], c[32][4], d[32][4];
+  };
+  std::vector<Mma> warps;
   uint64_t epoch = 1;
   std::unordered_map<uint64_t, Shadow> shadow;
 };
@@ -113,7 +120,7 @@ void fiberMainTrampoline() { fiberMain(); }
 #endif
 
 void start(Fiber &f) {
-  f.done = f.atBarrier = false;
+  f.done = f.atBarrier = f.atWarpSync = false;
 #if defined(__x86_64__)
   auto *sp = reinterpret_cast<uintptr_t *>(f.stack + kStackBytes);
   *--sp = 0;                                          // keeps the entry aligned
@@ -139,15 +146,89 @@ void resume(Block &b, size_t i) {
 #endif
 }
 
+/// tf32: the top 19 bits of an f32 (the tensor cores ignore the rest).
+double tf32(float x) {
+  uint32_t u;
+  std::memcpy(&u, &x, 4);
+  u &= 0xffffe000u;
+  float r;
+  std::memcpy(&r, &u, 4);
+  return r;
+}
+
+/// Completes the MMAs of warps whose 32 lanes have all arrived: D = C + A B
+/// with A 16x8, B 8x8, C and D 16x8 spread over the lanes as PTX's
+/// mma.m16n8k8 fragments (lane = 4 g + t): A[g][t], A[g+8][t], A[g][t+4],
+/// A[g+8][t+4]; B[t][g], B[t+4][g]; C[g][2t], C[g][2t+1], C[g+8][2t],
+/// C[g+8][2t+1]. Returns whether any warp was released.
+bool completeWarpMmas(Block &b) {
+  bool released = false;
+  size_t nWarps = (b.fibers.size() + 31) / 32;
+  for (size_t w = 0; w < nWarps; ++w) {
+    size_t lanes = std::min<size_t>(32, b.fibers.size() - w * 32), waiting = 0;
+    for (size_t l = 0; l < lanes; ++l)
+      waiting += b.fibers[w * 32 + l].atWarpSync;
+    if (!waiting || waiting != 32)
+      continue;
+    Block::Mma &m = b.warps[w];
+    double A[16][8], B[8][8], C[16][8];
+    for (int lane = 0; lane < 32; ++lane) {
+      int g = lane / 4, t = lane % 4;
+      A[g][t] = tf32(m.a[lane][0]);
+      A[g + 8][t] = tf32(m.a[lane][1]);
+      A[g][t + 4] = tf32(m.a[lane][2]);
+      A[g + 8][t + 4] = tf32(m.a[lane][3]);
+      B[t][g] = tf32(m.b[lane][0]);
+      B[t + 4][g] = tf32(m.b[lane][1]);
+      C[g][2 * t] = m.c[lane][0];
+      C[g][2 * t + 1] = m.c[lane][1];
+      C[g + 8][2 * t] = m.c[lane][2];
+      C[g + 8][2 * t + 1] = m.c[lane][3];
+    }
+    for (int i = 0; i < 16; ++i)
+      for (int j = 0; j < 8; ++j) {
+        double s = C[i][j];
+        for (int k = 0; k < 8; ++k)
+          s += A[i][k] * B[k][j];
+        C[i][j] = s;
+      }
+    for (int lane = 0; lane < 32; ++lane) {
+      int g = lane / 4, t = lane % 4;
+      m.d[lane][0] = float(C[g][2 * t]);
+      m.d[lane][1] = float(C[g][2 * t + 1]);
+      m.d[lane][2] = float(C[g + 8][2 * t]);
+      m.d[lane][3] = float(C[g + 8][2 * t + 1]);
+      b.fibers[w * 32 + lane].atWarpSync = false;
+    }
+    released = true;
+  }
+  return released;
+}
+
 void runBlock(Block &b) {
   for (Fiber &f : b.fibers)
     start(f);
   b.epoch++;
   for (;;) {
-    // Each thread runs until it reaches a barrier or returns.
+    // Each thread runs until it reaches a barrier, a warp-level MMA, or
+    // returns; complete warps' MMAs then let their lanes go on.
     for (size_t i = 0; i < b.fibers.size(); ++i)
-      if (!b.fibers[i].done && !b.fibers[i].atBarrier)
+      if (!b.fibers[i].done && !b.fibers[i].atBarrier && !b.fibers[i].atWarpSync)
         resume(b, i);
+    if (completeWarpMmas(b))
+      continue;
+    bool stuck = false;
+    for (Fiber &f : b.fibers)
+      if (f.atWarpSync) {
+        stuck = true;
+        f.atWarpSync = false; // let it go on (with garbage) so the block ends
+      }
+    if (stuck)
+      fail("cuda-emu: a warp-level MMA in block (" + std::to_string(b.bid[0]) + ", " +
+           std::to_string(b.bid[1]) + ", " + std::to_string(b.bid[2]) +
+           ") was not reached by all 32 lanes of its warp");
+    if (stuck)
+      continue;
     size_t done = 0, waiting = 0;
     for (Fiber &f : b.fibers)
       (f.done ? done : waiting) += 1;
@@ -176,6 +257,7 @@ void tttc_emu_launch(void *fn, void *ctx, int64_t gx, int64_t gy, int64_t gz, in
   b.checkRaces = checkRaces != 0;
   int64_t n = bx * by * bz;
   b.fibers.resize(n);
+  b.warps.resize(size_t((n + 31) / 32));
   // One stack per thread, a guard page below each (an overflow faults).
   size_t page = 4096;
   char *mem = static_cast<char *>(mmap(nullptr, n * (kStackBytes + page), PROT_READ | PROT_WRITE,
@@ -212,6 +294,21 @@ void tttc_emu_barrier() {
   Fiber &f = b->fibers[b->running];
   f.atBarrier = true;
   toScheduler(f);
+}
+
+void tttc_emu_mma_m16n8k8_tf32(float a0, float a1, float a2, float a3, float b0, float b1,
+                               float c0, float c1, float c2, float c3, float *d) {
+  Block *b = current;
+  Fiber &f = b->fibers[b->running];
+  int64_t lane = f.linear % 32;
+  Block::Mma &m = b->warps[size_t(f.linear / 32)];
+  float a[4] = {a0, a1, a2, a3}, bb[2] = {b0, b1}, c[4] = {c0, c1, c2, c3};
+  std::memcpy(m.a[lane], a, sizeof a);
+  std::memcpy(m.b[lane], bb, sizeof bb);
+  std::memcpy(m.c[lane], c, sizeof c);
+  f.atWarpSync = true;
+  toScheduler(f);
+  std::memcpy(d, m.d[lane], 4 * sizeof(float));
 }
 
 void tttc_emu_access(int64_t addr, int64_t write) {
@@ -252,7 +349,8 @@ namespace tttc::emu {
 std::vector<std::pair<const char *, void *>> symbols() {
   return {{"tttc_emu_launch", reinterpret_cast<void *>(&tttc_emu_launch)},
           {"tttc_emu_barrier", reinterpret_cast<void *>(&tttc_emu_barrier)},
-          {"tttc_emu_access", reinterpret_cast<void *>(&tttc_emu_access)}};
+          {"tttc_emu_access", reinterpret_cast<void *>(&tttc_emu_access)},
+          {"tttc_emu_mma_m16n8k8_tf32", reinterpret_cast<void *>(&tttc_emu_mma_m16n8k8_tf32)}};
 }
 void clearError() { firstError.clear(); }
 std::string error() { return firstError; }

@@ -56,9 +56,10 @@ bool parseStage(const std::string &n, Stage &s) {
 
 /// "cpu", "cuda" or "cuda-emu[:OPTION,...]" with OPTION one of threads=N
 /// (threads per program; 1: one-thread programs), check-races (report
-/// shared-memory accesses of two threads between barriers), and, for tests
-/// only, fault=short-grid|drop-barrier (a known mapping bug the emulation
-/// must catch).
+/// shared-memory accesses of two threads between barriers), tensor-cores=0|1
+/// (matmuls on tensor cores, default 1), and, for tests only,
+/// fault=short-grid|drop-barrier|bad-fragment (a known mapping bug the
+/// emulation must catch).
 bool parseTarget(const std::string &t, PipelineOptions &o, std::string &error) {
   if (t == "cpu" || t == "cuda")
     return true;
@@ -71,6 +72,8 @@ bool parseTarget(const std::string &t, PipelineOptions &o, std::string &error) {
   while (std::getline(opts, opt, ',')) {
     if (opt == "check-races") {
       o.emuCheckRaces = true;
+    } else if (opt == "tensor-cores=0" || opt == "tensor-cores=1") {
+      o.gpuTensorCores = opt.back() == '1';
     } else if (opt.rfind("threads=", 0) == 0) {
       char *end = nullptr;
       long long n = std::strtoll(opt.c_str() + 8, &end, 10);
@@ -79,11 +82,12 @@ bool parseTarget(const std::string &t, PipelineOptions &o, std::string &error) {
         return false;
       }
       o.gpuThreads = n;
-    } else if (opt == "fault=short-grid" || opt == "fault=drop-barrier") {
+    } else if (opt == "fault=short-grid" || opt == "fault=drop-barrier" ||
+               opt == "fault=bad-fragment") {
       o.gpuFault = opt.substr(6);
     } else {
       error = "target '" + t + "': unknown option '" + opt +
-              "' (expected threads=N, check-races, fault=short-grid|drop-barrier)";
+              "' (expected threads=N, check-races, tensor-cores=0, fault=short-grid|drop-barrier|bad-fragment)";
       return false;
     }
   }

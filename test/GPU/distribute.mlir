@@ -1,6 +1,7 @@
-// RUN: ttt-opt %s --ttt-distribute-to-threads="threads=64" | FileCheck %s
-// RUN: ttt-opt %s --ttt-distribute-to-threads="threads=64 shared-kb=2" 2>&1 | FileCheck %s --check-prefix=SMALL
-// RUN: ttt-opt %s --ttt-distribute-to-threads="threads=64 fault=drop-barrier" | FileCheck %s --check-prefix=FAULT
+// RUN: ttt-opt %s --ttt-distribute-to-threads="threads=64 tensor-cores=0" | FileCheck %s
+// RUN: ttt-opt %s --ttt-distribute-to-threads="threads=64 tensor-cores=0 shared-kb=2" 2>&1 | FileCheck %s --check-prefix=SMALL
+// RUN: ttt-opt %s --ttt-distribute-to-threads="threads=64 tensor-cores=0 fault=drop-barrier" | FileCheck %s --check-prefix=FAULT
+// RUN: ttt-opt %s --ttt-distribute-to-threads="threads=64" | FileCheck %s --check-prefix=TC
 
 // Barriers go exactly where a thread may read what another thread wrote (or
 // overwrite what another read): not between two ops that touch each element
@@ -43,6 +44,19 @@
 
 // What shared memory cannot hold goes to a global scratch buffer with a slice
 // per program (block x, block y) of the grid.
+// Tensor cores: the 16x16x16 matmul as m16n8 tiles taken by warps in turn
+// (2 warps of 64 threads), K in steps of 8, 3xTF32 (three MMAs per step),
+// the accumulator loaded from and stored to C with the fragment layout.
+// TC: %[[LANE:.*]] = arith.remui %{{.*}}, %c32
+// TC: %[[WARP:.*]] = arith.divui %{{.*}}, %c32
+// TC: scf.for %{{.*}} = %[[WARP]] to %c2{{.*}} step %c2
+// TC: vector.from_elements {{.*}} : vector<2x2xf32>
+// TC: scf.for %{{.*}} = %c0{{.*}} to %c16{{.*}} step %c8{{.*}} iter_args
+// TC: arith.andi %{{.*}}, %c-8192_i32
+// TC-COUNT-3: nvgpu.mma.sync({{.*}}) {mmaShape = [16, 8, 8], tf32Enabled} : (vector<4x1xf32>, vector<2x1xf32>, vector<2x2xf32>) -> vector<2x2xf32>
+// TC-COUNT-4: memref.store
+// TC: gpu.barrier
+
 // SMALL: remark: shared memory (2 KB) holds 2 of the program's 3 buffers; the other 1 (1 KB per program) live in global scratch memory (slower)
 // SMALL: %[[SCRATCH:.*]] = memref.alloc(%{{.*}}) {alignment = 256 : i64, ttt.scratch = 1024 : i64} : memref<?xi8>
 // SMALL: gpu.launch blocks(%[[BX:[^,]*]], %[[BY:[^,]*]], %{{[^)]*}}) in (%{{[^ ]*}} = %c1, %[[GY:[^ ]*]] = %c1
