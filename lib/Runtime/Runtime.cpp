@@ -54,23 +54,31 @@ bool parseStage(const std::string &n, Stage &s) {
   return false;
 }
 
-/// "cpu", "cuda" or "cuda-emu[:OPTION,...]" with OPTION one of threads=N
+/// "cpu", "cuda[:OPTION,...]" or "cuda-emu[:OPTION,...]" with OPTION one of threads=N
 /// (threads per program; 1: one-thread programs), check-races (report
 /// shared-memory accesses of two threads between barriers), tensor-cores=0|1
 /// (matmuls on tensor cores, default 1), and, for tests only,
 /// fault=short-grid|drop-barrier|bad-fragment (a known mapping bug the
 /// emulation must catch).
 bool parseTarget(const std::string &t, PipelineOptions &o, std::string &error) {
-  if (t == "cpu" || t == "cuda")
+  if (t == "cpu")
     return true;
-  if (t.rfind("cuda-emu", 0) != 0 || (t.size() > 8 && t[8] != ':')) {
-    error = "unknown target '" + t + "' (expected cpu, cuda or cuda-emu[:options])";
+  size_t colon = t.find(':');
+  std::string kind = t.substr(0, colon);
+  if (kind != "cuda" && kind != "cuda-emu") {
+    error = "unknown target '" + t + "' (expected cpu, cuda[:options] or cuda-emu[:options])";
     return false;
   }
-  std::stringstream opts(t.size() > 9 ? t.substr(9) : "");
+  std::stringstream opts(colon == std::string::npos ? "" : t.substr(colon + 1));
   std::string opt;
   while (std::getline(opts, opt, ',')) {
-    if (opt == "check-races") {
+    if (opt == "check-races" && kind == "cuda") {
+      error = "target '" + t + "': check-races is an option of cuda-emu";
+      return false;
+    } else if (opt.rfind("fault=", 0) == 0 && kind == "cuda") {
+      error = "target '" + t + "': faults are injected only into cuda-emu";
+      return false;
+    } else if (opt == "check-races") {
       o.emuCheckRaces = true;
     } else if (opt == "tensor-cores=0" || opt == "tensor-cores=1") {
       o.gpuTensorCores = opt.back() == '1';
@@ -288,7 +296,7 @@ std::unique_ptr<CompiledLayer> CompiledLayer::compile(const std::string &source,
   cl->sig = getLayerSignature(fe.layer, headDim, C);
   cl->targetName = target;
   cl->ioTypeName = ioType;
-  if (target == "cuda") {
+  if (target == "cuda" || target.rfind("cuda:", 0) == 0) {
     // PTX for the device's architecture, loaded through the driver.
     if (!tttc_cuda_available()) {
       error = std::string("target cuda: ") + tttc_cuda_last_error();

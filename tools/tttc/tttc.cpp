@@ -45,9 +45,10 @@ const char *kUsage = R"(usage:
       --exact-chunk: tokens per chunk of exact mini-batch-1 rules (default 16;
       1: the sequential path).
       --target: cpu; cuda (a GPU through the CUDA driver); cuda-emu (the GPU
-      kernel IR run on the CPU), options comma-separated after a colon:
-      threads=N (per program), check-races (report shared-memory accesses of
-      two threads between barriers).
+      kernel IR run on the CPU). Options comma-separated after a colon:
+      threads=N (per program, default 128), tensor-cores=0|1, and for
+      cuda-emu check-races (report shared-memory accesses of two threads
+      between barriers).
       --io-dtype: per-token inputs and readouts in memory as bfloat16 or
       float16 (states and arithmetic stay float32); .npy files stay float32
       (inputs are rounded to the I/O type first, so --check compares against
@@ -332,6 +333,7 @@ int compileCudaCommand(const Args &a) {
   opts.mini_batch = a.miniBatch;
   opts.exact_chunk = a.exactChunk;
   opts.io_dtype = a.ioDtype.c_str();
+  opts.target = a.target.c_str(); // cuda[:threads=N,tensor-cores=0|1]
   char *text = tttc_emit_file_opts(a.spec.c_str(), "ptx", &opts, a.arch.c_str());
   if (!text)
     return die(tttc_last_error());
@@ -366,7 +368,7 @@ int compileCudaCommand(const Args &a) {
 int compileCommand(const Args &a) {
   if (a.headDim <= 0)
     return die("tttc compile needs --head-dim=D");
-  if (a.target == "cuda")
+  if (a.target == "cuda" || a.target.rfind("cuda:", 0) == 0)
     return compileCudaCommand(a);
   if (a.target != "cpu")
     return die("tttc compile: unknown target '" + a.target + "' (expected cpu or cuda)");
