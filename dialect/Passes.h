@@ -58,6 +58,9 @@ struct PipelineOptions {
   std::string gpuFault;
 };
 
+/// libdevice (CUDA's math library as bitcode, linked into kernels that call
+/// math functions): $CUDA_HOME, $CUDA_PATH or /usr/local/cuda; "" if none.
+std::string findLibdevice();
 /// The dynamic shared memory one block may opt into on `arch` (KB).
 int64_t sharedKBForArch(const std::string &arch);
 

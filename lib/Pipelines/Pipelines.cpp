@@ -18,6 +18,9 @@
 #include "mlir/Target/LLVMIR/Dialect/All.h"
 #include "mlir/Transforms/Passes.h"
 
+#include <cstdlib>
+#include <fstream>
+
 using namespace mlir;
 
 void ttt::buildAutodiffPipeline(OpPassManager &pm) {
@@ -114,6 +117,18 @@ void ttt::buildCUDAEmuPipeline(OpPassManager &pm, const PipelineOptions &opts) {
   addLoopsToLLVM(pm);
 }
 
+std::string ttt::findLibdevice() {
+  const char *roots[] = {std::getenv("CUDA_HOME"), std::getenv("CUDA_PATH"), "/usr/local/cuda"};
+  for (const char *root : roots) {
+    if (!root)
+      continue;
+    std::string p = std::string(root) + "/nvvm/libdevice/libdevice.10.bc";
+    if (std::ifstream(p))
+      return p;
+  }
+  return "";
+}
+
 int64_t ttt::sharedKBForArch(const std::string &arch) {
   // CUDA C Programming Guide, "Technical Specifications per Compute
   // Capability": maximum shared memory per block (opt-in).
@@ -193,6 +208,28 @@ struct CLIPipelineOptions : public PassPipelineOptions<CLIPipelineOptions> {
     return o;
   }
 };
+struct PTXPipelineOptions : public PassPipelineOptions<PTXPipelineOptions> {
+  Option<int64_t> headDim{*this, "head-dim", llvm::cl::desc("head dimension D"),
+                          llvm::cl::init(64)};
+  Option<int64_t> miniBatch{*this, "mini-batch",
+                            llvm::cl::desc("mini-batch size (0: the spec's)"),
+                            llvm::cl::init(0)};
+  Option<int64_t> gpuThreads{*this, "gpu-threads", llvm::cl::desc("threads per program"),
+                             llvm::cl::init(128)};
+  Option<std::string> arch{*this, "arch", llvm::cl::desc("sm_80, sm_90, sm_90a"),
+                           llvm::cl::init("sm_80")};
+  Option<std::string> ioType{*this, "io-type", llvm::cl::desc("f32, bf16, f16"),
+                             llvm::cl::init("f32")};
+  ttt::PipelineOptions get() const {
+    ttt::PipelineOptions o;
+    o.headDim = headDim;
+    o.miniBatch = miniBatch;
+    o.gpuThreads = gpuThreads;
+    o.ioType = ioType;
+    o.libdevice = ttt::findLibdevice();
+    return o;
+  }
+};
 } // namespace
 
 void ttt::registerTTTPassesAndPipelines() {
@@ -217,6 +254,11 @@ void ttt::registerTTTPassesAndPipelines() {
       "ttt-cuda-emu-pipeline", "spec -> GPU-mapped kernel IR -> CPU emulation (LLVM dialect)",
       [](OpPassManager &pm, const CLIPipelineOptions &o) {
         buildCUDAEmuPipeline(pm, o.get());
+      });
+  PassPipelineRegistration<PTXPipelineOptions>(
+      "ttt-ptx-pipeline", "spec -> host function + gpu.binary with the kernel's PTX",
+      [](OpPassManager &pm, const PTXPipelineOptions &o) {
+        buildPTXPipeline(pm, o.get(), o.arch);
       });
   PassPipelineRegistration<CLIPipelineOptions>(
       "ttt-gpu-kernel", "spec -> bufferized layer with its (b, h) grid as a gpu.launch",

@@ -114,20 +114,6 @@ bool validTarget(const std::string &t) {
 }
 
 namespace {
-/// libdevice (CUDA's math library as bitcode), for kernels that call math
-/// functions: $CUDA_HOME or /usr/local/cuda.
-std::string findLibdevice() {
-  const char *roots[] = {std::getenv("CUDA_HOME"), std::getenv("CUDA_PATH"), "/usr/local/cuda"};
-  for (const char *root : roots) {
-    if (!root)
-      continue;
-    std::string p = std::string(root) + "/nvvm/libdevice/libdevice.10.bc";
-    if (std::ifstream(p))
-      return p;
-  }
-  return "";
-}
-
 void initLLVMOnce() {
   static std::once_flag once;
   std::call_once(once, [] {
@@ -216,7 +202,7 @@ struct Frontend {
         buildCPUPipeline(pm, o);
       break;
     case Stage::PTX:
-      o.libdevice = findLibdevice();
+      o.libdevice = ttt::findLibdevice();
       buildPTXPipeline(pm, o, arch);
       break;
     }
@@ -296,6 +282,11 @@ std::unique_ptr<CompiledLayer> CompiledLayer::compile(const std::string &source,
   cl->sig = getLayerSignature(fe.layer, headDim, C);
   cl->targetName = target;
   cl->ioTypeName = ioType;
+  {
+    PipelineOptions o;
+    if (!parseTarget(target, o, error))
+      return nullptr;
+  }
   if (target == "cuda" || target.rfind("cuda:", 0) == 0) {
     // PTX for the device's architecture, loaded through the driver.
     if (!tttc_cuda_available()) {

@@ -1,6 +1,7 @@
 //===- ApiTest.cpp - the C API: errors, options, reference interpreter ----===//
 
 #include "TestUtil.h"
+#include "tttc/tttc_cuda.h"
 
 #include <cstdlib>
 #include <cstring>
@@ -325,6 +326,39 @@ TEST(Api, SixteenBitInputsAndReadouts) {
   o.io_dtype = "fp8";
   EXPECT_EQ(tttc_compile_file_opts(example("ttt_linear").c_str(), &o), nullptr);
   EXPECT_NE(std::string(tttc_last_error()).find("unknown I/O type 'fp8'"), std::string::npos)
+      << tttc_last_error();
+}
+
+/// Device buffers need a layer compiled for the cuda target; without a
+/// driver that target fails at compile time with the reason.
+TEST(Api, CudaEntryPointsReportClearErrors) {
+  ref::Case c = linearCase(1, 4, 1, 16, 16, 3);
+  tttc_layer *cpu = compiled("ttt_linear", 16, 16, "cpu");
+  ASSERT_NE(cpu, nullptr);
+  std::vector<tttc_tensor> ins = inputsOf(c);
+  std::vector<std::vector<int64_t>> shapes = outputShapes(cpu, c);
+  std::vector<float> o(64), w(256), b(16);
+  std::vector<tttc_tensor> outs = {{"out", o.data(), 4, shapes[0].data()},
+                                   {"w_final", w.data(), 4, shapes[1].data()},
+                                   {"b_final", b.data(), 3, shapes[2].data()}};
+  EXPECT_NE(tttc_run_cuda(cpu, ins.data(), int(ins.size()), outs.data(), 3, nullptr), 0);
+  EXPECT_NE(std::string(tttc_last_error()).find("device buffers need target cuda"),
+            std::string::npos)
+      << tttc_last_error();
+  EXPECT_NE(tttc_run_cuda(nullptr, nullptr, 0, nullptr, 0, nullptr), 0);
+  if (!tttc_cuda_available()) {
+    tttc_options opts = tttc_default_options(16);
+    opts.target = "cuda";
+    EXPECT_EQ(tttc_compile_file_opts(example("ttt_linear").c_str(), &opts), nullptr);
+    EXPECT_NE(std::string(tttc_last_error()).find("target cuda: no CUDA driver"),
+              std::string::npos)
+        << tttc_last_error();
+  }
+  tttc_options bad = tttc_default_options(16);
+  bad.target = "cuda:check-races";
+  EXPECT_EQ(tttc_compile_file_opts(example("ttt_linear").c_str(), &bad), nullptr);
+  EXPECT_NE(std::string(tttc_last_error()).find("check-races is an option of cuda-emu"),
+            std::string::npos)
       << tttc_last_error();
 }
 
