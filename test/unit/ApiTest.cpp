@@ -2,6 +2,7 @@
 
 #include "TestUtil.h"
 #include "tttc/tttc_cuda.h"
+#include "tttc/tttc_fp16.h"
 
 #include <cstdlib>
 #include <cstring>
@@ -254,28 +255,36 @@ TEST(Api, EmulationCatchesAMissingBarrier) {
   EXPECT_NE(err.find("no barrier between them"), std::string::npos) << err;
 }
 
-uint16_t toBF16(float f) {
-  uint32_t u;
-  std::memcpy(&u, &f, 4);
-  u += 0x7fffu + ((u >> 16) & 1u);
-  return uint16_t(u >> 16);
-}
-float fromBF16(uint16_t h) {
-  uint32_t u = uint32_t(h) << 16;
-  float f;
-  std::memcpy(&f, &u, 4);
-  return f;
-}
-uint16_t toF16(float f) {
-  _Float16 h = _Float16(f);
-  uint16_t u;
-  std::memcpy(&u, &h, 2);
-  return u;
-}
-float fromF16(uint16_t u) {
-  _Float16 h;
-  std::memcpy(&h, &u, 2);
-  return float(h);
+/// The public conversions agree with the compiler's _Float16 (every float16,
+/// a spread of floats) and round bfloat16 to nearest even.
+TEST(Api, Fp16Conversions) {
+  for (uint32_t h = 0; h < 65536; ++h) {
+    _Float16 x;
+    uint16_t u = uint16_t(h);
+    std::memcpy(&x, &u, 2);
+    float want = float(x), got = tttc_f16_to_f32(u);
+    if (want != want) {
+      EXPECT_NE(got, got) << h;
+      continue;
+    }
+    ASSERT_EQ(std::memcmp(&want, &got, 4), 0) << h;
+  }
+  std::mt19937_64 rng(1);
+  for (int i = 0; i < 200000; ++i) {
+    uint32_t bits = uint32_t(rng());
+    float f;
+    std::memcpy(&f, &bits, 4);
+    if (f != f)
+      continue;
+    _Float16 x = _Float16(f);
+    uint16_t want;
+    std::memcpy(&want, &x, 2);
+    ASSERT_EQ(tttc_f32_to_f16(f), want) << f;
+  }
+  EXPECT_EQ(tttc_f32_to_bf16(1.0f), 0x3f80);
+  EXPECT_EQ(tttc_f32_to_bf16(1.00390625f), 0x3f80); // a tie: to even
+  EXPECT_EQ(tttc_f32_to_bf16(1.01171875f), 0x3f82); // a tie: to even
+  EXPECT_EQ(tttc_bf16_to_f32(0x3f81), 1.0078125f);
 }
 
 /// 16-bit per-token inputs and readouts (bf16, f16): the kernel widens them
@@ -292,8 +301,8 @@ TEST(Api, SixteenBitInputsAndReadouts) {
       for (auto n : {"q", "k", "v", "lr"}) {
         std::vector<float> &x = c.in[n];
         for (float &f : x) {
-          half[n].push_back(bf ? toBF16(f) : toF16(f));
-          f = bf ? fromBF16(half[n].back()) : fromF16(half[n].back());
+          half[n].push_back(bf ? tttc_f32_to_bf16(f) : tttc_f32_to_f16(f));
+          f = bf ? tttc_bf16_to_f32(half[n].back()) : tttc_f16_to_f32(half[n].back());
         }
       }
       std::vector<ref::Vec> want = ref::tttLinear(c);
@@ -316,7 +325,7 @@ TEST(Api, SixteenBitInputsAndReadouts) {
       ASSERT_EQ(tttc_run(l, ins.data(), int(ins.size()), outs.data(), 3), 0) << tttc_last_error();
       std::vector<float> outF;
       for (uint16_t h : out)
-        outF.push_back(bf ? fromBF16(h) : fromF16(h));
+        outF.push_back(bf ? tttc_bf16_to_f32(h) : tttc_f16_to_f32(h));
       EXPECT_LE(relError(outF, want[0]), bf ? 1e-2 : 1e-3);
       EXPECT_LE(relError(w, want[1]), 1e-5);
       EXPECT_LE(relError(b, want[2]), 1e-5);

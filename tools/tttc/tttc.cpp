@@ -12,6 +12,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "tttc/tttc.h"
+#include "tttc/tttc_fp16.h"
 
 #include "Npy.h"
 
@@ -223,32 +224,6 @@ std::string shapeStr(const std::vector<int64_t> &s) {
   for (size_t i = 0; i < s.size(); ++i)
     r += (i ? ", " : "") + std::to_string(s[i]);
   return r + "]";
-}
-
-uint16_t toBF16(float f) {
-  uint32_t u;
-  std::memcpy(&u, &f, 4);
-  if ((u & 0x7fffffffu) > 0x7f800000u)
-    return 0x7fc0; // NaN
-  u += 0x7fffu + ((u >> 16) & 1u); // round to nearest even
-  return uint16_t(u >> 16);
-}
-float fromBF16(uint16_t h) {
-  uint32_t u = uint32_t(h) << 16;
-  float f;
-  std::memcpy(&f, &u, 4);
-  return f;
-}
-uint16_t toF16(float f) {
-  _Float16 h = _Float16(f);
-  uint16_t u;
-  std::memcpy(&u, &h, 2);
-  return u;
-}
-float fromF16(uint16_t u) {
-  _Float16 h;
-  std::memcpy(&h, &u, 2);
-  return float(h);
 }
 
 /// mkdir -p.
@@ -550,8 +525,8 @@ int runCommand(const Args &a) {
       float *f = static_cast<float *>(t.data);
       half.emplace_back(n);
       for (size_t k = 0; k < n; ++k) {
-        half.back()[k] = bf16 ? toBF16(f[k]) : toF16(f[k]);
-        f[k] = bf16 ? fromBF16(half.back()[k]) : fromF16(half.back()[k]);
+        half.back()[k] = bf16 ? tttc_f32_to_bf16(f[k]) : tttc_f32_to_f16(f[k]);
+        f[k] = bf16 ? tttc_bf16_to_f32(half.back()[k]) : tttc_f16_to_f32(half.back()[k]);
       }
       t.data = half.back().data();
     }
@@ -568,7 +543,7 @@ int runCommand(const Args &a) {
       if (isIO(tttc_output_kind(layer, i))) {
         const uint16_t *h = static_cast<const uint16_t *>(kOuts[i].data);
         for (size_t k = 0; k < outData[i].size(); ++k)
-          outData[i][k] = bf16 ? fromBF16(h[k]) : fromF16(h[k]);
+          outData[i][k] = bf16 ? tttc_bf16_to_f32(h[k]) : tttc_f16_to_f32(h[k]);
       }
   };
   double r0 = nowMs();
