@@ -131,13 +131,30 @@ bool sameIndex(Value a, Value b) {
   return x && y && *x == *y;
 }
 
+/// Whether point p of `a` and point p of `b` are the same tuple of parallel
+/// indices: p is delinearized by all but the outermost size, so only those
+/// must agree (the trip counts may differ: one loop may cover a prefix of the
+/// other's points, e.g. the real rows of a chunk).
 bool samePoints(const LoopInfo &a, const LoopInfo &b) {
-  if (!sameIndex(a.total, b.total) || a.sizes.size() != b.sizes.size())
+  if (a.sizes.size() != b.sizes.size())
     return false;
-  for (auto [x, y] : llvm::zip(a.sizes, b.sizes))
-    if (!sameIndex(x, y))
+  for (size_t i = 1; i < a.sizes.size(); ++i)
+    if (!sameIndex(a.sizes[i], b.sizes[i]))
       return false;
   return true;
+}
+
+/// `m` through subviews that keep its indexing (zero offsets, unit strides,
+/// same rank): the same indices address the same element.
+Value sameIndexing(Value m) {
+  while (auto sv = m.getDefiningOp<memref::SubViewOp>()) {
+    if (sv.getSourceType().getRank() != sv.getType().getRank() ||
+        !llvm::all_of(sv.getMixedOffsets(), [](OpFoldResult o) { return isZeroInteger(o); }) ||
+        !llvm::all_of(sv.getMixedStrides(), [](OpFoldResult s) { return isOneInteger(s); }))
+      break;
+    m = sv.getSource();
+  }
+  return m;
 }
 
 /// Rewrites `g` as a loop over its parallel points, point p run by thread
@@ -471,8 +488,8 @@ struct Distributor {
   /// distributed loops over the same points, indexing the same view by the
   /// same parallel dimensions.
   static bool sameThread(const Access &a, const Access &b) {
-    if (!a.loop || !b.loop || a.memref != b.memref || a.signature != b.signature ||
-        !samePoints(*a.loop, *b.loop))
+    if (!a.loop || !b.loop || sameIndexing(a.memref) != sameIndexing(b.memref) ||
+        a.signature != b.signature || !samePoints(*a.loop, *b.loop))
       return false;
     if (a.signature.size() != size_t(llvm::count_if(a.signature, [](int d) { return d >= 0; })))
       return false;

@@ -109,3 +109,34 @@ func.func @chain(%in: memref<?x16xf32>, %out: memref<?x16xf32>, %n: index) {
   }
   return
 }
+
+// Zero-filling a buffer and then copying a chunk's real rows into its prefix
+// touch each element from the same thread (points delinearized by the same
+// inner sizes, a subview that keeps the indexing): no barrier between them.
+// CHECK-LABEL: func.func @prefix(
+// CHECK: memref.store %cst, %[[BUF:view[_0-9]*]][
+// CHECK: } {ttt.distributed}
+// CHECK-NOT: gpu.barrier
+// CHECK: %[[PRE:.*]] = memref.subview %[[BUF]][0, 0] [%{{.*}}, 16] [1, 1]
+// CHECK-NOT: gpu.barrier
+// CHECK: memref.store %{{.*}}, %[[PRE]][
+// CHECK: } {ttt.distributed}
+// The transpose reads other threads' elements: a barrier.
+// CHECK: gpu.barrier
+// CHECK-NEXT: scf.for
+func.func @prefix(%in: memref<?x16xf32>, %out: memref<16x16xf32>, %rows: index) {
+  %c1 = arith.constant 1 : index
+  %zero = arith.constant 0.0 : f32
+  gpu.launch blocks(%bx, %by, %bz) in (%gx = %c1, %gy = %c1, %gz = %c1)
+             threads(%tx, %ty, %tz) in (%sx = %c1, %sy = %c1, %sz = %c1) {
+    %buf = memref.alloca() : memref<16x16xf32>
+    linalg.fill ins(%zero : f32) outs(%buf : memref<16x16xf32>)
+    %pre = memref.subview %buf[0, 0] [%rows, 16] [1, 1]
+        : memref<16x16xf32> to memref<?x16xf32, strided<[16, 1]>>
+    linalg.copy ins(%in : memref<?x16xf32>) outs(%pre : memref<?x16xf32, strided<[16, 1]>>)
+    linalg.transpose ins(%buf : memref<16x16xf32>) outs(%out : memref<16x16xf32>)
+        permutation = [1, 0]
+    gpu.terminator
+  }
+  return
+}
