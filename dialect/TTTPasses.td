@@ -151,7 +151,7 @@ def TTTDistributeToThreads : Pass<"ttt-distribute-to-threads", "ModuleOp"> {
 
     `fault` injects a known bug for the tests that prove the emulation
     catches it: "drop-barrier" leaves out the barrier before the first
-    reduction inside the chunk loop; "bad-fragment" loads the A fragment of
+    tensor-core matmul (else the first reduction) inside the chunk loop; "bad-fragment" loads the A fragment of
     the tensor-core matmuls in the wrong register order.
   }];
   let options = [

@@ -278,6 +278,140 @@ scf::ForOp distribute(linalg::GenericOp g, Value tid, Value nthreads, LoopInfo &
   return loop;
 }
 
+/// For a sum over one reduction dimension with fewer points than threads
+/// (row sums of a chunk: 16 points, 64+ terms): the summand, the operation
+/// adding it to the output, and the group size G (a power of two, at most
+/// 32, so a group stays in one warp): G consecutive threads share a point.
+struct SplitSum {
+  arith::AddFOp add;
+  Value term;
+  int64_t points, extent, group;
+};
+
+std::optional<SplitSum> matchSplitSum(linalg::GenericOp g, int64_t threads) {
+  if (g.getNumDpsInits() != 1 || g.getNumReductionLoops() != 1 || threads % 32)
+    return std::nullopt;
+  SmallVector<int64_t> bounds = g.getStaticLoopRanges();
+  if (llvm::any_of(bounds, ShapedType::isDynamic))
+    return std::nullopt;
+  int64_t points = 1, extent = 1;
+  for (auto [d, it] : llvm::enumerate(g.getIteratorTypesArray()))
+    (it == utils::IteratorType::parallel ? points : extent) *= bounds[d];
+  int64_t group = 1;
+  while (group < 32 && points * group * 2 <= threads && group * 2 <= extent)
+    group *= 2;
+  if (group < 4)
+    return std::nullopt;
+  Block *body = g.getBody();
+  auto yield = cast<linalg::YieldOp>(body->getTerminator());
+  auto add = yield.getOperand(0).getDefiningOp<arith::AddFOp>();
+  BlockArgument out = body->getArguments().back();
+  if (!add || !add.getType().isF32() || add->getBlock() != body)
+    return std::nullopt;
+  Value term = add.getLhs() == out ? add.getRhs() : add.getRhs() == out ? add.getLhs() : Value();
+  if (!term || out.getNumUses() != 1)
+    return std::nullopt;
+  // The output is not also an input (no in-place reduction).
+  Value outRoot = rootOf(g.getDpsInits()[0]);
+  for (Value in : g.getDpsInputs())
+    if (isa<MemRefType>(in.getType()) && rootOf(in) == outRoot)
+      return std::nullopt;
+  return SplitSum{add, term, points, extent, group};
+}
+
+/// Rewrites the sum `g` so that G threads share each point: each adds every
+/// G-th term, the partial sums meet through warp shuffles (butterfly), and
+/// the group's first thread adds the total to the output. All threads run
+/// the same number of rounds (the shuffles need the whole warp).
+scf::ForOp distributeSplitSum(linalg::GenericOp g, SplitSum s, Value tid,
+                              int64_t threads) {
+  OpBuilder b(g);
+  Location loc = g.getLoc();
+  auto c = [&](int64_t v) { return arith::ConstantIndexOp::create(b, loc, v).getResult(); };
+  SmallVector<int64_t> bounds = g.getStaticLoopRanges();
+  SmallVector<utils::IteratorType> its = g.getIteratorTypesArray();
+  int64_t perRound = threads / s.group;
+  int64_t rounds = (s.points + perRound - 1) / perRound;
+  Value lane = arith::RemUIOp::create(b, loc, tid, c(s.group));
+  Value slot = arith::DivUIOp::create(b, loc, tid, c(s.group));
+  auto loop = scf::ForOp::create(b, loc, c(0), c(rounds), c(1));
+  b.setInsertionPointToStart(loop.getBody());
+  Value p = arith::AddIOp::create(
+      b, loc, arith::MulIOp::create(b, loc, loop.getInductionVar(), c(perRound)), slot);
+  Value active = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, p, c(s.points));
+  // Threads past the last point compute on point 0 (in-bounds reads) and
+  // drop the result.
+  Value pc = arith::SelectOp::create(b, loc, active, p, c(0));
+  SmallVector<Value> iv(its.size());
+  unsigned redDim = 0;
+  Value rem = pc;
+  for (int d = int(its.size()) - 1; d >= 0; --d) {
+    if (its[d] != utils::IteratorType::parallel) {
+      redDim = d;
+      continue;
+    }
+    bool outermost = llvm::none_of(llvm::seq<int>(0, d), [&](int e) {
+      return its[e] == utils::IteratorType::parallel;
+    });
+    if (outermost) {
+      iv[d] = rem;
+      continue;
+    }
+    iv[d] = arith::RemUIOp::create(b, loc, rem, c(bounds[d]));
+    rem = arith::DivUIOp::create(b, loc, rem, c(bounds[d]));
+  }
+  Value zero = arith::ConstantFloatOp::create(b, loc, b.getF32Type(), APFloat(0.0f));
+  auto red = scf::ForOp::create(b, loc, lane, c(s.extent), c(s.group), ValueRange{zero});
+  {
+    OpBuilder rb = OpBuilder::atBlockBegin(red.getBody());
+    iv[redDim] = red.getInductionVar();
+    IRMapping m;
+    Block *body = g.getBody();
+    for (OpOperand *in : g.getDpsInputOperands()) {
+      BlockArgument arg = g.getMatchingBlockArgument(in);
+      if (arg.use_empty())
+        continue;
+      if (!isa<MemRefType>(in->get().getType())) {
+        m.map(arg, in->get());
+        continue;
+      }
+      m.map(arg, memref::LoadOp::create(rb, loc, in->get(),
+                                        applyMap(rb, loc, g.getMatchingIndexingMap(in), iv)));
+    }
+    for (Operation &op : body->without_terminator()) {
+      if (&op == s.add.getOperation())
+        continue;
+      if (auto idx = dyn_cast<linalg::IndexOp>(op)) {
+        m.map(idx.getResult(), iv[idx.getDim()]);
+        continue;
+      }
+      rb.clone(op, m);
+    }
+    Value acc = arith::AddFOp::create(rb, loc, red.getRegionIterArgs()[0], m.lookup(s.term));
+    scf::YieldOp::create(rb, loc, acc);
+  }
+  Value sum = red.getResult(0);
+  Value width = arith::ConstantIntOp::create(b, loc, b.getI32Type(), 32);
+  for (int64_t off = s.group / 2; off >= 1; off /= 2) {
+    Value o = arith::ConstantIntOp::create(b, loc, b.getI32Type(), off);
+    Value other =
+        gpu::ShuffleOp::create(b, loc, sum, o, width, gpu::ShuffleMode::XOR).getShuffleResult();
+    sum = arith::AddFOp::create(b, loc, sum, other);
+  }
+  Value first = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, lane, c(0));
+  Value writes = arith::AndIOp::create(b, loc, active, first);
+  auto ifOp = scf::IfOp::create(b, loc, writes, /*withElseRegion=*/false);
+  {
+    OpBuilder ib = OpBuilder::atBlockBegin(&ifOp.getThenRegion().front());
+    OpOperand &init = g.getDpsInitsMutable()[0];
+    SmallVector<Value> idx = applyMap(ib, loc, g.getMatchingIndexingMap(&init), iv);
+    Value old = memref::LoadOp::create(ib, loc, init.get(), idx);
+    memref::StoreOp::create(ib, loc, arith::AddFOp::create(ib, loc, old, sum), init.get(), idx);
+  }
+  g.erase();
+  return loop;
+}
+
 /// Whether `g` is C[M,N] += A[M,K] B[K,N] in f32 on static buffers whose
 /// extents tile by the m16n8k8 tensor-core shape.
 bool isTensorCoreMatmul(linalg::GenericOp g) {
@@ -791,6 +925,8 @@ struct TTTDistributeToThreadsPass
       // accesses follow the fragment layout (no same-thread elision).
       if (tensorCores && threads % 32 == 0 && isTensorCoreMatmul(g))
         loop = distributeTensorCore(g, tid, threads, fault == "bad-fragment");
+      else if (std::optional<SplitSum> s = matchSplitSum(g, threads))
+        loop = distributeSplitSum(g, *s, tid, threads);
       else
         loop = distribute(g, tid, bdim, info);
       dist.loops[loop] = std::move(info);
@@ -799,17 +935,23 @@ struct TTTDistributeToThreadsPass
     dist.insertBarriers(entry, st);
 
     if (fault == "drop-barrier") {
-      // The barrier before the first reduction in the chunk loop: a thread
-      // then reads operands other threads have not written yet.
+      // The barrier before the chunk loop's first tensor-core matmul (else
+      // its first reduction): threads then read operands other threads have
+      // not written yet.
       gpu::BarrierOp victim;
-      launch.walk([&](scf::ForOp loop) {
-        if (victim || !dist.loops.count(loop) || !loop->getParentOfType<scf::ForOp>())
-          return;
-        bool reduces = false;
-        loop.getBody()->walk([&](scf::ForOp) { reduces = true; });
-        if (reduces)
-          victim = dyn_cast_or_null<gpu::BarrierOp>(loop->getPrevNode());
-      });
+      for (bool mmaOnly : {true, false}) {
+        launch.walk([&](scf::ForOp loop) {
+          if (victim || !dist.loops.count(loop) || !loop->getParentOfType<scf::ForOp>())
+            return;
+          bool reduces = false, mma = false;
+          loop.getBody()->walk([&](Operation *op) {
+            reduces |= isa<scf::ForOp>(op);
+            mma |= isa<nvgpu::MmaSyncOp>(op);
+          });
+          if (mmaOnly ? mma : reduces)
+            victim = dyn_cast_or_null<gpu::BarrierOp>(loop->getPrevNode());
+        });
+      }
       if (victim)
         victim.erase();
     }

@@ -328,6 +328,27 @@ struct TTTEmulateGPUPass : ttt::impl::TTTEmulateGPUBase<TTTEmulateGPUPass> {
         m.erase();
       }
     }
+    // Warp shuffles: also collectives of the warp.
+    SmallVector<gpu::ShuffleOp> shuffles;
+    kernel.walk([&](gpu::ShuffleOp s) { shuffles.push_back(s); });
+    if (!shuffles.empty()) {
+      auto f32 = Float32Type::get(ctx);
+      auto i32 = IntegerType::get(ctx, 32);
+      auto shflFn =
+          declare(module, "tttc_emu_shuffle_xor_f32", FunctionType::get(ctx, {f32, i32, i32}, {f32}));
+      for (gpu::ShuffleOp s : shuffles) {
+        if (s.getMode() != gpu::ShuffleMode::XOR || !s.getValue().getType().isF32())
+          return s.emitError("ttt-emulate-gpu: only f32 xor shuffles are emulated");
+        OpBuilder sb(s);
+        Value r = func::CallOp::create(sb, s.getLoc(), shflFn,
+                                       ValueRange{s.getValue(), s.getOffset(), s.getWidth()})
+                      .getResult(0);
+        s.getShuffleResult().replaceAllUsesWith(r);
+        s.getValid().replaceAllUsesWith(
+            arith::ConstantIntOp::create(sb, s.getLoc(), sb.getI1Type(), 1).getResult());
+        s.erase();
+      }
+    }
     SmallVector<gpu::BarrierOp> barriers;
     kernel.walk([&](gpu::BarrierOp bar) { barriers.push_back(bar); });
     for (gpu::BarrierOp bar : barriers) {

@@ -83,7 +83,9 @@ struct Block {
   bool checkRaces = false;
   // Tensor-core MMA fragments per lane of each warp (m16n8k8 tf32).
   struct Mma {
+    int kind = 0; // of the collective the warp's lanes are in: 1 MMA, 2 shuffle
     float a[32][4], b[32][2], c[32][4], d[32][4];
+    int32_t offset[32], width[32];
   };
   std::vector<Mma> warps;
   uint64_t epoch = 1;
@@ -171,6 +173,21 @@ bool completeWarpMmas(Block &b) {
     if (!waiting || waiting != 32)
       continue;
     Block::Mma &m = b.warps[w];
+    if (m.kind == 2) { // xor shuffle: lane l gets lane (l ^ offset)'s value
+      bool uniform = true;
+      for (int lane = 0; lane < 32; ++lane)
+        uniform &= m.offset[lane] == m.offset[0] && m.width[lane] == 32;
+      if (!uniform)
+        fail("cuda-emu: a warp shuffle whose lanes disagree on offset or width");
+      for (int lane = 0; lane < 32; ++lane) {
+        m.d[lane][0] = m.a[(lane ^ m.offset[lane]) & 31][0];
+        b.fibers[w * 32 + lane].atWarpSync = false;
+      }
+      m.kind = 0;
+      released = true;
+      continue;
+    }
+    m.kind = 0;
     double A[16][8], B[8][8], C[16][8];
     for (int lane = 0; lane < 32; ++lane) {
       int g = lane / 4, t = lane % 4;
@@ -224,7 +241,8 @@ void runBlock(Block &b) {
         f.atWarpSync = false; // let it go on (with garbage) so the block ends
       }
     if (stuck)
-      fail("cuda-emu: a warp-level MMA in block (" + std::to_string(b.bid[0]) + ", " +
+      fail("cuda-emu: a warp-level collective (MMA or shuffle) in block (" +
+           std::to_string(b.bid[0]) + ", " +
            std::to_string(b.bid[1]) + ", " + std::to_string(b.bid[2]) +
            ") was not reached by all 32 lanes of its warp");
     if (stuck)
@@ -303,12 +321,31 @@ void tttc_emu_mma_m16n8k8_tf32(float a0, float a1, float a2, float a3, float b0,
   int64_t lane = f.linear % 32;
   Block::Mma &m = b->warps[size_t(f.linear / 32)];
   float a[4] = {a0, a1, a2, a3}, bb[2] = {b0, b1}, c[4] = {c0, c1, c2, c3};
+  if (m.kind && m.kind != 1)
+    fail("cuda-emu: lanes of a warp in different collectives (an MMA and a shuffle)");
+  m.kind = 1;
   std::memcpy(m.a[lane], a, sizeof a);
   std::memcpy(m.b[lane], bb, sizeof bb);
   std::memcpy(m.c[lane], c, sizeof c);
   f.atWarpSync = true;
   toScheduler(f);
   std::memcpy(d, m.d[lane], 4 * sizeof(float));
+}
+
+float tttc_emu_shuffle_xor_f32(float v, int32_t offset, int32_t width) {
+  Block *b = current;
+  Fiber &f = b->fibers[b->running];
+  int64_t lane = f.linear % 32;
+  Block::Mma &m = b->warps[size_t(f.linear / 32)];
+  if (m.kind && m.kind != 2)
+    fail("cuda-emu: lanes of a warp in different collectives (an MMA and a shuffle)");
+  m.kind = 2;
+  m.a[lane][0] = v;
+  m.offset[lane] = offset;
+  m.width[lane] = width;
+  f.atWarpSync = true;
+  toScheduler(f);
+  return m.d[lane][0];
 }
 
 void tttc_emu_access(int64_t addr, int64_t write) {
@@ -350,7 +387,8 @@ std::vector<std::pair<const char *, void *>> symbols() {
   return {{"tttc_emu_launch", reinterpret_cast<void *>(&tttc_emu_launch)},
           {"tttc_emu_barrier", reinterpret_cast<void *>(&tttc_emu_barrier)},
           {"tttc_emu_access", reinterpret_cast<void *>(&tttc_emu_access)},
-          {"tttc_emu_mma_m16n8k8_tf32", reinterpret_cast<void *>(&tttc_emu_mma_m16n8k8_tf32)}};
+          {"tttc_emu_mma_m16n8k8_tf32", reinterpret_cast<void *>(&tttc_emu_mma_m16n8k8_tf32)},
+          {"tttc_emu_shuffle_xor_f32", reinterpret_cast<void *>(&tttc_emu_shuffle_xor_f32)}};
 }
 void clearError() { firstError.clear(); }
 std::string error() { return firstError; }

@@ -140,3 +140,33 @@ func.func @prefix(%in: memref<?x16xf32>, %out: memref<16x16xf32>, %rows: index) 
   }
   return
 }
+
+// A row sum with fewer rows than threads: 8 threads per row (128 / 16), each
+// adding every 8th term, partial sums combined by xor shuffles inside the
+// warp, the group's first thread adding the total to the output.
+// RUN: ttt-opt %s --ttt-distribute-to-threads="threads=128" | FileCheck %s --check-prefix=SUM
+// SUM-LABEL: func.func @rowsum(
+// SUM: %[[LANE:.*]] = arith.remui %{{.*}}, %c8
+// SUM: scf.for %{{.*}} = %c0{{.*}} to %c1{{.*}} step %c1
+// SUM: scf.for %{{.*}} = %[[LANE]] to %c64{{.*}} step %c8{{.*}} iter_args
+// SUM: gpu.shuffle  xor %{{.*}}, %c4_i32, %c32_i32 : f32
+// SUM: gpu.shuffle  xor %{{.*}}, %c2_i32, %c32_i32 : f32
+// SUM: gpu.shuffle  xor %{{.*}}, %c1_i32, %c32_i32 : f32
+// SUM: scf.if
+// SUM: memref.store
+func.func @rowsum(%in: memref<16x64xf32>, %out: memref<16x1xf32>) {
+  %c1 = arith.constant 1 : index
+  gpu.launch blocks(%bx, %by, %bz) in (%gx = %c1, %gy = %c1, %gz = %c1)
+             threads(%tx, %ty, %tz) in (%sx = %c1, %sy = %c1, %sz = %c1) {
+    linalg.generic {indexing_maps = [affine_map<(d0, d1) -> (d0, d1)>, affine_map<(d0, d1) -> (d0, 0)>],
+                    iterator_types = ["parallel", "reduction"]}
+        ins(%in : memref<16x64xf32>) outs(%out : memref<16x1xf32>) {
+    ^bb0(%x: f32, %o: f32):
+      %sq = arith.mulf %x, %x : f32
+      %s = arith.addf %o, %sq : f32
+      linalg.yield %s : f32
+    }
+    gpu.terminator
+  }
+  return
+}
