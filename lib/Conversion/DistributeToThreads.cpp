@@ -560,6 +560,7 @@ struct Access {
 };
 
 struct Distributor {
+  explicit Distributor(gpu::LaunchOp launch) : launch(launch) {}
   gpu::LaunchOp launch;
   DenseMap<Operation *, LoopInfo> loops; // distributed loops
   /// Byte range of each shared buffer (buffers may share bytes).
@@ -872,7 +873,7 @@ struct TTTDistributeToThreadsPass
       base = arith::MulIOp::create(b, loc, prog,
                                    arith::ConstantIndexOp::create(b, loc, scratchBytes));
     }
-    Distributor dist{launch};
+    Distributor dist(launch);
     for (auto [i, a] : llvm::enumerate(shared)) {
       b.setInsertionPoint(a);
       MemRefType t = a.getType();

@@ -296,7 +296,7 @@ struct SegmentAttentionLowering : public OpConversionPattern<SegmentAttentionOp>
     auto col = RankedTensorType::get({C, 1}, f32);
     Value s = matmul(rw, loc, a.getQuery(), transposed(rw, loc, a.getKey()), sq);
     MLIRContext *ctx = rw.getContext();
-    AffineExpr d0 = rw.getAffineDimExpr(0), d1 = rw.getAffineDimExpr(1);
+    AffineExpr d0 = rw.getAffineDimExpr(0);
     AffineMap id = rw.getMultiDimIdentityMap(2);
     AffineMap rowMap = AffineMap::get(2, 0, {d0, rw.getAffineConstantExpr(0)}, ctx);
     auto par = utils::IteratorType::parallel, red = utils::IteratorType::reduction;
