@@ -2,9 +2,11 @@
 """GPU benchmark: tttc's fused kernels vs the PyTorch eager dual form.
 
 Usage: bench_gpu.py PTX_DIR [--quick] [--hbm-gbs N] [--reps N] [--io f32|bf16]
+                    [--variant SUFFIX]
   PTX_DIR/ttt_linear.ptx, PTX_DIR/ttt_mlp.ptx (and .bf16.ptx for --io bf16:
   bfloat16 per-token inputs and outputs, f32 states): kernels for D=64
-  emitted for this GPU's architecture (bench/gpu/run.sh makes them).
+  emitted for this GPU's architecture (bench/gpu/run.sh makes them);
+  --variant .t256 picks PTX_DIR/LAYER.t256.ptx (256 threads per program).
 
 For TTT-Linear and TTT-MLP forward at B=8, T in {2048, 8192, 32768}, H=32,
 D=64 and B=1, T=32768: the kernel's time (CUDA events, median of many runs
@@ -107,6 +109,7 @@ def main():
     ap.add_argument("--hbm-gbs", type=float, default=0)
     ap.add_argument("--reps", type=int, default=50)
     ap.add_argument("--io", choices=["f32", "bf16"], default="f32")
+    ap.add_argument("--variant", default="", help="PTX file suffix, e.g. .t256")
     a = ap.parse_args()
     name = torch.cuda.get_device_name()
     peak = a.hbm_gbs or next((p for k, p in PEAKS if k in name), 0)
@@ -121,8 +124,10 @@ def main():
     gen.manual_seed(0)
     configs = CONFIGS[:1] if a.quick else CONFIGS
     for layer in ("ttt_linear", "ttt_mlp"):
-        suffix = ".bf16.ptx" if a.io == "bf16" else ".ptx"
+        suffix = a.variant + (".bf16.ptx" if a.io == "bf16" else ".ptx")
         kernel = tttc_cuda.Kernel(os.path.join(a.ptx_dir, layer + suffix))
+        print(f"<!-- {layer}{suffix}: {kernel.block} threads, {kernel.shared_bytes} B shared, "
+              f"{kernel.scratch_bytes} B scratch per program -->", flush=True)
         for B, T, H in configs:
             pool = [inputs(layer, B, T, H, gen) for _ in range(3)]
             for x in pool:  # the kernel's I/O type; the baseline sees the same values

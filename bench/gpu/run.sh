@@ -22,6 +22,9 @@ prepare() {
     $tttc examples/$l.mlir --emit=ptx --arch=$arch --head-dim 64 -o $out/bench/$l.ptx 2>/dev/null
     $tttc examples/$l.mlir --emit=ptx --arch=$arch --head-dim 64 --io-dtype bf16 \
       -o $out/bench/$l.bf16.ptx 2>/dev/null
+    # 256 threads per program (fewer, longer programs at small B * H).
+    $tttc compile examples/$l.mlir --target=cuda:threads=256 --arch=$arch --emit=ptx \
+      --head-dim 64 -o $out/bench/$l.t256.ptx > /dev/null 2>&1
   done
   # Awkward shapes for the on-device correctness check.
   for s in $examples; do for d in 16 64; do
@@ -38,6 +41,7 @@ device() {
   $py bench/gpu/run_ptx.py "${args[@]}"
   $py bench/gpu/bench_gpu.py $out/bench "$@"
   $py bench/gpu/bench_gpu.py $out/bench --io bf16 "$@"
+  $py bench/gpu/bench_gpu.py $out/bench --variant .t256 "$@"
 }
 
 case "${1:-}" in
