@@ -788,6 +788,62 @@ int64_t pack(ArrayRef<Live> live, ArrayRef<unsigned> which, SmallVectorImpl<int6
   return total;
 }
 
+/// Merges distributed loops over the same points that follow each other with
+/// no barrier between them: point p of the second runs right after point p
+/// of the first, in the same thread. Sound because the barrier placement
+/// already proved that whatever both touch, they touch at the same point in
+/// the same thread (else a barrier would separate them).
+void fuseAdjacentLoops(gpu::LaunchOp launch, Distributor &dist) {
+  auto fusable = [&](Operation *op) -> const LoopInfo * {
+    auto it = dist.loops.find(op);
+    if (it == dist.loops.end() || !it->second.total)
+      return nullptr;
+    return &it->second;
+  };
+  SmallVector<Block *> blocks;
+  launch.getBody().walk([&](Block *b) { blocks.push_back(b); });
+  for (Block *block : blocks) {
+    scf::ForOp first;
+    const LoopInfo *firstInfo = nullptr;
+    SmallVector<Operation *> between;
+    for (Operation &op : llvm::make_early_inc_range(*block)) {
+      const LoopInfo *info = fusable(&op);
+      if (!info) {
+        // Pure ops between two loops (constants, views) move before the
+        // first; anything else ends the run.
+        if (first && isPure(&op) && !op.getNumRegions())
+          between.push_back(&op);
+        else
+          first = nullptr;
+        continue;
+      }
+      auto loop = cast<scf::ForOp>(op);
+      bool same = first && sameIndex(info->total, firstInfo->total) &&
+                  info->sizes.size() == firstInfo->sizes.size() &&
+                  llvm::all_of(llvm::zip(info->sizes, firstInfo->sizes),
+                               [](auto p) { return sameIndex(std::get<0>(p), std::get<1>(p)); }) &&
+                  loop.getLowerBound() == first.getLowerBound() &&
+                  loop.getStep() == first.getStep();
+      if (!same) {
+        first = loop;
+        firstInfo = info;
+        between.clear();
+        continue;
+      }
+      for (Operation *b : between)
+        b->moveBefore(first);
+      between.clear();
+      // The second body after the first's, on the first's induction variable.
+      Block *dst = first.getBody(), *src = loop.getBody();
+      loop.getInductionVar().replaceAllUsesWith(first.getInductionVar());
+      dst->getOperations().splice(Block::iterator(dst->getTerminator()), src->getOperations(),
+                                  src->begin(), Block::iterator(src->getTerminator()));
+      dist.loops.erase(loop);
+      loop.erase();
+    }
+  }
+}
+
 struct TTTDistributeToThreadsPass
     : ttt::impl::TTTDistributeToThreadsBase<TTTDistributeToThreadsPass> {
   using Base::Base;
@@ -934,6 +990,7 @@ struct TTTDistributeToThreadsPass
     }
     Distributor::State st;
     dist.insertBarriers(entry, st);
+    fuseAdjacentLoops(launch, dist);
 
     if (fault == "drop-barrier") {
       // The barrier before the chunk loop's first tensor-core matmul (else
@@ -949,8 +1006,12 @@ struct TTTDistributeToThreadsPass
             reduces |= isa<scf::ForOp>(op);
             mma |= isa<nvgpu::MmaSyncOp>(op);
           });
-          if (mmaOnly ? mma : reduces)
-            victim = dyn_cast_or_null<gpu::BarrierOp>(loop->getPrevNode());
+          if (!(mmaOnly ? mma : reduces))
+            return;
+          Operation *prev = loop->getPrevNode();
+          while (prev && isPure(prev) && !prev->getNumRegions())
+            prev = prev->getPrevNode();
+          victim = dyn_cast_or_null<gpu::BarrierOp>(prev);
         });
       }
       if (victim)
