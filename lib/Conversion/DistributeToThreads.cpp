@@ -157,6 +157,39 @@ Value sameIndexing(Value m) {
   return m;
 }
 
+/// Clones `g`'s payload for the point `iv` at `b`: its inputs loaded at their
+/// indexing maps, its output arguments bound to `outs` (none or null: unused),
+/// `linalg.index` to `iv`, every op but the terminator and `skip`. Returns the
+/// mapping (the yielded values are looked up in it).
+IRMapping clonePayload(OpBuilder &b, Location loc, linalg::GenericOp g, ArrayRef<Value> iv,
+                       ArrayRef<Value> outs, Operation *skip = nullptr) {
+  IRMapping m;
+  for (OpOperand *in : g.getDpsInputOperands()) {
+    BlockArgument arg = g.getMatchingBlockArgument(in);
+    if (arg.use_empty())
+      continue;
+    if (!isa<MemRefType>(in->get().getType())) {
+      m.map(arg, in->get());
+      continue;
+    }
+    m.map(arg, memref::LoadOp::create(b, loc, in->get(),
+                                      applyMap(b, loc, g.getMatchingIndexingMap(in), iv)));
+  }
+  for (auto [k, init] : llvm::enumerate(g.getDpsInitsMutable()))
+    if (k < outs.size() && outs[k])
+      m.map(g.getMatchingBlockArgument(&init), outs[k]);
+  for (Operation &op : g.getBody()->without_terminator()) {
+    if (&op == skip)
+      continue;
+    if (auto idx = dyn_cast<linalg::IndexOp>(op)) {
+      m.map(idx.getResult(), iv[idx.getDim()]);
+      continue;
+    }
+    b.clone(op, m);
+  }
+  return m;
+}
+
 /// Rewrites `g` as a loop over its parallel points, point p run by thread
 /// p mod `nthreads`; the reductions of a point run in order in its thread.
 scf::ForOp distribute(linalg::GenericOp g, Value tid, Value nthreads, LoopInfo &info) {
@@ -206,28 +239,7 @@ scf::ForOp distribute(linalg::GenericOp g, Value tid, Value nthreads, LoopInfo &
       accs.push_back(Value());
   }
   auto emitBody = [&](OpBuilder &bb, ArrayRef<Value> cur) {
-    IRMapping m;
-    for (OpOperand *in : g.getDpsInputOperands()) {
-      BlockArgument arg = g.getMatchingBlockArgument(in);
-      if (arg.use_empty())
-        continue;
-      if (!isa<MemRefType>(in->get().getType())) {
-        m.map(arg, in->get());
-        continue;
-      }
-      SmallVector<Value> idx = applyMap(bb, loc, g.getMatchingIndexingMap(in), iv);
-      m.map(arg, memref::LoadOp::create(bb, loc, in->get(), idx));
-    }
-    for (auto [k, init] : llvm::enumerate(g.getDpsInitsMutable()))
-      if (cur[k])
-        m.map(g.getMatchingBlockArgument(&init), cur[k]);
-    for (Operation &op : body->without_terminator()) {
-      if (auto idx = dyn_cast<linalg::IndexOp>(op)) {
-        m.map(idx.getResult(), iv[idx.getDim()]);
-        continue;
-      }
-      bb.clone(op, m);
-    }
+    IRMapping m = clonePayload(bb, loc, g, iv, cur);
     SmallVector<Value> next;
     for (Value y : body->getTerminator()->getOperands())
       next.push_back(m.lookupOrDefault(y));
@@ -365,28 +377,7 @@ scf::ForOp distributeSplitSum(linalg::GenericOp g, SplitSum s, Value tid,
   {
     OpBuilder rb = OpBuilder::atBlockBegin(red.getBody());
     iv[redDim] = red.getInductionVar();
-    IRMapping m;
-    Block *body = g.getBody();
-    for (OpOperand *in : g.getDpsInputOperands()) {
-      BlockArgument arg = g.getMatchingBlockArgument(in);
-      if (arg.use_empty())
-        continue;
-      if (!isa<MemRefType>(in->get().getType())) {
-        m.map(arg, in->get());
-        continue;
-      }
-      m.map(arg, memref::LoadOp::create(rb, loc, in->get(),
-                                        applyMap(rb, loc, g.getMatchingIndexingMap(in), iv)));
-    }
-    for (Operation &op : body->without_terminator()) {
-      if (&op == s.add.getOperation())
-        continue;
-      if (auto idx = dyn_cast<linalg::IndexOp>(op)) {
-        m.map(idx.getResult(), iv[idx.getDim()]);
-        continue;
-      }
-      rb.clone(op, m);
-    }
+    IRMapping m = clonePayload(rb, loc, g, iv, {}, s.add);
     Value acc = arith::AddFOp::create(rb, loc, red.getRegionIterArgs()[0], m.lookup(s.term));
     scf::YieldOp::create(rb, loc, acc);
   }

@@ -81,13 +81,14 @@ struct Block {
   ucontext_t scheduler;
 #endif
   bool checkRaces = false;
-  // Tensor-core MMA fragments per lane of each warp (m16n8k8 tf32).
-  struct Mma {
+  // Per warp, the lanes' operands and results of a collective (an m16n8k8
+  // tf32 MMA or an xor shuffle).
+  struct WarpCollective {
     int kind = 0; // of the collective the warp's lanes are in: 1 MMA, 2 shuffle
     float a[32][4], b[32][2], c[32][4], d[32][4];
     int32_t offset[32], width[32];
   };
-  std::vector<Mma> warps;
+  std::vector<WarpCollective> warps;
   uint64_t epoch = 1;
   std::unordered_map<uint64_t, Shadow> shadow;
 };
@@ -158,12 +159,13 @@ double tf32(float x) {
   return r;
 }
 
-/// Completes the MMAs of warps whose 32 lanes have all arrived: D = C + A B
+/// Completes the collectives of warps whose 32 lanes have all arrived. A
+/// shuffle hands lane l the value of lane l ^ offset; an MMA is D = C + A B
 /// with A 16x8, B 8x8, C and D 16x8 spread over the lanes as PTX's
 /// mma.m16n8k8 fragments (lane = 4 g + t): A[g][t], A[g+8][t], A[g][t+4],
 /// A[g+8][t+4]; B[t][g], B[t+4][g]; C[g][2t], C[g][2t+1], C[g+8][2t],
 /// C[g+8][2t+1]. Returns whether any warp was released.
-bool completeWarpMmas(Block &b) {
+bool completeWarpCollectives(Block &b) {
   bool released = false;
   size_t nWarps = (b.fibers.size() + 31) / 32;
   for (size_t w = 0; w < nWarps; ++w) {
@@ -172,7 +174,7 @@ bool completeWarpMmas(Block &b) {
       waiting += b.fibers[w * 32 + l].atWarpSync;
     if (!waiting || waiting != 32)
       continue;
-    Block::Mma &m = b.warps[w];
+    Block::WarpCollective &m = b.warps[w];
     if (m.kind == 2) { // xor shuffle: lane l gets lane (l ^ offset)'s value
       bool uniform = true;
       for (int lane = 0; lane < 32; ++lane)
@@ -232,7 +234,7 @@ void runBlock(Block &b) {
     for (size_t i = 0; i < b.fibers.size(); ++i)
       if (!b.fibers[i].done && !b.fibers[i].atBarrier && !b.fibers[i].atWarpSync)
         resume(b, i);
-    if (completeWarpMmas(b))
+    if (completeWarpCollectives(b))
       continue;
     bool stuck = false;
     for (Fiber &f : b.fibers)
@@ -319,7 +321,7 @@ void tttc_emu_mma_m16n8k8_tf32(float a0, float a1, float a2, float a3, float b0,
   Block *b = current;
   Fiber &f = b->fibers[b->running];
   int64_t lane = f.linear % 32;
-  Block::Mma &m = b->warps[size_t(f.linear / 32)];
+  Block::WarpCollective &m = b->warps[size_t(f.linear / 32)];
   float a[4] = {a0, a1, a2, a3}, bb[2] = {b0, b1}, c[4] = {c0, c1, c2, c3};
   if (m.kind && m.kind != 1)
     fail("cuda-emu: lanes of a warp in different collectives (an MMA and a shuffle)");
@@ -336,7 +338,7 @@ float tttc_emu_shuffle_xor_f32(float v, int32_t offset, int32_t width) {
   Block *b = current;
   Fiber &f = b->fibers[b->running];
   int64_t lane = f.linear % 32;
-  Block::Mma &m = b->warps[size_t(f.linear / 32)];
+  Block::WarpCollective &m = b->warps[size_t(f.linear / 32)];
   if (m.kind && m.kind != 2)
     fail("cuda-emu: lanes of a warp in different collectives (an MMA and a shuffle)");
   m.kind = 2;
