@@ -53,8 +53,11 @@ struct PipelineOptions {
   int64_t gpuSharedKB = 227;
   bool emuCheckRaces = false; // cuda-emu: report unsynchronised shared accesses
   bool gpuTensorCores = true; // f32 matmuls on tensor cores (3xTF32)
+  /// Programs per (b, h) over column blocks of the state (ttt-column-blocks;
+  /// 1: none). An error when the layer's state cannot be split.
+  int64_t columnBlocks = 1;
   /// Testing only: a bug injected into the GPU mapping ("short-grid",
-  /// "drop-barrier").
+  /// "drop-barrier", "bad-fragment", "column-offset").
   std::string gpuFault;
 };
 

@@ -92,6 +92,38 @@ def TTTMatmulLoopOrder : Pass<"ttt-matmul-loop-order", "ModuleOp"> {
   let dependentDialects = ["::mlir::linalg::LinalgDialect"];
 }
 
+def TTTColumnBlocks : Pass<"ttt-column-blocks", "ModuleOp"> {
+  let summary = "Split each (b, h) program over column blocks of its state";
+  let description = [{
+    On a layer function in linalg on tensors (after `convert-ttt-to-linalg`):
+    finds the dimensions that flow together through the per-(b, h) body
+    (union of tensor dimensions tied by indexing maps, slices, loop-carried
+    values) and picks a class that contains a dimension of a loop-carried
+    state and that nothing reduces over, slices partially or reshapes, e.g.
+    the output columns of a linear memory W (k W - v, q W). Such a class is
+    independent across its indices, so the program is split into `blocks`
+    programs, each owning `size / blocks` of those columns: an
+    `scf.for {ttt.column_blocks}` loop inside the head loop (a third grid
+    dimension after `ttt-map-to-gpu`). Work that does not carry the class
+    (e.g. the chunk's q k^T products) is recomputed by every block; outputs
+    that carry none of it are written by block 0 only.
+
+    A class that a layer norm, an MLP hidden layer or a softmax reduces over
+    cannot be split: with `required` the pass then fails with the reason,
+    located at the op that prevents it; otherwise it leaves the layer as it
+    is and says why in a remark.
+  }];
+  let options = [
+    Option<"blocks", "blocks", "int64_t", "1", "column blocks per (b, h) program">,
+    Option<"required", "required", "bool", "true",
+           "fail (instead of a remark) when the layer cannot be split">,
+    Option<"fault", "fault", "std::string", "\"\"",
+           "testing only: inject a bug (column-offset: every block reads and "
+           "writes the first block's columns of the layer's buffers)">
+  ];
+  let dependentDialects = ["::mlir::scf::SCFDialect", "::mlir::arith::ArithDialect"];
+}
+
 def TTTBufferize : Pass<"ttt-bufferize", "ModuleOp"> {
   let summary = "One-shot bufferization for compiled layers";
   let description = [{
@@ -112,8 +144,9 @@ def TTTMapToGPU : Pass<"ttt-map-to-gpu", "ModuleOp"> {
     On a bufferized layer function (after `ttt-bufferize`): the outer loops
     over batches and heads become one `gpu.launch` with a B x H grid, one
     program per (b, h) that loops over chunks with the states resident. The
-    first mapping is one thread per program (correctness first; no shared
-    memory, no barriers yet).
+    first mapping is one thread per program (`ttt-distribute-to-threads`
+    then gives each a block of threads). A column-block loop of
+    `ttt-column-blocks` inside the head loop becomes the grid's z.
 
     `fault` injects a known bug, for the tests that prove the emulation
     catches mapping errors: "short-grid" launches B - 1 programs along the

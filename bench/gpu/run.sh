@@ -26,22 +26,41 @@ prepare() {
     $tttc compile examples/$l.mlir --target=cuda:threads=256 --arch=$arch --emit=ptx \
       --head-dim 64 -o $out/bench/$l.t256.ptx > /dev/null 2>&1
   done
-  # Awkward shapes for the on-device correctness check.
+  # Column blocks (1, 2, 4 programs per (b, h)) of layers that allow them.
+  for l in linear_attention delta; do for n in 1 2 4; do
+    $tttc compile examples/$l.mlir --target=cuda:column-blocks=$n --arch=$arch --emit=ptx \
+      --head-dim 64 -o $out/bench/$l.cb$n.ptx > /dev/null
+  done; done
+  # Awkward shapes for the on-device correctness check: every example's
+  # PTX, its cubin (when ptxas is here) and, where the layer allows,
+  # 4 column blocks, each against the CPU's outputs. check/list: KERNEL DIR.
+  : > $out/check/list
   for s in $examples; do for d in 16 64; do
-    $tttc examples/$s.mlir --emit=ptx --arch=$arch --head-dim $d -o $out/check/$s.$d.ptx 2>/dev/null
+    local dir=$out/check/$s.$d
+    $tttc examples/$s.mlir --emit=ptx --arch=$arch --head-dim $d -o $dir.ptx 2>/dev/null
     $tttc run examples/$s.mlir --head-dim $d --seq-len 37 --batch 2 --heads 3 \
-      --output-dir $out/check/$s.$d --save-inputs > /dev/null
+      --output-dir $dir --save-inputs > /dev/null
+    echo "$dir.ptx $dir" >> $out/check/list
+    if [ $d = 64 ] && $tttc compile examples/$s.mlir --target=cuda --arch=$arch --emit=cubin \
+        --head-dim $d -o $dir.cubin > /dev/null 2>&1; then
+      echo "$dir.cubin $dir" >> $out/check/list
+    fi
+    if $tttc compile examples/$s.mlir --target=cuda:column-blocks=4 --arch=$arch --emit=ptx \
+        --head-dim $d -o $dir.cb4.ptx > /dev/null 2>&1; then
+      echo "$dir.cb4.ptx $dir" >> $out/check/list
+    fi
   done; done
   echo "prepared $out for $arch"
 }
 
 device() {
   local args=()
-  for p in $out/check/*.ptx; do args+=("$p" "${p%.ptx}"); done
+  while read -r kernel dir; do args+=("$kernel" "$dir"); done < $out/check/list
   $py bench/gpu/run_ptx.py "${args[@]}"
   $py bench/gpu/bench_gpu.py $out/bench "$@"
   $py bench/gpu/bench_gpu.py $out/bench --io bf16 "$@"
   $py bench/gpu/bench_gpu.py $out/bench --variant .t256 "$@"
+  $py bench/gpu/bench_columns.py $out/bench
 }
 
 case "${1:-}" in

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
-"""Run tttc kernels (PTX) on a real GPU and compare with the CPU outputs.
+"""Run tttc kernels (PTX or cubin) on a real GPU and compare with the CPU outputs.
 
-Usage: run_ptx.py KERNEL.ptx DIR [KERNEL.ptx DIR ...]
+Usage: run_ptx.py KERNEL.ptx|KERNEL.cubin DIR [KERNEL DIR ...]
   DIR/inputs/NAME.npy: the layer's inputs; DIR/NAME.npy: its outputs from the
   CPU target (`tttc run SPEC --output-dir DIR --save-inputs`). The kernel is
   launched through tttc's own runtime (bench/gpu/tttc_cuda.py). Prints max
@@ -45,7 +45,8 @@ def run(ptx_path, d):
         worst = max(worst, err)
         print(f"  {n:12s} {str(list(r.shape)):22s} max rel err vs CPU: {err:.3e}")
     print(f"{os.path.basename(ptx_path)}: block {k.block}, shared {k.shared_bytes} B, scratch "
-          f"{k.scratch_bytes} B/program: max rel err {worst:.3e} "
+          f"{k.scratch_bytes} B/program, {k.column_blocks} program(s) per (b, h): "
+          f"max rel err {worst:.3e} "
           f"({'ok' if worst <= 1e-5 else 'ABOVE 1e-5'})")
     return worst <= 1e-5
 

@@ -3,7 +3,8 @@
 The runtime needs no MLIR: on a GPU machine without a tttc build it is
 compiled from lib/CudaRuntime/CudaDriver.cpp with the system C++ compiler
 (TTTC_CUDA_LIB overrides the library path). Kernels are PTX files emitted by
-`tttc SPEC --emit=ptx` (or `tttc compile --target=cuda --emit=ptx`).
+`tttc SPEC --emit=ptx` (or `tttc compile --target=cuda --emit=ptx`), or cubins
+from `tttc compile --target=cuda --emit=cubin` (with their .tttc header).
 """
 import ctypes
 import os
@@ -33,9 +34,9 @@ _i64p = ctypes.POINTER(ctypes.c_int64)
 _lib.tttc_cuda_available.restype = ctypes.c_int
 _lib.tttc_cuda_device_arch.restype = ctypes.c_char_p
 _lib.tttc_cuda_last_error.restype = ctypes.c_char_p
-_lib.tttc_cuda_load_ptx.restype = ctypes.c_void_p
-_lib.tttc_cuda_load_ptx.argtypes = [ctypes.c_char_p]
-for f in ("tttc_cuda_num_params", "tttc_cuda_block_size"):
+_lib.tttc_cuda_load_file.restype = ctypes.c_void_p
+_lib.tttc_cuda_load_file.argtypes = [ctypes.c_char_p]
+for f in ("tttc_cuda_num_params", "tttc_cuda_block_size", "tttc_cuda_column_blocks"):
     getattr(_lib, f).restype = ctypes.c_int
     getattr(_lib, f).argtypes = [ctypes.c_void_p]
 for f in ("tttc_cuda_shared_bytes", "tttc_cuda_scratch_bytes"):
@@ -73,13 +74,11 @@ def device_arch():
 
 
 class Kernel:
-    """A tttc kernel loaded from PTX; launch(B, H, buffers) with buffers in
-    params order as (device pointer, shape) pairs."""
+    """A tttc kernel loaded from PTX or a cubin; launch(B, H, buffers) with
+    buffers in params order as (device pointer, shape) pairs."""
 
-    def __init__(self, ptx_path):
-        with open(ptx_path, "rb") as f:
-            self.ptx = f.read()
-        self.handle = _lib.tttc_cuda_load_ptx(self.ptx)
+    def __init__(self, path):
+        self.handle = _lib.tttc_cuda_load_file(os.fsencode(path))
         _check(self.handle)
         n = _lib.tttc_cuda_num_params(self.handle)
         self.params = [(_lib.tttc_cuda_param_name(self.handle, i).decode(),
@@ -87,6 +86,7 @@ class Kernel:
         self.block = _lib.tttc_cuda_block_size(self.handle)
         self.shared_bytes = _lib.tttc_cuda_shared_bytes(self.handle)
         self.scratch_bytes = _lib.tttc_cuda_scratch_bytes(self.handle)
+        self.column_blocks = _lib.tttc_cuda_column_blocks(self.handle)
 
     def launch(self, B, H, buffers, stream=None):
         assert len(buffers) == len(self.params)

@@ -39,6 +39,15 @@ const char *tttc_cuda_device_arch(void);
 /* Loads PTX emitted by tttc (with its header); NULL on error (no driver, no
  * device, PTX for a newer architecture than the device, ...). */
 tttc_cuda_kernel *tttc_cuda_load_ptx(const char *ptx);
+/* Loads a cubin (`bytes` of ELF from ptxas, e.g. tttc compile --emit=cubin)
+ * with its calling convention `header`: the text of the OUT.tttc file written
+ * beside it (or the PTX it was assembled from). A cubin runs only on its own
+ * GPU generation (sm_80: sm_80..89; sm_90a: sm_90 only): anything else is an
+ * architecture mismatch; PTX is JIT-compiled for newer devices. */
+tttc_cuda_kernel *tttc_cuda_load_cubin(const void *cubin, size_t bytes, const char *header);
+/* Loads a file written by tttc compile --target=cuda: PTX, or a cubin (its
+ * header read from PATH.tttc). */
+tttc_cuda_kernel *tttc_cuda_load_file(const char *path);
 
 int tttc_cuda_num_params(const tttc_cuda_kernel *k);
 const char *tttc_cuda_param_name(const tttc_cuda_kernel *k, int i);
@@ -51,8 +60,12 @@ int64_t tttc_cuda_shared_bytes(const tttc_cuda_kernel *k);
 /* Global scratch memory per program (bytes) the runtime allocates on the
  * launch's stream when shared memory cannot hold a program's buffers. */
 int64_t tttc_cuda_scratch_bytes(const tttc_cuda_kernel *k);
+/* Programs per (batch, head): blocks of the state's columns the kernel was
+ * compiled for (target option column-blocks=N; 1 by default). */
+int tttc_cuda_column_blocks(const tttc_cuda_kernel *k);
 
-/* Launches a grid_x x grid_y grid (B x H programs) on `stream` (a CUstream;
+/* Launches a grid_x x grid_y x column-blocks grid (B x H x N programs) on
+ * `stream` (a CUstream;
  * NULL: the default stream). Does not synchronise. Returns 0, or -1 with the
  * reason in tttc_cuda_last_error(). */
 int tttc_cuda_launch(tttc_cuda_kernel *k, int64_t grid_x, int64_t grid_y, void *const *ptrs,

@@ -51,6 +51,7 @@ struct TTTBufferizePass : ttt::impl::TTTBufferizeBase<TTTBufferizePass> {
 
     RewritePatternSet patterns(&getContext());
     scf::ForOp::getCanonicalizationPatterns(patterns, &getContext());
+    scf::IfOp::getCanonicalizationPatterns(patterns, &getContext());
     if (failed(applyPatternsGreedily(getOperation(), std::move(patterns))))
       return signalPassFailure();
     getOperation().walk(dropArgumentResults);

@@ -893,9 +893,10 @@ struct TTTDistributeToThreadsPass
     }
     Value scratch;
     if (scratchBytes) {
-      // One slice per (batch, head) program.
+      // One slice per program (batch, head, column block).
       gpu::KernelDim3 grid = launch.getGridSizeOperandValues();
       Value n = arith::MulIOp::create(hb, loc, grid.x, grid.y);
+      n = arith::MulIOp::create(hb, loc, n, grid.z);
       n = arith::MulIOp::create(hb, loc, n,
                                 arith::ConstantIndexOp::create(hb, loc, scratchBytes));
       scratch = memref::AllocOp::create(hb, loc,
@@ -917,6 +918,7 @@ struct TTTDistributeToThreadsPass
       gpu::KernelDim3 bid = launch.getBlockIds(), gsz = launch.getGridSize();
       Value prog = arith::AddIOp::create(b, loc, arith::MulIOp::create(b, loc, bid.x, gsz.y),
                                          bid.y);
+      prog = arith::AddIOp::create(b, loc, arith::MulIOp::create(b, loc, prog, gsz.z), bid.z);
       base = arith::MulIOp::create(b, loc, prog,
                                    arith::ConstantIndexOp::create(b, loc, scratchBytes));
     }

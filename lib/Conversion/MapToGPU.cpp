@@ -49,25 +49,37 @@ struct TTTMapToGPUPass : ttt::impl::TTTMapToGPUBase<TTTMapToGPUPass> {
                     "batches and heads without loop-carried values");
         return WalkResult::interrupt();
       }
+      // Column blocks of the state (ttt-column-blocks): a third loop, the
+      // grid's z.
+      scf::ForOp cLoop = onlyLoop(*hLoop.getBody());
+      if (cLoop && (!cLoop->hasAttr("ttt.column_blocks") || cLoop.getNumResults()))
+        cLoop = {};
       OpBuilder b(bLoop);
       Location loc = bLoop.getLoc();
       Value one = arith::ConstantIndexOp::create(b, loc, 1);
-      // Grid: (B, H); loops start at 0 with step 1 (as ttt-lower-layer-to-func
-      // builds them).
+      // Grid: (B, H, column blocks); loops start at 0 with step 1 (as
+      // ttt-lower-layer-to-func and ttt-column-blocks build them).
       Value gridX = bLoop.getUpperBound();
       if (shortGrid)
         gridX = arith::SubIOp::create(b, loc, gridX, one);
-      auto launch = gpu::LaunchOp::create(b, loc, gridX, hLoop.getUpperBound(), one, one,
+      Value gridZ = cLoop ? b.clone(*cLoop.getUpperBound().getDefiningOp())->getResult(0) : one;
+      auto launch = gpu::LaunchOp::create(b, loc, gridX, hLoop.getUpperBound(), gridZ, one,
                                           one, one);
       b.setInsertionPointToStart(&launch.getBody().front());
       IRMapping map;
       map.map(bLoop.getInductionVar(), launch.getBlockIds().x);
       map.map(hLoop.getInductionVar(), launch.getBlockIds().y);
+      if (cLoop)
+        map.map(cLoop.getInductionVar(), launch.getBlockIds().z);
       for (Operation &op : bLoop.getBody()->without_terminator())
         if (&op != hLoop.getOperation())
           b.clone(op, map);
       for (Operation &op : hLoop.getBody()->without_terminator())
-        b.clone(op, map);
+        if (&op != cLoop.getOperation())
+          b.clone(op, map);
+      if (cLoop)
+        for (Operation &op : cLoop.getBody()->without_terminator())
+          b.clone(op, map);
       gpu::TerminatorOp::create(b, loc);
       bLoop.erase();
       // Recompute inside the kernel what it uses from the host (dimensions,

@@ -12,6 +12,7 @@
 #include <cstdio>
 #include <cstring>
 #include <dlfcn.h>
+#include <fstream>
 #include <mutex>
 #include <sstream>
 #include <string>
@@ -166,6 +167,7 @@ struct Param {
 struct tttc_cuda_kernel {
   std::string name;
   int block = 1;
+  int64_t gridZ = 1; // programs per (b, h): column blocks of the state
   int64_t smem = 0, scratch = 0; // scratch: global bytes per program
   std::vector<Param> params;        // every kernel parameter
   std::vector<int> visible;         // the caller's buffers among them
@@ -185,28 +187,29 @@ const char *tttc_cuda_device_arch(void) {
   return arch.c_str();
 }
 
-tttc_cuda_kernel *tttc_cuda_load_ptx(const char *ptx) {
-  if (!ptx) {
-    failWith("tttc_cuda_load_ptx: null PTX");
-    return nullptr;
-  }
-  // The header: "// tttc-kernel NAME grid B H 1 block X Y Z smem N" and
-  // "// tttc-kernel-params name:rank ...".
-  auto k = new tttc_cuda_kernel();
-  std::istringstream in(ptx);
-  std::string line, target;
+} // extern "C"
+
+namespace {
+/// Reads a tttc kernel's calling convention from the header lines of its PTX
+/// (or the header file written beside a cubin): "// tttc-kernel NAME grid B H
+/// Z block X Y Z smem N scratch S" (Z: column blocks per (b, h)),
+/// "// tttc-kernel-params name:rank[:bf16|:f16] ..." and ".target sm_XY".
+bool parseHeader(const char *text, tttc_cuda_kernel *k, std::string &target) {
+  std::istringstream in(text);
+  std::string line;
   bool header = false, params = false;
   while (std::getline(in, line)) {
     std::istringstream ls(line);
     std::string slashes, tag;
     ls >> slashes >> tag;
     if (slashes == "//" && tag == "tttc-kernel") {
-      std::string g, gb, gh, g1, blk, smem, scr;
+      std::string g, gb, gh, blk, smem, scr;
       int by = 1, bz = 1;
-      ls >> k->name >> g >> gb >> gh >> g1 >> blk >> k->block >> by >> bz >> smem >> k->smem >>
-          scr >> k->scratch;
+      ls >> k->name >> g >> gb >> gh >> k->gridZ >> blk >> k->block >> by >> bz >> smem >>
+          k->smem >> scr >> k->scratch;
       header = !ls.fail() && g == "grid" && blk == "block" && smem == "smem" &&
-               scr == "scratch" && by == 1 && bz == 1 && k->block >= 1 && k->scratch >= 0;
+               scr == "scratch" && by == 1 && bz == 1 && k->block >= 1 && k->scratch >= 0 &&
+               k->gridZ >= 1 && k->gridZ <= 65535;
     } else if (slashes == "//" && tag == "tttc-kernel-params") {
       std::string p;
       params = true;
@@ -241,33 +244,37 @@ tttc_cuda_kernel *tttc_cuda_load_ptx(const char *ptx) {
       break;
     }
   }
-  if (!header || !params) {
-    delete k;
-    failWith("not a tttc kernel: the PTX lacks its '// tttc-kernel' and "
-             "'// tttc-kernel-params' header lines (emit it with tttc --emit=ptx)");
-    return nullptr;
-  }
+  return header && params;
+}
+
+/// Loads `image` (PTX text or a cubin) into the kernel `k` described by
+/// its header; deletes `k` and returns null on error.
+tttc_cuda_kernel *loadModule(tttc_cuda_kernel *k, const void *image, bool cubin,
+                             const std::string &target) {
   Driver *d = driver();
   if (!d) {
     delete k;
     return nullptr;
   }
-  // sm_XY[a] must not be newer than the device.
+  // PTX for sm_XY[a] must not be newer than the device; a cubin runs only on
+  // its own major generation, at the same or a later minor (sm_XYa: exactly).
   int want = 0;
   if (target.rfind("sm_", 0) == 0)
     want = std::atoi(target.c_str() + 3);
   int have = d->major * 10 + d->minor;
   bool archSpecific = !target.empty() && target.back() == 'a';
-  if (want > have || (archSpecific && want != have)) {
+  bool fits = cubin ? want / 10 == have / 10 && want <= have : want <= have;
+  if (!fits || (archSpecific && want != have)) {
     delete k;
     failWith("architecture mismatch: the kernel targets " + target + ", the device is sm_" +
-             std::to_string(have) + " (emit it with --arch=sm_" + std::to_string(have) + ")");
+             std::to_string(have) + " (" + (cubin ? "build the cubin" : "emit it") +
+             " with --arch=sm_" + std::to_string(have) + (cubin ? ", or load the PTX)" : ")"));
     return nullptr;
   }
   char log[8192] = {0};
   int opts[] = {CU_JIT_ERROR_LOG_BUFFER, CU_JIT_ERROR_LOG_BUFFER_SIZE_BYTES};
   void *vals[] = {log, reinterpret_cast<void *>(uintptr_t(sizeof log))};
-  if (CUresult r = d->cuModuleLoadDataEx(&k->module, ptx, 2, opts, vals)) {
+  if (CUresult r = d->cuModuleLoadDataEx(&k->module, image, 2, opts, vals)) {
     std::string msg = "cannot load the kernel: " + d->describe(r);
     if (log[0])
       msg += ": " + std::string(log);
@@ -297,6 +304,76 @@ tttc_cuda_kernel *tttc_cuda_load_ptx(const char *ptx) {
     }
   return k;
 }
+} // namespace
+
+extern "C" {
+tttc_cuda_kernel *tttc_cuda_load_ptx(const char *ptx) {
+  if (!ptx) {
+    failWith("tttc_cuda_load_ptx: null PTX");
+    return nullptr;
+  }
+  auto k = new tttc_cuda_kernel();
+  std::string target;
+  if (!parseHeader(ptx, k, target)) {
+    delete k;
+    failWith("not a tttc kernel: the PTX lacks its '// tttc-kernel' and "
+             "'// tttc-kernel-params' header lines (emit it with tttc --emit=ptx)");
+    return nullptr;
+  }
+  return loadModule(k, ptx, /*cubin=*/false, target);
+}
+
+tttc_cuda_kernel *tttc_cuda_load_cubin(const void *cubin, size_t bytes, const char *header) {
+  if (!cubin || !header) {
+    failWith("tttc_cuda_load_cubin: null cubin or header");
+    return nullptr;
+  }
+  if (bytes < 64 || std::memcmp(cubin, "\x7f" "ELF", 4) != 0) {
+    failWith("tttc_cuda_load_cubin: not a cubin (an ELF image from ptxas, e.g. tttc compile "
+             "--emit=cubin)");
+    return nullptr;
+  }
+  auto k = new tttc_cuda_kernel();
+  std::string target;
+  if (!parseHeader(header, k, target) || target.empty()) {
+    delete k;
+    failWith("not a tttc kernel header: expected the '// tttc-kernel', "
+             "'// tttc-kernel-params' and '.target' lines (the .tttc file tttc compile "
+             "--emit=cubin writes beside the cubin, or the PTX it was built from)");
+    return nullptr;
+  }
+  return loadModule(k, cubin, /*cubin=*/true, target);
+}
+
+tttc_cuda_kernel *tttc_cuda_load_file(const char *path) {
+  if (!path) {
+    failWith("tttc_cuda_load_file: null path");
+    return nullptr;
+  }
+  auto slurp = [](const std::string &p, std::string &out) {
+    std::ifstream f(p, std::ios::binary);
+    if (!f)
+      return false;
+    std::ostringstream ss;
+    ss << f.rdbuf();
+    out = ss.str();
+    return true;
+  };
+  std::string image, header;
+  if (!slurp(path, image)) {
+    failWith(std::string("cannot read ") + path);
+    return nullptr;
+  }
+  if (image.compare(0, 4, "\x7f" "ELF") != 0)
+    return tttc_cuda_load_ptx(image.c_str());
+  std::string headerPath = std::string(path) + ".tttc";
+  if (!slurp(headerPath, header)) {
+    failWith("cannot read " + headerPath + ": a cubin's calling convention is in the .tttc "
+             "file tttc compile --emit=cubin writes beside it");
+    return nullptr;
+  }
+  return tttc_cuda_load_cubin(image.data(), image.size(), header.c_str());
+}
 
 int tttc_cuda_num_params(const tttc_cuda_kernel *k) { return k ? int(k->visible.size()) : 0; }
 const char *tttc_cuda_param_name(const tttc_cuda_kernel *k, int i) {
@@ -312,6 +389,7 @@ int tttc_cuda_param_bytes(const tttc_cuda_kernel *k, int i) {
 }
 int tttc_cuda_block_size(const tttc_cuda_kernel *k) { return k ? k->block : 0; }
 int64_t tttc_cuda_shared_bytes(const tttc_cuda_kernel *k) { return k ? k->smem : 0; }
+int tttc_cuda_column_blocks(const tttc_cuda_kernel *k) { return k ? int(k->gridZ) : 0; }
 
 int tttc_cuda_launch(tttc_cuda_kernel *k, int64_t gridX, int64_t gridY, void *const *ptrs,
                      const int64_t *const *shapes, void *stream) {
@@ -326,7 +404,7 @@ int tttc_cuda_launch(tttc_cuda_kernel *k, int64_t gridX, int64_t gridY, void *co
   // Global scratch memory of the programs, stream-ordered: allocated before
   // and freed after this launch on its stream.
   CUdeviceptr scratch = 0;
-  int64_t scratchBytes = k->scratch * gridX * gridY;
+  int64_t scratchBytes = k->scratch * gridX * gridY * k->gridZ;
   auto stream_ = static_cast<CUstream>(stream);
   // Each memref parameter: allocated and aligned pointers, offset, sizes,
   // strides (C-contiguous).
@@ -385,7 +463,8 @@ int tttc_cuda_launch(tttc_cuda_kernel *k, int64_t gridX, int64_t gridY, void *co
   }
   for (int64_t &w : words)
     args.push_back(&w);
-  CUresult r = d->cuLaunchKernel(k->fn, unsigned(gridX), unsigned(gridY), 1, unsigned(k->block),
+  CUresult r = d->cuLaunchKernel(k->fn, unsigned(gridX), unsigned(gridY), unsigned(k->gridZ),
+                                 unsigned(k->block),
                                  1, 1, unsigned(k->smem), stream_, args.data(), nullptr);
   if (scratch)
     d->cuMemFreeAsync(scratch, stream_);

@@ -46,6 +46,14 @@ void ttt::buildLinalgPipeline(OpPassManager &pm, const PipelineOptions &opts) {
   pm.addPass(ttt::createConvertTTTToLinalg());
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createCSEPass());
+  if (opts.columnBlocks != 1) {
+    ttt::TTTColumnBlocksOptions cb;
+    cb.blocks = opts.columnBlocks;
+    if (opts.gpuFault == "column-offset")
+      cb.fault = opts.gpuFault;
+    pm.addPass(ttt::createTTTColumnBlocks(cb));
+    pm.addPass(createCanonicalizerPass());
+  }
 }
 
 namespace {
@@ -198,9 +206,13 @@ struct CLIPipelineOptions : public PassPipelineOptions<CLIPipelineOptions> {
   Option<std::string> ioType{*this, "io-type",
                              llvm::cl::desc("per-token inputs and readouts: f32, bf16, f16"),
                              llvm::cl::init("f32")};
+  Option<int64_t> columnBlocks{*this, "column-blocks",
+                               llvm::cl::desc("programs per (b, h) over the state's columns"),
+                               llvm::cl::init(1)};
   ttt::PipelineOptions get() const {
     ttt::PipelineOptions o;
     o.ioType = ioType;
+    o.columnBlocks = columnBlocks;
     o.headDim = headDim;
     o.miniBatch = miniBatch;
     o.exactChunk = exactChunk;
@@ -220,8 +232,12 @@ struct PTXPipelineOptions : public PassPipelineOptions<PTXPipelineOptions> {
                            llvm::cl::init("sm_80")};
   Option<std::string> ioType{*this, "io-type", llvm::cl::desc("f32, bf16, f16"),
                              llvm::cl::init("f32")};
+  Option<int64_t> columnBlocks{*this, "column-blocks",
+                               llvm::cl::desc("programs per (b, h) over the state's columns"),
+                               llvm::cl::init(1)};
   ttt::PipelineOptions get() const {
     ttt::PipelineOptions o;
+    o.columnBlocks = columnBlocks;
     o.headDim = headDim;
     o.miniBatch = miniBatch;
     o.gpuThreads = gpuThreads;

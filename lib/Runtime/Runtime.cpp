@@ -27,6 +27,7 @@
 #include "llvm/Support/TargetSelect.h"
 #include "llvm/Support/raw_ostream.h"
 
+#include <algorithm>
 #include <atomic>
 #include <cstdlib>
 #include <cstring>
@@ -54,24 +55,42 @@ bool parseStage(const std::string &n, Stage &s) {
   return false;
 }
 
-/// "cpu", "cuda[:OPTION,...]" or "cuda-emu[:OPTION,...]" with OPTION one of threads=N
+/// "cpu[:column-blocks=N]", "cuda[:OPTION,...]" or "cuda-emu[:OPTION,...]" with OPTION
+/// one of column-blocks=N (programs per (b, h) over blocks of the state's
+/// columns; an error where the layer does not allow it), threads=N
 /// (threads per program; 1: one-thread programs), check-races (report
 /// shared-memory accesses of two threads between barriers), tensor-cores=0|1
 /// (matmuls on tensor cores, default 1), and, for tests only,
-/// fault=short-grid|drop-barrier|bad-fragment (a known mapping bug the
+/// fault=short-grid|drop-barrier|bad-fragment|column-offset (a known mapping bug the
 /// emulation must catch).
 bool parseTarget(const std::string &t, PipelineOptions &o, std::string &error) {
   if (t == "cpu")
     return true;
   size_t colon = t.find(':');
   std::string kind = t.substr(0, colon);
-  if (kind != "cuda" && kind != "cuda-emu") {
+  if (kind != "cuda" && kind != "cuda-emu" && kind != "cpu") {
     error = "unknown target '" + t + "' (expected cpu, cuda[:options] or cuda-emu[:options])";
     return false;
   }
   std::stringstream opts(colon == std::string::npos ? "" : t.substr(colon + 1));
   std::string opt;
   while (std::getline(opts, opt, ',')) {
+    if (opt.rfind("column-blocks=", 0) == 0) {
+      const char *v = opt.c_str() + 14;
+      char *end = nullptr;
+      long long n = std::strtoll(v, &end, 10);
+      if (!*v || *end || n < 1 || n > 1024) {
+        error = "target '" + t + "': column-blocks must be an integer in [1, 1024]";
+        return false;
+      }
+      o.columnBlocks = n;
+      continue;
+    }
+    if (kind == "cpu") {
+      error = "target '" + t + "': unknown option '" + opt +
+              "' (the cpu target takes column-blocks=N)";
+      return false;
+    }
     if (opt == "check-races" && kind == "cuda") {
       error = "target '" + t + "': check-races is an option of cuda-emu";
       return false;
@@ -91,11 +110,11 @@ bool parseTarget(const std::string &t, PipelineOptions &o, std::string &error) {
       }
       o.gpuThreads = n;
     } else if (opt == "fault=short-grid" || opt == "fault=drop-barrier" ||
-               opt == "fault=bad-fragment") {
+               opt == "fault=bad-fragment" || opt == "fault=column-offset") {
       o.gpuFault = opt.substr(6);
     } else {
       error = "target '" + t + "': unknown option '" + opt +
-              "' (expected threads=N, check-races, tensor-cores=0, fault=short-grid|drop-barrier|bad-fragment)";
+              "' (expected threads=N, column-blocks=N, check-races, tensor-cores=0, fault=short-grid|drop-barrier|bad-fragment|column-offset)";
       return false;
     }
   }
@@ -196,7 +215,7 @@ struct Frontend {
       break;
     case Stage::LLVMDialect:
     case Stage::LLVMIR:
-      if (target != "cpu")
+      if (target.rfind("cuda", 0) == 0)
         buildCUDAEmuPipeline(pm, o);
       else
         buildCPUPipeline(pm, o);
@@ -240,6 +259,7 @@ struct CompiledLayer::Impl {
   std::unique_ptr<MLIRContext> ctx;
   std::unique_ptr<ExecutionEngine> engine;
   tttc_cuda_kernel *kernel = nullptr; // the cuda target
+  std::vector<int> paramOrder;        // kernel parameter i: signature buffer paramOrder[i]
   ~Impl() { tttc_cuda_free(kernel); }
   std::string entry;
   std::string source, bufferName;
@@ -304,8 +324,22 @@ std::unique_ptr<CompiledLayer> CompiledLayer::compile(const std::string &source,
       error = std::string("target cuda: ") + tttc_cuda_last_error();
       return nullptr;
     }
-    if (tttc_cuda_num_params(cl->impl->kernel) !=
-        int(cl->sig.inputs.size() + cl->sig.outputs.size())) {
+    // The kernel takes the layer's buffers in its own order (first use in
+    // the kernel), named in its header: where each sits in the signature.
+    std::vector<std::string> names;
+    for (const ArgInfo &a : cl->sig.inputs)
+      names.push_back(a.name);
+    for (const ArgInfo &a : cl->sig.outputs)
+      names.push_back(a.name);
+    int n = tttc_cuda_num_params(cl->impl->kernel);
+    for (int i = 0; i < n; ++i) {
+      auto it = std::find(names.begin(), names.end(),
+                          std::string(tttc_cuda_param_name(cl->impl->kernel, i)));
+      if (it == names.end())
+        break;
+      cl->impl->paramOrder.push_back(int(it - names.begin()));
+    }
+    if (n != int(names.size()) || int(cl->impl->paramOrder.size()) != n) {
       error = "internal error: the kernel's parameters are not the layer's buffers";
       return nullptr;
     }
@@ -584,9 +618,11 @@ std::vector<int64_t> extentsOf(const Descriptor &d) {
 
 bool CompiledLayer::launch(int64_t B, int64_t H, std::vector<Descriptor> &descs, void *stream,
                            std::string &error) {
+  // descs: the signature's order; the kernel's parameters: its own.
   std::vector<void *> ptrs;
   std::vector<std::vector<int64_t>> shapes;
-  for (Descriptor &d : descs) {
+  for (int j : impl->paramOrder) {
+    Descriptor &d = descs[j];
     ptrs.push_back(reinterpret_cast<void *>(d.words[1]));
     shapes.push_back(extentsOf(d));
   }
@@ -705,7 +741,7 @@ std::string emit(const std::string &source, const std::string &bufferName, Stage
   llvm::raw_string_ostream os(out);
   if (stage == Stage::PTX) {
     // The calling convention of each kernel, as PTX comments: a grid of
-    // (B, H, 1) one-thread blocks; its parameters are the layer's buffers
+    // (B, H, column blocks) blocks of threads; its parameters are the layer's buffers
     // (as memref descriptors) in this order, by name and rank.
     std::vector<const ArgInfo *> args;
     for (const ArgInfo &a : sig.inputs)
@@ -719,6 +755,8 @@ std::string emit(const std::string &source, const std::string &bufferName, Stage
         return c ? *c : -1;
       };
       gpu::KernelDim3 bs = launch.getBlockSizeOperandValues();
+      // The grid's z: the column blocks of each (b, h) (ttt-column-blocks).
+      int64_t gz = constant(launch.getGridSizeOperandValues().z);
       // Global scratch memory per program (ttt-distribute-to-threads), which
       // the launch runtime allocates.
       int64_t scratch = 0;
@@ -726,7 +764,7 @@ std::string emit(const std::string &source, const std::string &bufferName, Stage
         if (Operation *def = v.getDefiningOp())
           if (auto a = def->getAttrOfType<IntegerAttr>("ttt.scratch"))
             scratch = a.getInt();
-      os << "// tttc-kernel " << launch.getKernelName().getValue() << " grid B H 1 block "
+      os << "// tttc-kernel " << launch.getKernelName().getValue() << " grid B H " << gz << " block "
          << constant(bs.x) << " " << constant(bs.y) << " " << constant(bs.z) << " smem "
          << std::max<int64_t>(0, constant(launch.getDynamicSharedMemorySize())) << " scratch "
          << scratch << "\n"

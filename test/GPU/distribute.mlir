@@ -58,9 +58,11 @@
 
 // SMALL: remark: shared memory (2 KB) holds 2 of the program's 3 buffers; the other 1 (1 KB per program) live in global scratch memory (slower)
 // SMALL: %[[SCRATCH:.*]] = memref.alloc(%{{.*}}) {alignment = 256 : i64, ttt.scratch = 1024 : i64} : memref<?xi8>
-// SMALL: gpu.launch blocks(%[[BX:[^,]*]], %[[BY:[^,]*]], %{{[^)]*}}) in (%{{[^ ]*}} = %c1, %[[GY:[^ ]*]] = %c1
+// SMALL: gpu.launch blocks(%[[BX:[^,]*]], %[[BY:[^,]*]], %[[BZ:[^)]*]]) in (%{{[^ ]*}} = %c1, %[[GY:[^ ]*]] = %c1{{[^,]*}}, %[[GZ:[^ ]*]] = %c1
 // SMALL: %[[P:.*]] = arith.muli %[[BX]], %[[GY]]
-// SMALL: %[[PROG:.*]] = arith.addi %[[P]], %[[BY]]
+// SMALL: %[[PXY:.*]] = arith.addi %[[P]], %[[BY]]
+// SMALL: %[[PZ:.*]] = arith.muli %[[PXY]], %[[GZ]]
+// SMALL: %[[PROG:.*]] = arith.addi %[[PZ]], %[[BZ]]
 // SMALL: %[[BASE:.*]] = arith.muli %[[PROG]], %c1024
 // SMALL: %[[OFF:.*]] = arith.addi %[[BASE]], %c0
 // SMALL: memref.view %[[SCRATCH]][%[[OFF]]][] : memref<?xi8> to memref<16x16xf32>

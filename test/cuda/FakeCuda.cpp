@@ -12,6 +12,8 @@
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
+#include <elf.h>
+#include <map>
 #include <set>
 #include <string>
 #include <vector>
@@ -19,6 +21,48 @@
 namespace {
 std::set<unsigned long long> allocations;
 std::string loadedPtx;
+// A loaded cubin: its kernels (".text.NAME" sections) and their parameter
+// counts (EIATTR_KPARAM_INFO records of ".nv.info.NAME").
+bool loadedCubin = false;
+std::map<std::string, int> cubinKernels;
+
+/// Parses a cubin (ELF64) the way the driver would need to: section names,
+/// then each kernel's .nv.info records (format byte, attribute byte, then a
+/// 16-bit size and payload for EIFMT_SVAL (4), or a 16-bit value).
+bool parseCubin(const unsigned char *e) {
+  cubinKernels.clear();
+  if (std::memcmp(e, "\x7f" "ELF", 4) != 0 || e[4] != ELFCLASS64)
+    return false;
+  Elf64_Ehdr h;
+  std::memcpy(&h, e, sizeof h);
+  auto section = [&](int i) {
+    Elf64_Shdr sh;
+    std::memcpy(&sh, e + h.e_shoff + size_t(i) * h.e_shentsize, sizeof sh);
+    return sh;
+  };
+  Elf64_Shdr names = section(h.e_shstrndx);
+  std::map<std::string, int> params;
+  for (int i = 0; i < h.e_shnum; ++i) {
+    Elf64_Shdr sh = section(i);
+    std::string name = reinterpret_cast<const char *>(e + names.sh_offset + sh.sh_name);
+    if (name.rfind(".text.", 0) == 0)
+      cubinKernels[name.substr(6)] += 0;
+    if (name.rfind(".nv.info.", 0) != 0)
+      continue;
+    int n = 0;
+    for (size_t p = 0; p + 4 <= sh.sh_size;) {
+      const unsigned char *r = e + sh.sh_offset + p;
+      uint16_t size = uint16_t(r[2] | (r[3] << 8));
+      if (r[0] == 0x04 && r[1] == 0x17) // EIFMT_SVAL, EIATTR_KPARAM_INFO
+        ++n;
+      p += r[0] == 0x04 ? 4 + size_t(size) : 4;
+    }
+    params[name.substr(9)] = n;
+  }
+  for (auto &[k, n] : cubinKernels)
+    n = params.count(k) ? params[k] : 0;
+  return !cubinKernels.empty();
+}
 int dynSmemAttr = 0;
 int envInt(const char *name, int def) {
   const char *v = std::getenv(name);
@@ -71,12 +115,21 @@ int cuDevicePrimaryCtxRetain(void **c, int) {
   return 0;
 }
 int cuModuleLoadDataEx(void **m, const void *image, unsigned, int *, void **) {
-  loadedPtx = static_cast<const char *>(image);
+  auto *bytes = static_cast<const unsigned char *>(image);
+  loadedCubin = std::memcmp(bytes, "\x7f" "ELF", 4) == 0;
+  if (loadedCubin) {
+    if (!parseCubin(bytes))
+      return 200; // CUDA_ERROR_INVALID_IMAGE
+    loadedPtx.clear();
+  } else {
+    loadedPtx = static_cast<const char *>(image);
+  }
   *m = &loadedPtx;
   return 0;
 }
 int cuModuleGetFunction(void **f, void *, const char *name) {
-  if (loadedPtx.find(std::string(".entry ") + name + "(") == std::string::npos)
+  if (loadedCubin ? !cubinKernels.count(name)
+                  : loadedPtx.find(std::string(".entry ") + name + "(") == std::string::npos)
     return 500; // CUDA_ERROR_NOT_FOUND
   *f = &loadedPtx;
   return 0;
@@ -96,12 +149,37 @@ int cuLaunchKernel(void *, unsigned gx, unsigned gy, unsigned gz, unsigned bx, u
   // the .entry's parameter list only (calls declare .param too).
   size_t begin = loadedPtx.find(".entry "), end = loadedPtx.find(")", begin);
   int n = 0;
-  for (size_t p = loadedPtx.find(".param .", begin); p != std::string::npos && p < end;
-       p = loadedPtx.find(".param .", p + 1))
-    ++n;
+  if (loadedCubin)
+    n = cubinKernels.begin()->second;
+  else
+    for (size_t p = loadedPtx.find(".param .", begin); p != std::string::npos && p < end;
+         p = loadedPtx.find(".param .", p + 1))
+      ++n;
   l.numParams = n;
   for (int i = 0; i < n && i < 1024; ++i)
     std::memcpy(&l.words[i], params[i], 8);
+  // FAKE_CUDA_TRACE: each memref parameter's extents by its name in the PTX
+  // header, so a test can see which buffer the runtime passed where.
+  size_t h = loadedPtx.find("// tttc-kernel-params");
+  if (std::getenv("FAKE_CUDA_TRACE") && h != std::string::npos) {
+    std::string line = loadedPtx.substr(h, loadedPtx.find('\n', h) - h);
+    size_t pos = std::strlen("// tttc-kernel-params"), w = 0;
+    while (pos < line.size()) {
+      size_t b = line.find_first_not_of(' ', pos);
+      if (b == std::string::npos)
+        break;
+      size_t e = line.find(' ', b);
+      std::string tok = line.substr(b, e == std::string::npos ? e : e - b);
+      pos = e == std::string::npos ? line.size() : e;
+      size_t c = tok.find(':');
+      int rank = std::atoi(tok.c_str() + c + 1);
+      std::fprintf(stderr, "fake launch: %s [", tok.substr(0, c).c_str());
+      for (int r = 0; r < rank; ++r)
+        std::fprintf(stderr, "%s%lld", r ? ", " : "", (long long)l.words[w + 3 + r]);
+      std::fprintf(stderr, "]\n");
+      w += 3 + 2 * size_t(rank);
+    }
+  }
   return 0;
 }
 int cuPointerGetAttribute(void *out, int attr, unsigned long long ptr) {

@@ -1,8 +1,9 @@
 //===- launch-check.cpp - drive tttc_cuda.h against the fake driver -------===//
 //
-//   launch-check KERNEL.ptx B T H
+//   launch-check KERNEL.ptx|KERNEL.cubin B T H
 //
-// Loads the kernel, allocates (fake) device buffers for a TTT-Linear-shaped
+// Loads the kernel (tttc_cuda_load_file: PTX, or a cubin with its .tttc
+// header), allocates (fake) device buffers for a TTT-Linear-shaped
 // layer whose parameters are described by the header, launches, and prints
 // what the driver received; then tries the launches the runtime must refuse.
 //
@@ -27,27 +28,34 @@ struct FakeLaunch {
 
 int main(int argc, char **argv) {
   if (argc != 5) {
-    std::fprintf(stderr, "usage: launch-check KERNEL.ptx B T H\n");
+    std::fprintf(stderr, "usage: launch-check KERNEL.ptx|KERNEL.cubin B T H\n");
     return 2;
   }
-  std::ifstream f(argv[1]);
-  std::stringstream ss;
-  ss << f.rdbuf();
-  std::string ptx = ss.str();
   int64_t B = std::atoll(argv[2]), T = std::atoll(argv[3]), H = std::atoll(argv[4]);
   std::printf("available %d arch %s\n", tttc_cuda_available(),
               tttc_cuda_device_arch() ? tttc_cuda_device_arch() : "none");
-  tttc_cuda_kernel *k = tttc_cuda_load_ptx(ptx.c_str());
+  tttc_cuda_kernel *k = tttc_cuda_load_file(argv[1]);
   if (!k) {
     std::printf("load error: %s\n", tttc_cuda_last_error());
     return 0;
   }
-  std::printf("block %d smem %lld scratch %lld params %d\n", tttc_cuda_block_size(k),
-              (long long)tttc_cuda_shared_bytes(k), (long long)tttc_cuda_scratch_bytes(k),
-              tttc_cuda_num_params(k));
-  // Where the runtime-allocated scratch buffer sits among the parameters.
+  std::printf("block %d smem %lld scratch %lld params %d column-blocks %d\n",
+              tttc_cuda_block_size(k), (long long)tttc_cuda_shared_bytes(k),
+              (long long)tttc_cuda_scratch_bytes(k), tttc_cuda_num_params(k),
+              tttc_cuda_column_blocks(k));
+  // Where the runtime-allocated scratch buffer sits among the parameters
+  // (the header: the PTX's, or the .tttc beside a cubin).
   int scratchAt = -1;
   {
+    auto slurp = [](const std::string &path) {
+      std::ifstream f(path, std::ios::binary);
+      std::stringstream ss;
+      ss << f.rdbuf();
+      return ss.str();
+    };
+    std::string ptx = slurp(argv[1]);
+    if (ptx.rfind("\x7f" "ELF", 0) == 0)
+      ptx = slurp(std::string(argv[1]) + ".tttc");
     size_t p = ptx.find("// tttc-kernel-params");
     std::istringstream ps(ptx.substr(p, ptx.find('\n', p) - p));
     std::string tok;
@@ -98,8 +106,10 @@ int main(int argc, char **argv) {
   bool ok = true;
   for (size_t i = 0; i < shapes.size(); ++i) {
     if (int(i) == scratchAt) {
-      // The scratch buffer: B * H slices, allocated by the runtime.
-      ok &= l->words[w] != 0 && l->words[w + 3] == B * H * tttc_cuda_scratch_bytes(k) &&
+      // The scratch buffer: B * H * column-blocks slices, allocated by the
+      // runtime.
+      ok &= l->words[w] != 0 &&
+            l->words[w + 3] == B * H * tttc_cuda_column_blocks(k) * tttc_cuda_scratch_bytes(k) &&
             l->words[w + 4] == 1;
       w += 5;
     }

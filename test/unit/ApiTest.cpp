@@ -371,6 +371,36 @@ TEST(Api, CudaEntryPointsReportClearErrors) {
       << tttc_last_error();
 }
 
+// Column blocks: a layer whose state's columns are reduced over (TTT-Linear's
+// layer norm) cannot be split; the error names the spec lines that prevent
+// it. Bad counts are refused before compiling.
+TEST(Api, ColumnBlocksErrors) {
+  tttc_options opts = tttc_default_options(64);
+  opts.target = "cuda-emu:column-blocks=4";
+  EXPECT_EQ(tttc_compile_file_opts(example("ttt_linear").c_str(), &opts), nullptr);
+  std::string e = tttc_last_error();
+  EXPECT_NE(e.find("cannot split the layer's state into 4 column blocks"), std::string::npos) << e;
+  EXPECT_NE(e.find("ttt_linear.mlir:29:10: note: 'linalg.generic' reduces over it"),
+            std::string::npos)
+      << e;
+  opts.target = "cpu:column-blocks=3";
+  EXPECT_EQ(tttc_compile_file_opts(example("linear_attention").c_str(), &opts), nullptr);
+  e = tttc_last_error();
+  EXPECT_NE(e.find("its 64 columns are not a multiple of 3"), std::string::npos) << e;
+  for (const char *bad : {"cpu:column-blocks=0", "cuda-emu:column-blocks=x", "cpu:threads=4"}) {
+    opts.target = bad;
+    EXPECT_EQ(tttc_compile_file_opts(example("linear_attention").c_str(), &opts), nullptr);
+    EXPECT_NE(std::string(tttc_last_error()).find(std::string("target '") + bad + "'"),
+              std::string::npos)
+        << tttc_last_error();
+  }
+  // Splittable: compiles, and 1 block is the layer as it was.
+  opts.target = "cpu:column-blocks=1";
+  tttc_layer *l = tttc_compile_file_opts(example("ttt_linear").c_str(), &opts);
+  EXPECT_NE(l, nullptr) << tttc_last_error();
+  tttc_destroy(l);
+}
+
 TEST(Api, EmitLadder) {
   std::string path = example("ttt_linear");
   for (const char *stage :

@@ -68,7 +68,7 @@ TEST_P(LayerNumerics, MatchesFloat64PerTokenReference) {
 
 std::string paramName(const ::testing::TestParamInfo<Params> &info) {
   auto [target, layer, B, H, D, T, C] = info.param;
-  return (target == "cpu" ? "cpu_" : "emu_") + layer + "_B" + std::to_string(B) + "_H" + std::to_string(H) + "_D" +
+  return targetTag(target) + "_" + layer + "_B" + std::to_string(B) + "_H" + std::to_string(H) + "_D" +
          std::to_string(D) + "_T" + std::to_string(T) + "_C" + std::to_string(C);
 }
 

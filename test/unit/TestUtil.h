@@ -6,6 +6,7 @@
 #include "tttc/tttc.h"
 
 #include <gtest/gtest.h>
+#include <cctype>
 
 #include <map>
 #include <memory>
@@ -49,6 +50,20 @@ inline tttc_layer *compiled(const std::string &spec, int64_t D, int64_t C,
              .first;
   }
   return it->second.get();
+}
+
+/// A target as a test-name prefix: "cpu", "emu" (cuda-emu), or the target
+/// string with its punctuation as underscores.
+inline std::string targetTag(const std::string &target) {
+  if (target == "cpu")
+    return "cpu";
+  if (target == "cuda-emu")
+    return "emu";
+  std::string t = target;
+  for (char &ch : t)
+    if (!std::isalnum(static_cast<unsigned char>(ch)))
+      ch = '_';
+  return t;
 }
 
 /// The case's inputs as C API tensors (pointing into the case).

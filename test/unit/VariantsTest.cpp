@@ -318,7 +318,7 @@ TEST_P(VariantNumerics, MatchesFloat64PerTokenReference) {
 
 std::string paramName(const ::testing::TestParamInfo<Params> &info) {
   auto [target, spec, B, H, D, T, C] = info.param;
-  return (target == "cpu" ? "cpu_" : "emu_") + spec + "_B" + std::to_string(B) + "_H" + std::to_string(H) + "_D" + std::to_string(D) +
+  return targetTag(target) + "_" + spec + "_B" + std::to_string(B) + "_H" + std::to_string(H) + "_D" + std::to_string(D) +
          "_T" + std::to_string(T) + "_C" + std::to_string(C);
 }
 
@@ -338,6 +338,25 @@ INSTANTIATE_TEST_SUITE_P(
                        ::testing::Values("delta", "gated_delta"), ::testing::Values(1, 3),
                        ::testing::Values(1, 4), ::testing::Values(16, 64),
                        ::testing::Values(1, 15, 16, 17, 100, 1000), ::testing::Values(1)),
+    paramName);
+// Column blocks: programs per (b, h) each owning D / N columns of the state,
+// for every layer whose state splits by columns (the CPU runs the blocks as
+// a loop; cuda-emu as the grid's z with thread blocks).
+INSTANTIATE_TEST_SUITE_P(
+    ColumnBlocks, VariantNumerics,
+    ::testing::Combine(::testing::Values("cpu:column-blocks=4", "cuda-emu:column-blocks=2"),
+                       ::testing::Values("titans_linear", "linear_attention",
+                                         "infini_attention", "infini_attention_delta"),
+                       ::testing::Values(1, 3), ::testing::Values(1, 4),
+                       ::testing::Values(16, 64), ::testing::Values(1, 17, 100),
+                       ::testing::Values(1, 16)),
+    paramName);
+INSTANTIATE_TEST_SUITE_P(
+    ColumnBlocksPerToken, VariantNumerics,
+    ::testing::Combine(::testing::Values("cpu:column-blocks=4", "cuda-emu:column-blocks=2"),
+                       ::testing::Values("delta", "gated_delta"), ::testing::Values(1, 3),
+                       ::testing::Values(1, 4), ::testing::Values(16, 64),
+                       ::testing::Values(1, 17, 100), ::testing::Values(1)),
     paramName);
 
 } // namespace

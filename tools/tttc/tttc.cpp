@@ -24,6 +24,7 @@
 #include <cstring>
 #include <map>
 #include <random>
+#include <sstream>
 #include <string>
 #include <sys/stat.h>
 #include <vector>
@@ -47,9 +48,12 @@ const char *kUsage = R"(usage:
       1: the sequential path).
       --target: cpu; cuda (a GPU through the CUDA driver); cuda-emu (the GPU
       kernel IR run on the CPU). Options comma-separated after a colon:
-      threads=N (per program, default 128), tensor-cores=0|1, and for
-      cuda-emu check-races (report shared-memory accesses of two threads
-      between barriers).
+      threads=N (per program, default 128), tensor-cores=0|1,
+      column-blocks=N (N programs per (batch, head), each owning D/N
+      columns of the state: for small B*H; an error for layers whose
+      state columns are reduced over, e.g. by a layer norm; the cpu target
+      takes it too), and for cuda-emu check-races (report shared-memory
+      accesses of two threads between barriers).
       --io-dtype: per-token inputs and readouts in memory as bfloat16 or
       float16 (states and arithmetic stay float32); .npy files stay float32
       (inputs are rounded to the I/O type first, so --check compares against
@@ -59,7 +63,9 @@ const char *kUsage = R"(usage:
   tttc compile SPEC --target=cuda [--arch=sm_80|sm_90|sm_90a] --emit=ptx|cubin
                --head-dim=D -o OUT
       PTX (loadable with tttc_cuda_load_ptx, include/tttc/tttc_cuda.h) or a
-      cubin assembled by ptxas ($CUDA_HOME/bin, /usr/local/cuda/bin or PATH).
+      cubin assembled by ptxas ($CUDA_HOME/bin, /usr/local/cuda/bin or PATH)
+      with its calling convention in OUT.tttc (tttc_cuda_load_cubin, or
+      tttc_cuda_load_file(OUT) for either).
 )";
 
 /// Remarks of the last compilation (slower strategies chosen), on stderr.
@@ -308,7 +314,7 @@ int compileCudaCommand(const Args &a) {
   opts.mini_batch = a.miniBatch;
   opts.exact_chunk = a.exactChunk;
   opts.io_dtype = a.ioDtype.c_str();
-  opts.target = a.target.c_str(); // cuda[:threads=N,tensor-cores=0|1]
+  opts.target = a.target.c_str(); // cuda[:threads=N,tensor-cores=0|1,column-blocks=N]
   char *text = tttc_emit_file_opts(a.spec.c_str(), "ptx", &opts, a.arch.c_str());
   if (!text)
     return die(tttc_last_error());
@@ -321,6 +327,7 @@ int compileCudaCommand(const Args &a) {
   }
   std::fputs(text, f);
   std::fclose(f);
+  std::string ptxText = text;
   tttc_free_string(text);
   if (a.emit == "ptx") {
     std::printf("wrote %s (%s)\n", a.out.c_str(), a.arch.c_str());
@@ -336,7 +343,23 @@ int compileCudaCommand(const Args &a) {
   std::remove(ptxPath.c_str());
   if (rc != 0)
     return die("ptxas failed (" + cmd + ")");
-  std::printf("wrote %s (%s, by %s)\n", a.out.c_str(), a.arch.c_str(), ptxas.c_str());
+  // The kernel's calling convention (the PTX's header lines, up to its
+  // .target) beside the cubin: tttc_cuda_load_cubin / tttc_cuda_load_file
+  // read it.
+  std::string headerPath = a.out + ".tttc";
+  FILE *h = std::fopen(headerPath.c_str(), "w");
+  if (!h)
+    return die("cannot write " + headerPath);
+  std::istringstream lines(ptxText);
+  for (std::string line; std::getline(lines, line);) {
+    if (line.rfind("// tttc-", 0) == 0 || line.rfind(".target", 0) == 0)
+      std::fprintf(h, "%s\n", line.c_str());
+    if (line.rfind(".target", 0) == 0)
+      break;
+  }
+  std::fclose(h);
+  std::printf("wrote %s (%s, by %s) and %s\n", a.out.c_str(), a.arch.c_str(), ptxas.c_str(),
+              headerPath.c_str());
   return 0;
 }
 
