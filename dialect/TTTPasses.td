@@ -219,13 +219,16 @@ def TTTEmulateGPU : Pass<"ttt-emulate-gpu", "ModuleOp"> {
     part of the result (lanes of a warp that do not all arrive are an
     error).
 
-    With `check-races`, every shared-memory load and store reports its
-    address to the runtime, which reports two threads touching the same
-    element between two barriers, one of them writing (a missing barrier).
+    With `check-races`, every load and store of shared memory, scratch and
+    the layer's buffers reports its address to the runtime, which reports
+    two threads of a block touching the same element between two barriers,
+    one of them writing (a missing barrier), and, for the layer's buffers,
+    two blocks touching an element one of them writes (blocks cannot
+    synchronise: e.g. column blocks that overlap).
   }];
   let options = [
     Option<"checkRaces", "check-races", "bool", "false",
-           "report conflicting shared-memory accesses between barriers">
+           "report conflicting accesses (threads between barriers, blocks)">
   ];
   let dependentDialects = ["::mlir::scf::SCFDialect", "::mlir::arith::ArithDialect",
                            "::mlir::memref::MemRefDialect", "::mlir::func::FuncDialect",

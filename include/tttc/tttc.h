@@ -72,8 +72,10 @@ typedef struct {
   int64_t mini_batch;    /* 0: the spec's own */
   int64_t exact_chunk;   /* TTTC_DEFAULT_EXACT_CHUNK */
   const char *target;    /* "cpu[:column-blocks=N]" (NULL: "cpu"), "cuda[:options]",
-                            "cuda-emu[:options]"; options: threads=N, column-blocks=N,
-                            tensor-cores=0|1 (cuda-emu also check-races) */
+                            "cuda-emu[:options]"; options: threads=N, column-blocks=N
+                            (cuda's default "auto": chosen per launch from B*H and the
+                            device, where the layer allows it), tensor-cores=0|1
+                            (cuda-emu also check-races) */
   const char *io_dtype;  /* per-token inputs and readouts: "f32" (NULL), "bf16", "f16";
                             states, parameters and arithmetic stay float32 */
 } tttc_options;

@@ -35,6 +35,8 @@ int tttc_cuda_available(void);
 
 /* The compute capability of the current device as "sm_XY", or NULL. */
 const char *tttc_cuda_device_arch(void);
+/* Its multiprocessors (0 without a device). */
+int tttc_cuda_device_sm_count(void);
 
 /* Loads PTX emitted by tttc (with its header); NULL on error (no driver, no
  * device, PTX for a newer architecture than the device, ...). */

@@ -128,8 +128,9 @@ void dropAddressSpaces(Operation *op) {
   });
 }
 
-/// Reports the byte address of every shared-memory access to the runtime.
-void instrumentSharedAccesses(Block &body, func::FuncOp hook) {
+/// Reports the byte address of every shared-memory access (`shared`) and of
+/// every access to the layer's buffers (`global`) to the runtime.
+void instrumentAccesses(Block &body, func::FuncOp shared, func::FuncOp global) {
   // Shared memory, and the per-program global scratch buffers
   // (ttt-distribute-to-threads) the threads of a block also exchange data in.
   auto isShared = [](Value m) {
@@ -145,7 +146,14 @@ void instrumentSharedAccesses(Block &body, func::FuncOp hook) {
     }
     return false;
   };
-  auto report = [&](Operation *op, Value m, ValueRange idx, bool write) {
+  // The kernel's buffers: views of values from outside the launch.
+  Region *kernel = body.getParent();
+  auto isGlobal = [&](Value m) {
+    while (auto view = m.getDefiningOp<ViewLikeOpInterface>())
+      m = view.getViewSource();
+    return !kernel->isAncestor(m.getParentRegion());
+  };
+  auto report = [&](Operation *op, Value m, ValueRange idx, bool write, func::FuncOp hook) {
     OpBuilder b(op);
     Location loc = op->getLoc();
     auto md = memref::ExtractStridedMetadataOp::create(b, loc, m);
@@ -159,11 +167,17 @@ void instrumentSharedAccesses(Block &body, func::FuncOp hook) {
     Value w = arith::ConstantIndexOp::create(b, loc, write ? 1 : 0);
     func::CallOp::create(b, loc, hook, ValueRange{addr, w});
   };
+  auto visit = [&](Operation *op, Value m, ValueRange idx, bool write) {
+    if (isShared(m))
+      report(op, m, idx, write, shared);
+    else if (isGlobal(m))
+      report(op, m, idx, write, global);
+  };
   body.walk([&](Operation *op) {
-    if (auto l = dyn_cast<memref::LoadOp>(op); l && isShared(l.getMemRef()))
-      report(op, l.getMemRef(), l.getIndices(), false);
-    else if (auto s = dyn_cast<memref::StoreOp>(op); s && isShared(s.getMemRef()))
-      report(op, s.getMemRef(), s.getIndices(), true);
+    if (auto l = dyn_cast<memref::LoadOp>(op))
+      visit(op, l.getMemRef(), l.getIndices(), false);
+    else if (auto s = dyn_cast<memref::StoreOp>(op))
+      visit(op, s.getMemRef(), s.getIndices(), true);
   });
 }
 
@@ -198,9 +212,11 @@ struct TTTEmulateGPUPass : ttt::impl::TTTEmulateGPUBase<TTTEmulateGPUPass> {
     }
     auto ptrT = LLVM::LLVMPointerType::get(ctx);
     auto indexT = IndexType::get(ctx);
-    if (checkRaces)
-      instrumentSharedAccesses(
-          body, declare(module, "tttc_emu_access", FunctionType::get(ctx, {indexT, indexT}, {})));
+    if (checkRaces) {
+      auto hookT = FunctionType::get(ctx, {indexT, indexT}, {});
+      instrumentAccesses(body, declare(module, "tttc_emu_access", hookT),
+                         declare(module, "tttc_emu_global_access", hookT));
+    }
     allocasToAllocs(body);
 
     // Shared memory: one buffer per launch (blocks run one at a time).

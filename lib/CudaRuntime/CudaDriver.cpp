@@ -27,6 +27,7 @@ using CUfunction = void *;
 using CUstream = void *;
 using CUdeviceptr = unsigned long long;
 
+constexpr int CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT = 16;
 constexpr int CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR = 75;
 constexpr int CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR = 76;
 constexpr int CU_DEVICE_ATTRIBUTE_MAX_SHARED_MEMORY_PER_BLOCK_OPTIN = 97;
@@ -64,7 +65,7 @@ struct Driver {
   CUresult (*cuMemAllocAsync)(CUdeviceptr *, size_t, CUstream);
   CUresult (*cuMemFreeAsync)(CUdeviceptr, CUstream);
   CUdevice device = 0;
-  int major = 0, minor = 0, maxSmemOptin = 0;
+  int major = 0, minor = 0, maxSmemOptin = 0, smCount = 0;
 
   template <typename F> bool sym(F &f, const char *name) {
     f = reinterpret_cast<F>(dlsym(lib, name));
@@ -131,6 +132,7 @@ struct Driver {
     }
     cuDeviceGetAttribute(&major, CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR, device);
     cuDeviceGetAttribute(&minor, CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR, device);
+    cuDeviceGetAttribute(&smCount, CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT, device);
     cuDeviceGetAttribute(&maxSmemOptin, CU_DEVICE_ATTRIBUTE_MAX_SHARED_MEMORY_PER_BLOCK_OPTIN,
                          device);
     return true;
@@ -185,6 +187,11 @@ const char *tttc_cuda_device_arch(void) {
     return nullptr;
   arch = "sm_" + std::to_string(d->major) + std::to_string(d->minor);
   return arch.c_str();
+}
+
+int tttc_cuda_device_sm_count(void) {
+  Driver *d = driver();
+  return d ? d->smCount : 0;
 }
 
 } // extern "C"

@@ -91,6 +91,17 @@ struct Block {
   std::vector<WarpCollective> warps;
   uint64_t epoch = 1;
   std::unordered_map<uint64_t, Shadow> shadow;
+  // Global memory (the layer's buffers), for the whole launch: blocks have
+  // no way to synchronise with each other, so an address one block writes
+  // must not be read or written by another; within a block, the barrier
+  // rules of shared memory apply.
+  struct GlobalShadow {
+    int64_t writerBlock = -1, readerBlock = -1; // -2: several blocks read it
+    int64_t lastBlock = -1;                      // of inBlock
+    Shadow inBlock{0, -1, -1};
+  };
+  std::unordered_map<uint64_t, GlobalShadow> global;
+  int64_t linearBlock = 0, grid[3] = {1, 1, 1};
 };
 
 thread_local Block *current = nullptr;
@@ -266,6 +277,36 @@ void runBlock(Block &b) {
   }
   b.shadow.clear();
 }
+/// The barrier rule within a block: between two barriers, an address one
+/// thread writes is touched by no other thread.
+void checkThreads(Block &b, Shadow &s, int64_t addr, bool write, const char *space) {
+  int64_t t = b.fibers[b.running].linear;
+  if (s.epoch != b.epoch)
+    s = {b.epoch, -1, -1};
+  auto race = [&](const char *kind, int64_t other) {
+    char buf[256];
+    std::snprintf(buf, sizeof buf,
+                  "cuda-emu: data race (%s) on %s memory in block (%lld, %lld, %lld): "
+                  "threads %lld and %lld touch address 0x%llx with no barrier between them",
+                  kind, space, (long long)b.bid[0], (long long)b.bid[1], (long long)b.bid[2],
+                  (long long)other, (long long)t, (unsigned long long)addr);
+    fail(buf);
+  };
+  if (write) {
+    if (s.writer >= 0 && s.writer != t)
+      race("write after write", s.writer);
+    else if (s.reader == -2 || (s.reader >= 0 && s.reader != t))
+      race("write after read", s.reader == -2 ? -1 : s.reader);
+    s.writer = t;
+  } else {
+    if (s.writer >= 0 && s.writer != t)
+      race("read after write", s.writer);
+    if (s.reader == -1)
+      s.reader = t;
+    else if (s.reader != t)
+      s.reader = -2;
+  }
+}
 } // namespace
 
 extern "C" {
@@ -303,6 +344,10 @@ void tttc_emu_launch(void *fn, void *ctx, int64_t gx, int64_t gy, int64_t gz, in
         b.bid[0] = x;
         b.bid[1] = y;
         b.bid[2] = z;
+        b.linearBlock = (z * gy + y) * gx + x;
+        b.grid[0] = gx;
+        b.grid[1] = gy;
+        b.grid[2] = gz;
         runBlock(b);
       }
   current = saved;
@@ -354,33 +399,49 @@ void tttc_emu_access(int64_t addr, int64_t write) {
   Block *b = current;
   if (!b->checkRaces)
     return;
-  int64_t t = b->fibers[b->running].linear;
-  Shadow &s = b->shadow[uint64_t(addr)];
-  if (s.epoch != b->epoch)
-    s = {b->epoch, -1, -1};
+  checkThreads(*b, b->shadow[uint64_t(addr)], addr, write != 0, "shared");
+}
+
+void tttc_emu_global_access(int64_t addr, int64_t write) {
+  Block *b = current;
+  if (!b->checkRaces)
+    return;
+  Block::GlobalShadow &g = b->global[uint64_t(addr)];
+  int64_t me = b->linearBlock;
   auto race = [&](const char *kind, int64_t other) {
-    char buf[256];
+    char buf[384];
+    int64_t ox = other % b->grid[0], oy = other / b->grid[0] % b->grid[1],
+            oz = other / (b->grid[0] * b->grid[1]);
+    char who[96] = "several other blocks";
+    if (other >= 0)
+      std::snprintf(who, sizeof who, "(%lld, %lld, %lld)", (long long)ox, (long long)oy,
+                    (long long)oz);
     std::snprintf(buf, sizeof buf,
-                  "cuda-emu: data race (%s) on shared memory in block (%lld, %lld, %lld): "
-                  "threads %lld and %lld touch address 0x%llx with no barrier between them",
-                  kind, (long long)b->bid[0], (long long)b->bid[1], (long long)b->bid[2],
-                  (long long)other, (long long)t, (unsigned long long)addr);
+                  "cuda-emu: data race (%s) on global memory: blocks %s and (%lld, %lld, "
+                  "%lld) touch address 0x%llx, and blocks cannot synchronise with each other",
+                  kind, who, (long long)b->bid[0], (long long)b->bid[1], (long long)b->bid[2],
+                  (unsigned long long)addr);
     fail(buf);
   };
   if (write) {
-    if (s.writer >= 0 && s.writer != t)
-      race("write after write", s.writer);
-    else if (s.reader == -2 || (s.reader >= 0 && s.reader != t))
-      race("write after read", s.reader == -2 ? -1 : s.reader);
-    s.writer = t;
+    if (g.writerBlock >= 0 && g.writerBlock != me)
+      race("write after write", g.writerBlock);
+    else if (g.readerBlock == -2 || (g.readerBlock >= 0 && g.readerBlock != me))
+      race("write after read", g.readerBlock);
+    g.writerBlock = me;
   } else {
-    if (s.writer >= 0 && s.writer != t)
-      race("read after write", s.writer);
-    if (s.reader == -1)
-      s.reader = t;
-    else if (s.reader != t)
-      s.reader = -2;
+    if (g.writerBlock >= 0 && g.writerBlock != me)
+      race("read after write", g.writerBlock);
+    if (g.readerBlock == -1)
+      g.readerBlock = me;
+    else if (g.readerBlock != me)
+      g.readerBlock = -2;
   }
+  if (g.lastBlock != me) {
+    g.lastBlock = me;
+    g.inBlock = {0, -1, -1};
+  }
+  checkThreads(*b, g.inBlock, addr, write != 0, "global");
 }
 }
 
@@ -389,6 +450,7 @@ std::vector<std::pair<const char *, void *>> symbols() {
   return {{"tttc_emu_launch", reinterpret_cast<void *>(&tttc_emu_launch)},
           {"tttc_emu_barrier", reinterpret_cast<void *>(&tttc_emu_barrier)},
           {"tttc_emu_access", reinterpret_cast<void *>(&tttc_emu_access)},
+          {"tttc_emu_global_access", reinterpret_cast<void *>(&tttc_emu_global_access)},
           {"tttc_emu_mma_m16n8k8_tf32", reinterpret_cast<void *>(&tttc_emu_mma_m16n8k8_tf32)},
           {"tttc_emu_shuffle_xor_f32", reinterpret_cast<void *>(&tttc_emu_shuffle_xor_f32)}};
 }

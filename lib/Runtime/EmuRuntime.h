@@ -6,7 +6,10 @@
 // switches to the next thread; all threads of a block resume together once
 // every one of them has reached the barrier. With race checking, every
 // shared-memory access is reported (`tttc_emu_access`) and two threads
-// touching one address between two barriers, one writing, is an error.
+// touching one address between two barriers, one writing, is an error; every
+// global-memory access too (`tttc_emu_global_access`), where in addition an
+// address one block writes must not be touched by any other block of the
+// launch (blocks cannot synchronise).
 //
 //===----------------------------------------------------------------------===//
 #ifndef TTTC_RUNTIME_EMURUNTIME_H

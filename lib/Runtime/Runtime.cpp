@@ -28,6 +28,7 @@
 #include "llvm/Support/raw_ostream.h"
 
 #include <algorithm>
+#include <map>
 #include <atomic>
 #include <cstdlib>
 #include <cstring>
@@ -57,7 +58,8 @@ bool parseStage(const std::string &n, Stage &s) {
 
 /// "cpu[:column-blocks=N]", "cuda[:OPTION,...]" or "cuda-emu[:OPTION,...]" with OPTION
 /// one of column-blocks=N (programs per (b, h) over blocks of the state's
-/// columns; an error where the layer does not allow it), threads=N
+/// columns; an error where the layer does not allow it; cuda's default,
+/// "auto", picks N per launch), threads=N
 /// (threads per program; 1: one-thread programs), check-races (report
 /// shared-memory accesses of two threads between barriers), tensor-cores=0|1
 /// (matmuls on tensor cores, default 1), and, for tests only,
@@ -75,6 +77,8 @@ bool parseTarget(const std::string &t, PipelineOptions &o, std::string &error) {
   std::stringstream opts(colon == std::string::npos ? "" : t.substr(colon + 1));
   std::string opt;
   while (std::getline(opts, opt, ',')) {
+    if (opt == "column-blocks=auto" && kind == "cuda")
+      continue; // chosen per launch (CompiledLayer)
     if (opt.rfind("column-blocks=", 0) == 0) {
       const char *v = opt.c_str() + 14;
       char *end = nullptr;
@@ -255,12 +259,26 @@ std::string shapeStr(const std::vector<int64_t> &s) {
 }
 } // namespace
 
+struct CompiledLayer::CudaKernel {
+  tttc_cuda_kernel *kernel = nullptr;
+  std::vector<int> paramOrder; // kernel parameter i: signature buffer paramOrder[i]
+};
+
 struct CompiledLayer::Impl {
   std::unique_ptr<MLIRContext> ctx;
   std::unique_ptr<ExecutionEngine> engine;
-  tttc_cuda_kernel *kernel = nullptr; // the cuda target
-  std::vector<int> paramOrder;        // kernel parameter i: signature buffer paramOrder[i]
-  ~Impl() { tttc_cuda_free(kernel); }
+  /// The cuda target: a kernel per column-block count (1: as compiled; more
+  /// compiled on demand when the target leaves the count to the launch).
+  std::map<int64_t, CudaKernel> kernels;
+  tttc_cuda_kernel *kernel = nullptr; // kernels[1]: set for the cuda target
+  bool autoColumnBlocks = false;
+  bool splitRefused = false;          // the layer's state cannot be split
+  std::mutex mu;
+  int64_t headDim = 0, miniBatch = 0, exactChunk = 0;
+  ~Impl() {
+    for (auto &[n, k] : kernels)
+      tttc_cuda_free(k.kernel);
+  }
   std::string entry;
   std::string source, bufferName;
 };
@@ -313,36 +331,19 @@ std::unique_ptr<CompiledLayer> CompiledLayer::compile(const std::string &source,
       error = std::string("target cuda: ") + tttc_cuda_last_error();
       return nullptr;
     }
-    std::string arch = tttc_cuda_device_arch();
-    std::string ptx = emit(source, bufferName, Stage::PTX, headDim, miniBatch, error, arch,
-                           exactChunk, target, ioType);
-    if (ptx.empty())
-      return nullptr;
     cl->impl = std::make_unique<Impl>();
-    cl->impl->kernel = tttc_cuda_load_ptx(ptx.c_str());
-    if (!cl->impl->kernel) {
-      error = std::string("target cuda: ") + tttc_cuda_last_error();
+    Impl &im = *cl->impl;
+    im.source = source;
+    im.bufferName = bufferName;
+    im.headDim = headDim;
+    im.miniBatch = miniBatch;
+    im.exactChunk = exactChunk;
+    im.autoColumnBlocks = target.find("column-blocks=") == std::string::npos ||
+                          target.find("column-blocks=auto") != std::string::npos;
+    CudaKernel *k = cl->cudaKernel(1, error);
+    if (!k)
       return nullptr;
-    }
-    // The kernel takes the layer's buffers in its own order (first use in
-    // the kernel), named in its header: where each sits in the signature.
-    std::vector<std::string> names;
-    for (const ArgInfo &a : cl->sig.inputs)
-      names.push_back(a.name);
-    for (const ArgInfo &a : cl->sig.outputs)
-      names.push_back(a.name);
-    int n = tttc_cuda_num_params(cl->impl->kernel);
-    for (int i = 0; i < n; ++i) {
-      auto it = std::find(names.begin(), names.end(),
-                          std::string(tttc_cuda_param_name(cl->impl->kernel, i)));
-      if (it == names.end())
-        break;
-      cl->impl->paramOrder.push_back(int(it - names.begin()));
-    }
-    if (n != int(names.size()) || int(cl->impl->paramOrder.size()) != n) {
-      error = "internal error: the kernel's parameters are not the layer's buffers";
-      return nullptr;
-    }
+    im.kernel = k->kernel;
     cl->impl->source = source;
     cl->impl->bufferName = bufferName;
     return cl;
@@ -618,10 +619,24 @@ std::vector<int64_t> extentsOf(const Descriptor &d) {
 
 bool CompiledLayer::launch(int64_t B, int64_t H, std::vector<Descriptor> &descs, void *stream,
                            std::string &error) {
+  // At small B * H, column blocks where the layer allows them (the count
+  // divides D, so a refusal is the layer's structure: remembered, and the
+  // layer runs whole from then on).
+  CudaKernel *k = nullptr;
+  if (int64_t n = columnBlocksFor(B, H); n > 1) {
+    std::string why;
+    k = cudaKernel(n, why);
+    if (!k) {
+      std::lock_guard<std::mutex> lock(impl->mu);
+      impl->splitRefused = true;
+    }
+  }
+  if (!k && !(k = cudaKernel(1, error)))
+    return false;
   // descs: the signature's order; the kernel's parameters: its own.
   std::vector<void *> ptrs;
   std::vector<std::vector<int64_t>> shapes;
-  for (int j : impl->paramOrder) {
+  for (int j : k->paramOrder) {
     Descriptor &d = descs[j];
     ptrs.push_back(reinterpret_cast<void *>(d.words[1]));
     shapes.push_back(extentsOf(d));
@@ -629,11 +644,77 @@ bool CompiledLayer::launch(int64_t B, int64_t H, std::vector<Descriptor> &descs,
   std::vector<const int64_t *> shapePtrs;
   for (auto &s : shapes)
     shapePtrs.push_back(s.data());
-  if (tttc_cuda_launch(impl->kernel, B, H, ptrs.data(), shapePtrs.data(), stream)) {
+  if (tttc_cuda_launch(k->kernel, B, H, ptrs.data(), shapePtrs.data(), stream)) {
     error = tttc_cuda_last_error();
     return false;
   }
   return true;
+}
+
+/// The cuda target's kernel with `blocks` column blocks per (b, h), compiled
+/// and loaded on first use; null with `error` set when it cannot be.
+CompiledLayer::CudaKernel *CompiledLayer::cudaKernel(int64_t blocks, std::string &error) {
+  Impl &im = *impl;
+  std::lock_guard<std::mutex> lock(im.mu);
+  if (auto it = im.kernels.find(blocks); it != im.kernels.end())
+    return &it->second;
+  std::string target = targetName;
+  if (blocks > 1) {
+    // Only ever reached for the automatic count: the target names none.
+    size_t a = target.find("column-blocks=auto");
+    if (a != std::string::npos)
+      target.replace(a, 18, "column-blocks=" + std::to_string(blocks));
+    else
+      target += (target.find(':') == std::string::npos ? ":" : ",") +
+                std::string("column-blocks=") + std::to_string(blocks);
+  }
+  std::string ptx = emit(im.source, im.bufferName, Stage::PTX, im.headDim, im.miniBatch, error,
+                         tttc_cuda_device_arch(), im.exactChunk, target, ioTypeName);
+  if (ptx.empty())
+    return nullptr;
+  tttc_cuda_kernel *kernel = tttc_cuda_load_ptx(ptx.c_str());
+  if (!kernel) {
+    error = std::string("target cuda: ") + tttc_cuda_last_error();
+    return nullptr;
+  }
+  // The kernel takes the layer's buffers in its own order (first use in
+  // the kernel), named in its header: where each sits in the signature.
+  CudaKernel k;
+  k.kernel = kernel;
+  std::vector<std::string> names;
+  for (const ArgInfo &a : sig.inputs)
+    names.push_back(a.name);
+  for (const ArgInfo &a : sig.outputs)
+    names.push_back(a.name);
+  int n = tttc_cuda_num_params(kernel);
+  for (int i = 0; i < n; ++i) {
+    auto it = std::find(names.begin(), names.end(),
+                        std::string(tttc_cuda_param_name(kernel, i)));
+    if (it == names.end())
+      break;
+    k.paramOrder.push_back(int(it - names.begin()));
+  }
+  if (n != int(names.size()) || int(k.paramOrder.size()) != n) {
+    tttc_cuda_free(kernel);
+    error = "internal error: the kernel's parameters are not the layer's buffers";
+    return nullptr;
+  }
+  return &(im.kernels[blocks] = std::move(k));
+}
+
+/// Column blocks for a launch of B x H programs: with the automatic count,
+/// enough to give each multiprocessor a program (doubling while B * H * N
+/// fits the device's multiprocessors, each block keeping at least 16
+/// columns), where the layer allows a split; else 1.
+int64_t CompiledLayer::columnBlocksFor(int64_t B, int64_t H) {
+  Impl &im = *impl;
+  if (!im.autoColumnBlocks)
+    return 1;
+  int64_t sms = tttc_cuda_device_sm_count(), n = 1;
+  while (B * H * n * 2 <= sms && im.headDim % (n * 2) == 0 && im.headDim / (n * 2) >= 16)
+    n *= 2;
+  std::lock_guard<std::mutex> lock(im.mu);
+  return im.splitRefused ? 1 : n;
 }
 
 size_t CompiledLayer::elementBytes(const ArgInfo &a) const {
@@ -730,6 +811,12 @@ std::string emit(const std::string &source, const std::string &bufferName, Stage
                  int64_t headDim, int64_t miniBatch, std::string &error,
                  const std::string &arch, int64_t exactChunk, const std::string &target,
                  const std::string &ioType) {
+  if (target.find("column-blocks=auto") != std::string::npos) {
+    error = "target '" + target + "': column-blocks=auto is chosen per launch by a layer "
+            "compiled for target cuda; a kernel emitted ahead of time needs a count "
+            "(column-blocks=N)";
+    return "";
+  }
   Frontend fe;
   if (!fe.parse(source, bufferName, error))
     return "";

@@ -93,6 +93,11 @@ private:
                 std::string &error) const;
   bool launch(int64_t B, int64_t H, std::vector<Descriptor> &descs, void *stream,
               std::string &error);
+  /// The cuda target: the kernel with `blocks` column blocks (compiled on
+  /// first use), and the count a launch of B x H programs uses.
+  struct CudaKernel;
+  CudaKernel *cudaKernel(int64_t blocks, std::string &error);
+  int64_t columnBlocksFor(int64_t B, int64_t H);
   std::string targetName, ioTypeName = "f32";
   struct Impl;
   std::unique_ptr<Impl> impl;

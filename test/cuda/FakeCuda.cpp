@@ -5,7 +5,8 @@
 // copies are memcpy, and cuLaunchKernel records its configuration and the
 // parameter words instead of running anything. Environment: FAKE_CUDA_SM
 // (compute capability, default 90), FAKE_CUDA_SMEM_OPTIN (bytes, default
-// 232448).
+// 232448), FAKE_CUDA_SMS (multiprocessors, default 132), FAKE_CUDA_TRACE
+// (print each launch's grid and buffers' extents).
 //
 //===----------------------------------------------------------------------===//
 
@@ -96,6 +97,8 @@ int cuDeviceGetAttribute(int *v, int attr, int) {
     *v = sm % 10;
   else if (attr == 97)
     *v = envInt("FAKE_CUDA_SMEM_OPTIN", 232448);
+  else if (attr == 16)
+    *v = envInt("FAKE_CUDA_SMS", 132);
   else
     *v = 0;
   return 0;
@@ -161,6 +164,8 @@ int cuLaunchKernel(void *, unsigned gx, unsigned gy, unsigned gz, unsigned bx, u
   // FAKE_CUDA_TRACE: each memref parameter's extents by its name in the PTX
   // header, so a test can see which buffer the runtime passed where.
   size_t h = loadedPtx.find("// tttc-kernel-params");
+  if (std::getenv("FAKE_CUDA_TRACE"))
+    std::fprintf(stderr, "fake launch: grid %u %u %u\n", gx, gy, gz);
   if (std::getenv("FAKE_CUDA_TRACE") && h != std::string::npos) {
     std::string line = loadedPtx.substr(h, loadedPtx.find('\n', h) - h);
     size_t pos = std::strlen("// tttc-kernel-params"), w = 0;

@@ -52,8 +52,10 @@ const char *kUsage = R"(usage:
       column-blocks=N (N programs per (batch, head), each owning D/N
       columns of the state: for small B*H; an error for layers whose
       state columns are reduced over, e.g. by a layer norm; the cpu target
-      takes it too), and for cuda-emu check-races (report shared-memory
-      accesses of two threads between barriers).
+      takes it too; cuda's default, auto, picks N per launch from B*H and
+      the device's multiprocessors where the layer allows it), and for
+      cuda-emu check-races (report conflicting accesses: threads of a
+      block between barriers, and blocks writing what others touch).
       --io-dtype: per-token inputs and readouts in memory as bfloat16 or
       float16 (states and arithmetic stay float32); .npy files stay float32
       (inputs are rounded to the I/O type first, so --check compares against
