@@ -53,6 +53,9 @@ struct PipelineOptions {
   int64_t gpuSharedKB = 227;
   bool emuCheckRaces = false; // cuda-emu: report unsynchronised shared accesses
   bool gpuTensorCores = true; // f32 matmuls on tensor cores (3xTF32)
+  /// Chunk steps level-ordered so that chains share barriers
+  /// (ttt-schedule-for-barriers): "alap", "asap" or "none".
+  std::string gpuSchedule = "alap";
   /// Programs per (b, h) over column blocks of the state (ttt-column-blocks;
   /// 1: none). An error when the layer's state cannot be split.
   int64_t columnBlocks = 1;

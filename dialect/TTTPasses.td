@@ -159,6 +159,33 @@ def TTTMapToGPU : Pass<"ttt-map-to-gpu", "ModuleOp"> {
   let dependentDialects = ["::mlir::gpu::GPUDialect"];
 }
 
+def TTTScheduleForBarriers : Pass<"ttt-schedule-for-barriers", "ModuleOp"> {
+  let summary = "Reorder a GPU program's chunk step so dependent steps share barriers";
+  let description = [{
+    On one-thread programs (after `ttt-map-to-gpu`, before
+    `ttt-distribute-to-threads`): the ops of each loop body in a `gpu.launch`
+    are listed by level, an op's level being the least above every op it
+    depends on through memory (a buffer one writes and the other touches)
+    and not below those whose values it uses; ops of one level keep their
+    order. Once distributed over threads, a barrier is needed only where a
+    level reads or overwrites what an earlier level touched, so independent
+    chains (e.g. the readout's q-side products beside the gradient's layer
+    norm) share their barriers instead of each paying its own. Memory
+    dependencies between elementwise ops over the same points through the
+    same buffer view keep one level (the same thread touches the element).
+    Blocks with ops whose memory effects are unknown are left as they are.
+
+    `order`: each op at the latest level its users allow (`alap`, the
+    default: buffers live about as long as in program order) or at its
+    earliest (`asap`: often fewer barriers still, longer-lived buffers, so
+    more shared memory). TTT-Linear D=64: 35 barriers per chunk in program
+    order, 26 alap, 22 asap; shared memory 50.6, 50.7 and 76.7 KB.
+  }];
+  let options = [
+    Option<"order", "order", "std::string", "\"alap\"", "alap or asap">
+  ];
+}
+
 def TTTDistributeToThreads : Pass<"ttt-distribute-to-threads", "ModuleOp"> {
   let summary = "Run each program of a gpu.launch on a block of threads";
   let description = [{

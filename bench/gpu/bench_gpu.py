@@ -6,7 +6,9 @@ Usage: bench_gpu.py PTX_DIR [--quick] [--hbm-gbs N] [--reps N] [--io f32|bf16]
   PTX_DIR/ttt_linear.ptx, PTX_DIR/ttt_mlp.ptx (and .bf16.ptx for --io bf16:
   bfloat16 per-token inputs and outputs, f32 states): kernels for D=64
   emitted for this GPU's architecture (bench/gpu/run.sh makes them);
-  --variant .t256 picks PTX_DIR/LAYER.t256.ptx (256 threads per program).
+  --variant .t256 picks PTX_DIR/LAYER.t256.ptx (256 threads per program);
+  .none and .asap: the chunk step in program order / ASAP order (the default
+  kernels are ALAP-ordered, bench/RESULTS.md).
 
 For TTT-Linear and TTT-MLP forward at B=8, T in {2048, 8192, 32768}, H=32,
 D=64 and B=1, T=32768: the kernel's time (CUDA events, median of many runs

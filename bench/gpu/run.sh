@@ -25,6 +25,12 @@ prepare() {
     # 256 threads per program (fewer, longer programs at small B * H).
     $tttc compile examples/$l.mlir --target=cuda:threads=256 --arch=$arch --emit=ptx \
       --head-dim 64 -o $out/bench/$l.t256.ptx > /dev/null 2>&1
+    # The chunk step in program order, and its ASAP order (fewer barriers,
+    # more shared memory); the default is ALAP.
+    for o in none asap; do
+      $tttc compile examples/$l.mlir --target=cuda:schedule=$o --arch=$arch --emit=ptx \
+        --head-dim 64 -o $out/bench/$l.$o.ptx > /dev/null 2>&1
+    done
   done
   # Column blocks (1, 2, 4 programs per (b, h)) of layers that allow them.
   for l in linear_attention delta; do for n in 1 2 4; do
@@ -60,6 +66,8 @@ device() {
   $py bench/gpu/bench_gpu.py $out/bench "$@"
   $py bench/gpu/bench_gpu.py $out/bench --io bf16 "$@"
   $py bench/gpu/bench_gpu.py $out/bench --variant .t256 "$@"
+  $py bench/gpu/bench_gpu.py $out/bench --variant .none "$@"
+  $py bench/gpu/bench_gpu.py $out/bench --variant .asap "$@"
   $py bench/gpu/bench_columns.py $out/bench
 }
 

@@ -106,6 +106,11 @@ void ttt::buildGPUKernelPipeline(OpPassManager &pm, const PipelineOptions &opts)
   pm.addPass(ttt::createTTTMapToGPU(mo));
   addStackBuffers(pm);
   if (opts.gpuThreads > 1) {
+    if (opts.gpuSchedule != "none") {
+      ttt::TTTScheduleForBarriersOptions so;
+      so.order = opts.gpuSchedule;
+      pm.addPass(ttt::createTTTScheduleForBarriers(so));
+    }
     ttt::TTTDistributeToThreadsOptions d;
     d.threads = opts.gpuThreads;
     d.sharedKB = opts.gpuSharedKB;
@@ -209,8 +214,12 @@ struct CLIPipelineOptions : public PassPipelineOptions<CLIPipelineOptions> {
   Option<int64_t> columnBlocks{*this, "column-blocks",
                                llvm::cl::desc("programs per (b, h) over the state's columns"),
                                llvm::cl::init(1)};
+  Option<std::string> gpuSchedule{
+      *this, "gpu-schedule",
+      llvm::cl::desc("chunk-step order for barriers: alap, asap, none"), llvm::cl::init("alap")};
   ttt::PipelineOptions get() const {
     ttt::PipelineOptions o;
+    o.gpuSchedule = gpuSchedule;
     o.ioType = ioType;
     o.columnBlocks = columnBlocks;
     o.headDim = headDim;

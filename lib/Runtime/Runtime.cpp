@@ -60,7 +60,8 @@ bool parseStage(const std::string &n, Stage &s) {
 /// one of column-blocks=N (programs per (b, h) over blocks of the state's
 /// columns; an error where the layer does not allow it; cuda's default,
 /// "auto", picks N per launch), threads=N
-/// (threads per program; 1: one-thread programs), check-races (report
+/// (threads per program; 1: one-thread programs), schedule=alap|asap|none
+/// (the chunk step's order for barriers), check-races (report
 /// shared-memory accesses of two threads between barriers), tensor-cores=0|1
 /// (matmuls on tensor cores, default 1), and, for tests only,
 /// fault=short-grid|drop-barrier|bad-fragment|column-offset (a known mapping bug the
@@ -103,6 +104,8 @@ bool parseTarget(const std::string &t, PipelineOptions &o, std::string &error) {
       return false;
     } else if (opt == "check-races") {
       o.emuCheckRaces = true;
+    } else if (opt == "schedule=alap" || opt == "schedule=asap" || opt == "schedule=none") {
+      o.gpuSchedule = opt.substr(9);
     } else if (opt == "tensor-cores=0" || opt == "tensor-cores=1") {
       o.gpuTensorCores = opt.back() == '1';
     } else if (opt.rfind("threads=", 0) == 0) {
@@ -118,7 +121,7 @@ bool parseTarget(const std::string &t, PipelineOptions &o, std::string &error) {
       o.gpuFault = opt.substr(6);
     } else {
       error = "target '" + t + "': unknown option '" + opt +
-              "' (expected threads=N, column-blocks=N, check-races, tensor-cores=0, fault=short-grid|drop-barrier|bad-fragment|column-offset)";
+              "' (expected threads=N, column-blocks=N, schedule=alap|asap|none, check-races, tensor-cores=0, fault=short-grid|drop-barrier|bad-fragment|column-offset)";
       return false;
     }
   }
