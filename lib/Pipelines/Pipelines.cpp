@@ -244,9 +244,13 @@ struct PTXPipelineOptions : public PassPipelineOptions<PTXPipelineOptions> {
   Option<int64_t> columnBlocks{*this, "column-blocks",
                                llvm::cl::desc("programs per (b, h) over the state's columns"),
                                llvm::cl::init(1)};
+  Option<std::string> gpuSchedule{
+      *this, "gpu-schedule",
+      llvm::cl::desc("chunk-step order for barriers: alap, asap, none"), llvm::cl::init("alap")};
   ttt::PipelineOptions get() const {
     ttt::PipelineOptions o;
     o.columnBlocks = columnBlocks;
+    o.gpuSchedule = gpuSchedule;
     o.headDim = headDim;
     o.miniBatch = miniBatch;
     o.gpuThreads = gpuThreads;
