@@ -340,6 +340,27 @@ TEST(Api, SixteenBitInputsAndReadouts) {
 
 /// Device buffers need a layer compiled for the cuda target; without a
 /// driver that target fails at compile time with the reason.
+// Kernel files: refused with a reason before any driver call.
+TEST(Api, CudaLoadRefusesWhatIsNotAKernel) {
+  EXPECT_EQ(tttc_cuda_load_cubin(nullptr, 0, "x"), nullptr);
+  EXPECT_NE(std::string(tttc_cuda_last_error()).find("null cubin or header"), std::string::npos);
+  const char text[] = ".version 8.0\n.target sm_90\n// a PTX file, not a cubin, long enough";
+  EXPECT_EQ(tttc_cuda_load_cubin(text, sizeof text, "// tttc-kernel"), nullptr);
+  EXPECT_NE(std::string(tttc_cuda_last_error()).find("not a cubin"), std::string::npos)
+      << tttc_cuda_last_error();
+  std::vector<char> elf(128, 0);
+  std::memcpy(elf.data(), "\x7f" "ELF", 4);
+  EXPECT_EQ(tttc_cuda_load_cubin(elf.data(), elf.size(), ".target sm_90\n"), nullptr);
+  EXPECT_NE(std::string(tttc_cuda_last_error()).find("not a tttc kernel header"),
+            std::string::npos)
+      << tttc_cuda_last_error();
+  EXPECT_EQ(tttc_cuda_load_file("/nonexistent/k.cubin"), nullptr);
+  EXPECT_NE(std::string(tttc_cuda_last_error()).find("cannot read /nonexistent/k.cubin"),
+            std::string::npos);
+  EXPECT_EQ(tttc_cuda_load_ptx(".version 8.0\n"), nullptr);
+  EXPECT_NE(std::string(tttc_cuda_last_error()).find("not a tttc kernel"), std::string::npos);
+}
+
 TEST(Api, CudaEntryPointsReportClearErrors) {
   ref::Case c = linearCase(1, 4, 1, 16, 16, 3);
   tttc_layer *cpu = compiled("ttt_linear", 16, 16, "cpu");
