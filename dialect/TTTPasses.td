@@ -138,6 +138,19 @@ def TTTBufferize : Pass<"ttt-bufferize", "ModuleOp"> {
                            "::mlir::bufferization::BufferizationDialect"];
 }
 
+def TTTForwardFills : Pass<"ttt-forward-fills", "ModuleOp"> {
+  let summary = "Copies of a buffer last written by a fill become fills";
+  let description = [{
+    After bufferization, each use of a constant tile (zero padding, zero
+    accumulators) is a `linalg.fill` of one buffer and a `linalg.copy` of it
+    into the user's buffer. A copy whose source's last write in the block is
+    a fill of it becomes a fill of the destination (a write per element
+    instead of a read and a write), and buffers that are only ever filled
+    are removed with their fills.
+  }];
+  let dependentDialects = ["::mlir::linalg::LinalgDialect"];
+}
+
 def TTTMapToGPU : Pass<"ttt-map-to-gpu", "ModuleOp"> {
   let summary = "Map a compiled layer's (batch, head) loops to a GPU grid";
   let description = [{

@@ -61,6 +61,7 @@ void addBufferize(OpPassManager &pm) {
   pm.addPass(createLinalgElementwiseOpFusionPass());
   pm.addPass(ttt::createTTTMatmulLoopOrder());
   pm.addPass(ttt::createTTTBufferize());
+  pm.addPass(ttt::createTTTForwardFills());
   pm.addPass(createCanonicalizerPass());
 }
 
