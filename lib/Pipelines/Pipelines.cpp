@@ -218,6 +218,11 @@ struct CLIPipelineOptions : public PassPipelineOptions<CLIPipelineOptions> {
   Option<std::string> gpuSchedule{
       *this, "gpu-schedule",
       llvm::cl::desc("chunk-step order for barriers: alap, asap, none"), llvm::cl::init("alap")};
+  Option<std::string> arch{*this, "arch",
+                           llvm::cl::desc("ttt-ptx-pipeline only: sm_80, sm_90, sm_90a"),
+                           llvm::cl::init("sm_80")};
+  /// The options every named pipeline shares (one struct: they take the
+  /// same ones; `arch` matters to the PTX pipeline alone).
   ttt::PipelineOptions get() const {
     ttt::PipelineOptions o;
     o.gpuSchedule = gpuSchedule;
@@ -227,36 +232,6 @@ struct CLIPipelineOptions : public PassPipelineOptions<CLIPipelineOptions> {
     o.miniBatch = miniBatch;
     o.exactChunk = exactChunk;
     o.gpuThreads = gpuThreads;
-    return o;
-  }
-};
-struct PTXPipelineOptions : public PassPipelineOptions<PTXPipelineOptions> {
-  Option<int64_t> headDim{*this, "head-dim", llvm::cl::desc("head dimension D"),
-                          llvm::cl::init(64)};
-  Option<int64_t> miniBatch{*this, "mini-batch",
-                            llvm::cl::desc("mini-batch size (0: the spec's)"),
-                            llvm::cl::init(0)};
-  Option<int64_t> gpuThreads{*this, "gpu-threads", llvm::cl::desc("threads per program"),
-                             llvm::cl::init(128)};
-  Option<std::string> arch{*this, "arch", llvm::cl::desc("sm_80, sm_90, sm_90a"),
-                           llvm::cl::init("sm_80")};
-  Option<std::string> ioType{*this, "io-type", llvm::cl::desc("f32, bf16, f16"),
-                             llvm::cl::init("f32")};
-  Option<int64_t> columnBlocks{*this, "column-blocks",
-                               llvm::cl::desc("programs per (b, h) over the state's columns"),
-                               llvm::cl::init(1)};
-  Option<std::string> gpuSchedule{
-      *this, "gpu-schedule",
-      llvm::cl::desc("chunk-step order for barriers: alap, asap, none"), llvm::cl::init("alap")};
-  ttt::PipelineOptions get() const {
-    ttt::PipelineOptions o;
-    o.columnBlocks = columnBlocks;
-    o.gpuSchedule = gpuSchedule;
-    o.headDim = headDim;
-    o.miniBatch = miniBatch;
-    o.gpuThreads = gpuThreads;
-    o.ioType = ioType;
-    o.libdevice = ttt::findLibdevice();
     return o;
   }
 };
@@ -285,10 +260,12 @@ void ttt::registerTTTPassesAndPipelines() {
       [](OpPassManager &pm, const CLIPipelineOptions &o) {
         buildCUDAEmuPipeline(pm, o.get());
       });
-  PassPipelineRegistration<PTXPipelineOptions>(
+  PassPipelineRegistration<CLIPipelineOptions>(
       "ttt-ptx-pipeline", "spec -> host function + gpu.binary with the kernel's PTX",
-      [](OpPassManager &pm, const PTXPipelineOptions &o) {
-        buildPTXPipeline(pm, o.get(), o.arch);
+      [](OpPassManager &pm, const CLIPipelineOptions &o) {
+        ttt::PipelineOptions p = o.get();
+        p.libdevice = ttt::findLibdevice();
+        buildPTXPipeline(pm, p, o.arch);
       });
   PassPipelineRegistration<CLIPipelineOptions>(
       "ttt-gpu-kernel", "spec -> bufferized layer with its (b, h) grid as a gpu.launch",
