@@ -60,7 +60,7 @@ struct PipelineOptions {
   /// 1: none). An error when the layer's state cannot be split.
   int64_t columnBlocks = 1;
   /// Testing only: a bug injected into the GPU mapping ("short-grid",
-  /// "drop-barrier", "bad-fragment", "column-offset").
+  /// "drop-barrier", "bad-fragment", "column-offset", "drop-fill").
   std::string gpuFault;
 };
 

@@ -234,7 +234,7 @@ def TTTDistributeToThreads : Pass<"ttt-distribute-to-threads", "ModuleOp"> {
     Option<"tensorCores", "tensor-cores", "bool", "true",
            "f32 matmuls on tensor cores (nvgpu.mma.sync m16n8k8, 3xTF32)">,
     Option<"fault", "fault", "std::string", "\"\"",
-           "testing only: inject a bug (drop-barrier, bad-fragment)">
+           "testing only: inject a bug (drop-barrier, bad-fragment, drop-fill)">
   ];
   let dependentDialects = ["::mlir::gpu::GPUDialect", "::mlir::scf::SCFDialect",
                            "::mlir::memref::MemRefDialect", "::mlir::affine::AffineDialect",
@@ -258,6 +258,10 @@ def TTTEmulateGPU : Pass<"ttt-emulate-gpu", "ModuleOp"> {
     with the PTX fragment layout and tf32 operands, and hands each lane its
     part of the result (lanes of a warp that do not all arrive are an
     error).
+
+    Shared memory is filled with NaN bytes before each block and scratch
+    before each launch (a GPU leaves both uninitialised): a read before a
+    write reaches the outputs.
 
     With `check-races`, every load and store of shared memory, scratch and
     the layer's buffers reports its address to the runtime, which reports

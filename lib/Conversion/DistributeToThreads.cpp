@@ -957,6 +957,21 @@ struct TTTDistributeToThreadsPass
       if (all && op.hasPureBufferSemantics())
         ops.push_back(op);
     });
+    if (fault == "drop-fill") {
+      // The chunk loop's first fill of a shared buffer: its elements are
+      // then read as whatever shared memory held.
+      auto victim = llvm::find_if(ops, [&](linalg::LinalgOp op) {
+        if (!isa<linalg::FillOp>(op) || !op->getParentOfType<scf::ForOp>())
+          return false;
+        auto t = cast<MemRefType>(op.getDpsInits()[0].getType());
+        auto as = dyn_cast_or_null<gpu::AddressSpaceAttr>(t.getMemorySpace());
+        return as && as.getValue() == gpu::AddressSpace::Workgroup;
+      });
+      if (victim != ops.end()) {
+        victim->erase();
+        ops.erase(victim);
+      }
+    }
     Value tid = launch.getThreadIds().x;
     Value bdim = launch.getBlockSize().x;
     for (linalg::LinalgOp op : ops) {
@@ -1014,7 +1029,8 @@ struct TTTDistributeToThreadsPass
   }
 
   void runOnOperation() override {
-    if (!fault.empty() && fault != "drop-barrier" && fault != "bad-fragment") {
+    if (!fault.empty() && fault != "drop-barrier" && fault != "bad-fragment" &&
+        fault != "drop-fill") {
       getOperation().emitError("ttt-distribute-to-threads: unknown fault '") << fault << "'";
       return signalPassFailure();
     }

@@ -373,15 +373,30 @@ struct TTTEmulateGPUPass : ttt::impl::TTTEmulateGPUBase<TTTEmulateGPUPass> {
       bar.erase();
     }
 
-    // The launch: the runtime runs every block's threads.
+    // The launch: the runtime runs every block's threads. It poisons the
+    // shared memory (NaN bytes) before each block, as a GPU leaves it
+    // uninitialised: a read before a write shows in the outputs.
+    Value smemPtr = arith::ConstantIndexOp::create(b, loc, 0);
+    Value smemBytes = smemPtr;
+    if (smem) {
+      smemPtr = memref::ExtractAlignedPointerAsIndexOp::create(b, loc, smem);
+      smemBytes = memref::DimOp::create(b, loc, smem, 0);
+    }
+    // Global scratch likewise, once per launch.
+    for (Value v : captured)
+      if (Operation *def = v.getDefiningOp(); def && def->hasAttr("ttt.scratch")) {
+        Value poison = arith::ConstantIntOp::create(b, loc, b.getI8Type(), -1);
+        linalg::FillOp::create(b, loc, poison, v);
+      }
     SmallVector<Type> largs = {ptrT, ptrT};
-    largs.append(7, indexT);
+    largs.append(9, indexT);
     auto launchFn = declare(module, "tttc_emu_launch", FunctionType::get(ctx, largs, {}));
     Value fn = func::ConstantOp::create(b, loc, kType, SymbolRefAttr::get(kernel));
     Value fnPtr = UnrealizedConversionCastOp::create(b, loc, ptrT, fn).getResult(0);
     Value check = arith::ConstantIndexOp::create(b, loc, checkRaces ? 1 : 0);
     func::CallOp::create(b, loc, launchFn,
-                         ValueRange{fnPtr, ctxArr, gs.x, gs.y, gs.z, bs.x, bs.y, bs.z, check});
+                         ValueRange{fnPtr, ctxArr, gs.x, gs.y, gs.z, bs.x, bs.y, bs.z, check,
+                                    smemPtr, smemBytes});
     launch.erase();
     return success();
   }

@@ -116,7 +116,8 @@ void ttt::buildGPUKernelPipeline(OpPassManager &pm, const PipelineOptions &opts)
     d.threads = opts.gpuThreads;
     d.sharedKB = opts.gpuSharedKB;
     d.tensorCores = opts.gpuTensorCores;
-    if (opts.gpuFault == "drop-barrier" || opts.gpuFault == "bad-fragment")
+    if (opts.gpuFault == "drop-barrier" || opts.gpuFault == "bad-fragment" ||
+        opts.gpuFault == "drop-fill")
       d.fault = opts.gpuFault;
     pm.addPass(ttt::createTTTDistributeToThreads(d));
     pm.addPass(createCanonicalizerPass());

@@ -311,7 +311,8 @@ void checkThreads(Block &b, Shadow &s, int64_t addr, bool write, const char *spa
 
 extern "C" {
 void tttc_emu_launch(void *fn, void *ctx, int64_t gx, int64_t gy, int64_t gz, int64_t bx,
-                     int64_t by, int64_t bz, int64_t checkRaces) {
+                     int64_t by, int64_t bz, int64_t checkRaces, int64_t smem,
+                     int64_t smemBytes) {
   Block b;
   b.fn = reinterpret_cast<KernelFn>(fn);
   b.ctx = ctx;
@@ -348,6 +349,10 @@ void tttc_emu_launch(void *fn, void *ctx, int64_t gx, int64_t gy, int64_t gz, in
         b.grid[0] = gx;
         b.grid[1] = gy;
         b.grid[2] = gz;
+        // A GPU leaves shared memory uninitialised: NaN bytes, so that a read
+        // before a write reaches the outputs.
+        if (smem && smemBytes > 0)
+          std::memset(reinterpret_cast<void *>(smem), 0xff, size_t(smemBytes));
         runBlock(b);
       }
   current = saved;

@@ -64,7 +64,8 @@ bool parseStage(const std::string &n, Stage &s) {
 /// (the chunk step's order for barriers), check-races (report
 /// shared-memory accesses of two threads between barriers), tensor-cores=0|1
 /// (matmuls on tensor cores, default 1), and, for tests only,
-/// fault=short-grid|drop-barrier|bad-fragment|column-offset (a known mapping bug the
+/// fault=short-grid|drop-barrier|bad-fragment|column-offset|drop-fill (a known
+/// mapping bug the
 /// emulation must catch).
 bool parseTarget(const std::string &t, PipelineOptions &o, std::string &error) {
   if (t == "cpu")
@@ -117,11 +118,12 @@ bool parseTarget(const std::string &t, PipelineOptions &o, std::string &error) {
       }
       o.gpuThreads = n;
     } else if (opt == "fault=short-grid" || opt == "fault=drop-barrier" ||
-               opt == "fault=bad-fragment" || opt == "fault=column-offset") {
+               opt == "fault=bad-fragment" || opt == "fault=column-offset" ||
+               opt == "fault=drop-fill") {
       o.gpuFault = opt.substr(6);
     } else {
       error = "target '" + t + "': unknown option '" + opt +
-              "' (expected threads=N, column-blocks=N, schedule=alap|asap|none, check-races, tensor-cores=0, fault=short-grid|drop-barrier|bad-fragment|column-offset)";
+              "' (expected threads=N, column-blocks=N, schedule=alap|asap|none, check-races, tensor-cores=0, fault=short-grid|drop-barrier|bad-fragment|column-offset|drop-fill)";
       return false;
     }
   }
