@@ -278,6 +278,7 @@ struct CompiledLayer::Impl {
   tttc_cuda_kernel *kernel = nullptr; // kernels[1]: set for the cuda target
   bool autoColumnBlocks = false;
   bool splitRefused = false;          // the layer's state cannot be split
+  int64_t fitBlocks = -1;             // fewest column blocks without scratch (-1: unprobed)
   std::mutex mu;
   int64_t headDim = 0, miniBatch = 0, exactChunk = 0;
   ~Impl() {
@@ -710,16 +711,47 @@ CompiledLayer::CudaKernel *CompiledLayer::cudaKernel(int64_t blocks, std::string
 /// Column blocks for a launch of B x H programs: with the automatic count,
 /// enough to give each multiprocessor a program (doubling while B * H * N
 /// fits the device's multiprocessors, each block keeping at least 16
-/// columns), where the layer allows a split; else 1.
+/// columns), and at least the fewest blocks whose programs fit in shared
+/// memory when one program per (b, h) spills to global scratch (probed once:
+/// a kernel per count, compiled on first use); 1 where the layer does not
+/// split.
 int64_t CompiledLayer::columnBlocksFor(int64_t B, int64_t H) {
   Impl &im = *impl;
   if (!im.autoColumnBlocks)
     return 1;
+  auto splits = [&](int64_t n) { return im.headDim % n == 0 && im.headDim / n >= 16; };
   int64_t sms = tttc_cuda_device_sm_count(), n = 1;
-  while (B * H * n * 2 <= sms && im.headDim % (n * 2) == 0 && im.headDim / (n * 2) >= 16)
+  while (B * H * n * 2 <= sms && splits(n * 2))
     n *= 2;
-  std::lock_guard<std::mutex> lock(im.mu);
-  return im.splitRefused ? 1 : n;
+  int64_t fitBlocks;
+  {
+    std::lock_guard<std::mutex> lock(im.mu);
+    if (im.splitRefused)
+      return 1;
+    fitBlocks = im.fitBlocks;
+  }
+  if (fitBlocks < 0) {
+    int64_t fit = 1;
+    std::string why;
+    CudaKernel *one = cudaKernel(1, why);
+    if (one && tttc_cuda_scratch_bytes(one->kernel) > 0) {
+      for (int64_t m = 2; splits(m); m *= 2) {
+        CudaKernel *k = cudaKernel(m, why);
+        if (!k) {
+          std::lock_guard<std::mutex> lock(im.mu);
+          im.splitRefused = true;
+          return 1;
+        }
+        fit = m;
+        if (tttc_cuda_scratch_bytes(k->kernel) == 0)
+          break;
+      }
+    }
+    fitBlocks = fit;
+    std::lock_guard<std::mutex> lock(im.mu);
+    im.fitBlocks = fit;
+  }
+  return std::max(n, fitBlocks);
 }
 
 size_t CompiledLayer::elementBytes(const ArgInfo &a) const {

@@ -52,8 +52,10 @@ const char *kUsage = R"(usage:
       column-blocks=N (N programs per (batch, head), each owning D/N
       columns of the state: for small B*H; an error for layers whose
       state columns are reduced over, e.g. by a layer norm; the cpu target
-      takes it too; cuda's default, auto, picks N per launch from B*H and
-      the device's multiprocessors where the layer allows it), and for
+      takes it too; cuda's default, auto, picks N per launch from B*H,
+      the device's multiprocessors and shared memory where the layer
+      allows it), schedule=alap|asap|none (the chunk step's order for
+      barriers), and for
       cuda-emu check-races (report conflicting accesses: threads of a
       block between barriers, and blocks writing what others touch).
       --io-dtype: per-token inputs and readouts in memory as bfloat16 or
