@@ -124,6 +124,11 @@ int tttc_run(tttc_layer *layer, const tttc_tensor *inputs, int num_inputs,
 int tttc_run_cuda(tttc_layer *layer, const tttc_tensor *inputs, int num_inputs,
                   const tttc_tensor *outputs, int num_outputs, void *stream);
 
+/* Target cuda: the programs per (batch, head) its last launch used (column
+ * blocks of the state: chosen per launch with column-blocks=auto, the
+ * default); 0 before the first launch and for other targets. */
+int64_t tttc_column_blocks(const tttc_layer *layer);
+
 /* A named float64 tensor, C-contiguous (reference outputs). */
 typedef struct {
   const char *name;

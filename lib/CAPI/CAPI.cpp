@@ -144,6 +144,9 @@ int64_t tttc_head_dim(const tttc_layer *l) { return l ? l->impl->signature().hea
 int64_t tttc_mini_batch(const tttc_layer *l) {
   return l ? l->impl->signature().miniBatch : 0;
 }
+int64_t tttc_column_blocks(const tttc_layer *l) {
+  return l ? l->impl->lastColumnBlocks() : 0;
+}
 int tttc_num_inputs(const tttc_layer *l) {
   return l ? int(l->impl->signature().inputs.size()) : 0;
 }

@@ -639,6 +639,7 @@ bool CompiledLayer::launch(int64_t B, int64_t H, std::vector<Descriptor> &descs,
   }
   if (!k && !(k = cudaKernel(1, error)))
     return false;
+  lastBlocks = tttc_cuda_column_blocks(k->kernel);
   // descs: the signature's order; the kernel's parameters: its own.
   std::vector<void *> ptrs;
   std::vector<std::vector<int64_t>> shapes;

@@ -66,6 +66,9 @@ public:
 
   /// The target this layer was compiled for.
   const std::string &target() const { return targetName; }
+  /// The cuda target: programs per (b, h) of the last launch (column blocks;
+  /// 0 before the first).
+  int64_t lastColumnBlocks() const { return lastBlocks; }
   /// Element type of the per-token inputs and readouts: f32, bf16 or f16.
   const std::string &ioType() const { return ioTypeName; }
   /// Bytes per element of argument `a` in memory.
@@ -99,6 +102,7 @@ private:
   CudaKernel *cudaKernel(int64_t blocks, std::string &error);
   int64_t columnBlocksFor(int64_t B, int64_t H);
   std::string targetName, ioTypeName = "f32";
+  int64_t lastBlocks = 0;
   struct Impl;
   std::unique_ptr<Impl> impl;
   mlir::ttt::LayerSignature sig;

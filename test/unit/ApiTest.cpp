@@ -419,6 +419,9 @@ TEST(Api, ColumnBlocksErrors) {
   opts.target = "cpu:column-blocks=1";
   tttc_layer *l = tttc_compile_file_opts(example("ttt_linear").c_str(), &opts);
   EXPECT_NE(l, nullptr) << tttc_last_error();
+  // Launch bookkeeping of the cuda target only.
+  EXPECT_EQ(tttc_column_blocks(l), 0);
+  EXPECT_EQ(tttc_column_blocks(nullptr), 0);
   tttc_destroy(l);
 }
 

@@ -588,6 +588,9 @@ int runCommand(const Args &a) {
               files.empty() ? (", random inputs (seed " + std::to_string(a.seed) + ")").c_str()
                             : "");
   std::printf("  compile %.1f ms, first run %.2f ms\n", compileMs, runMs);
+  if (int64_t n = tttc_column_blocks(layer); n > 1)
+    std::printf("  %lld programs per (batch, head): column blocks of the state\n",
+                (long long)n);
 
   std::vector<std::vector<double>> ref;
   if (a.check) {
