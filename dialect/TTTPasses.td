@@ -146,9 +146,13 @@ def TTTForwardFills : Pass<"ttt-forward-fills", "ModuleOp"> {
     into the user's buffer. A copy whose source's last write in the block is
     a fill of it becomes a fill of the destination (a write per element
     instead of a read and a write), and buffers that are only ever filled
-    are removed with their fills.
+    are removed with their fills. A fill followed by a copy of the layer's
+    arguments into the buffer's leading rows (a chunk padded with zeros)
+    becomes one op writing each element once, `i < n ? src[i] : pad`: no
+    separate padding pass, and on a GPU no barrier between the two.
   }];
-  let dependentDialects = ["::mlir::linalg::LinalgDialect"];
+  let dependentDialects = ["::mlir::linalg::LinalgDialect", "::mlir::scf::SCFDialect",
+                           "::mlir::arith::ArithDialect"];
 }
 
 def TTTMapToGPU : Pass<"ttt-map-to-gpu", "ModuleOp"> {
@@ -191,8 +195,10 @@ def TTTScheduleForBarriers : Pass<"ttt-schedule-for-barriers", "ModuleOp"> {
     `order`: each op at the latest level its users allow (`alap`, the
     default: buffers live about as long as in program order) or at its
     earliest (`asap`: often fewer barriers still, longer-lived buffers, so
-    more shared memory). TTT-Linear D=64: 35 barriers per chunk in program
-    order, 26 alap, 22 asap; shared memory 50.6, 50.7 and 76.7 KB.
+    more shared memory). In both, loads of the layer's buffers that depend
+    on nothing in the block come first (their latency overlaps the work
+    before their use). Barrier counts and shared memory per layer:
+    bench/RESULTS.md.
   }];
   let options = [
     Option<"order", "order", "std::string", "\"alap\"", "alap or asap">

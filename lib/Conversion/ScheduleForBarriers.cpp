@@ -138,6 +138,22 @@ bool schedule(Block &block, bool asapOrder) {
       level[j] = std::min(level[j], level[i] - w);
   if (asapOrder)
     level = asap;
+  // Loads of the layer's buffers that depend on nothing in the block go
+  // first even in ALAP order: their latency then overlaps the work before
+  // their first use.
+  Region *kernel = block.getParent();
+  while (kernel && !isa<gpu::LaunchOp>(kernel->getParentOp()))
+    kernel = kernel->getParentOp()->getParentRegion();
+  for (unsigned i = 0; kernel && i < ops.size(); ++i)
+    if (asap[i] == 0 && llvm::any_of(acc[i], [&](Access a) {
+          return !a.write && !kernel->isAncestor(a.root.getParentRegion());
+        }))
+      level[i] = 0;
+  // ... with what they use (weight-0 predecessors: asap 0 has no others).
+  for (unsigned i = ops.size(); i-- > 0;)
+    for (auto [j, w] : preds[i])
+      if (level[i] >= w)
+        level[j] = std::min(level[j], level[i] - w);
   SmallVector<unsigned> order(ops.size());
   for (unsigned i = 0; i < ops.size(); ++i)
     order[i] = i;
