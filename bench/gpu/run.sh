@@ -18,6 +18,8 @@ py=python3
 prepare() {
   local arch=$1
   mkdir -p $out/bench $out/check
+  # The launch runtime is rebuilt from this checkout on the device.
+  rm -f $out/libtttc_cuda.so
   for l in ttt_linear ttt_mlp; do
     $tttc examples/$l.mlir --emit=ptx --arch=$arch --head-dim 64 -o $out/bench/$l.ptx 2>/dev/null
     $tttc examples/$l.mlir --emit=ptx --arch=$arch --head-dim 64 --io-dtype bf16 \
