@@ -18,7 +18,7 @@ import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import tttc_cuda  # noqa: E402
-from bench_gpu import PEAKS, timed  # noqa: E402
+from bench_gpu import PEAKS, buffers, timed  # noqa: E402
 
 D = 64
 CONFIGS = [(1, 32768, 32), (8, 2048, 32)]
@@ -70,8 +70,7 @@ def main():
             base_t, base_out = None, None
             for n, k in kernels.items():
                 _, outs = tensors(k, B, T, H, gen)
-                bufs = [(t.data_ptr(), list(t.shape)) for t in
-                        (ins.get(p, outs.get(p)) for p, _ in k.params)]
+                bufs = buffers(k, ins, outs)
                 t = timed(lambda i: k.launch(B, H, bufs, stream), a.reps, 3)
                 moved = sum(x.numel() * 4 for x in list(ins.values()) + list(outs.values()))
                 gbs = moved / (t * 1e-3) / 1e9

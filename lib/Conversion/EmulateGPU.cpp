@@ -17,6 +17,7 @@
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/Linalg/Transforms/Transforms.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/MemRef/Utils/MemRefUtils.h"
 #include "mlir/Dialect/NVGPU/IR/NVGPUDialect.h"
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
@@ -149,9 +150,8 @@ void instrumentAccesses(Block &body, func::FuncOp shared, func::FuncOp global) {
   // The kernel's buffers: views of values from outside the launch.
   Region *kernel = body.getParent();
   auto isGlobal = [&](Value m) {
-    while (auto view = m.getDefiningOp<ViewLikeOpInterface>())
-      m = view.getViewSource();
-    return !kernel->isAncestor(m.getParentRegion());
+    return !kernel->isAncestor(
+        memref::skipViewLikeOps(cast<MemrefValue>(m)).getParentRegion());
   };
   auto report = [&](Operation *op, Value m, ValueRange idx, bool write, func::FuncOp hook) {
     OpBuilder b(op);

@@ -1,5 +1,6 @@
 //===- MapToGPU.cpp - (batch, head) loops -> gpu.launch -------------------===//
 
+#include "dialect/LayerLoops.h"
 #include "dialect/Passes.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
@@ -19,17 +20,7 @@ namespace mlir::ttt {
 using namespace mlir;
 
 namespace {
-/// The single scf.for among `block`'s ops, or null.
-scf::ForOp onlyLoop(Block &block) {
-  scf::ForOp loop;
-  for (Operation &op : block)
-    if (auto f = dyn_cast<scf::ForOp>(op)) {
-      if (loop)
-        return {};
-      loop = f;
-    }
-  return loop;
-}
+using ttt::onlyLoop;
 
 struct TTTMapToGPUPass : ttt::impl::TTTMapToGPUBase<TTTMapToGPUPass> {
   using Base::Base;

@@ -13,9 +13,9 @@
 
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/MemRef/Utils/MemRefUtils.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Interfaces/SideEffectInterfaces.h"
-#include "mlir/Interfaces/ViewLikeInterface.h"
 #include "llvm/ADT/DenseMap.h"
 
 namespace mlir::ttt {
@@ -27,15 +27,11 @@ using namespace mlir;
 
 namespace {
 /// The buffer a memref value views.
-Value rootOf(Value m) {
-  while (auto view = m.getDefiningOp<ViewLikeOpInterface>())
-    m = view.getViewSource();
-  return m;
-}
+Value rootOf(Value m) { return memref::skipViewLikeOps(cast<MemrefValue>(m)); }
 
-/// What an op (with its regions) reads and writes: (view, root, write).
+/// What an op (with its regions) reads and writes: (buffer, write).
 struct Access {
-  Value view, root;
+  Value root;
   bool write;
 };
 
@@ -60,7 +56,7 @@ bool collectAccesses(Operation *op, SmallVectorImpl<Access> &out) {
         known = false;
         continue;
       }
-      out.push_back({v, rootOf(v), isa<MemoryEffects::Write>(e.getEffect())});
+      out.push_back({rootOf(v), isa<MemoryEffects::Write>(e.getEffect())});
     }
   });
   return known;

@@ -2,9 +2,9 @@
 
 #include "EmuRuntime.h"
 
+#include <algorithm>
 #include <cstdint>
 #include <cstdio>
-#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 #include <string>
@@ -51,10 +51,33 @@ tttc_emu_switch:
 
 constexpr size_t kStackBytes = 512 * 1024;
 
+/// Who wrote and who read an address since accesses were last forgotten
+/// (-1: none; reader -2: several).
+struct Accessors {
+  int64_t writer = -1, reader = -1;
+  /// Records an access by `who`; returns the kind of conflict it makes with
+  /// another accessor (whom in `other`: -2 for several readers), or null.
+  const char *touch(int64_t who, bool write, int64_t &other) {
+    const char *kind = nullptr;
+    if (write) {
+      if (writer >= 0 && writer != who)
+        kind = "write after write", other = writer;
+      else if (reader == -2 || (reader >= 0 && reader != who))
+        kind = "write after read", other = reader;
+      writer = who;
+    } else {
+      if (writer >= 0 && writer != who)
+        kind = "read after write", other = writer;
+      reader = reader == -1 || reader == who ? who : -2;
+    }
+    return kind;
+  }
+};
+
+/// The threads of a block touching an address since the barrier `epoch`.
 struct Shadow {
-  uint64_t epoch;
-  int64_t writer; // -1: none this epoch
-  int64_t reader; // -1: none, -2: several threads
+  uint64_t epoch = 0;
+  Accessors threads;
 };
 
 struct Fiber {
@@ -96,9 +119,9 @@ struct Block {
   // must not be read or written by another; within a block, the barrier
   // rules of shared memory apply.
   struct GlobalShadow {
-    int64_t writerBlock = -1, readerBlock = -1; // -2: several blocks read it
-    int64_t lastBlock = -1;                      // of inBlock
-    Shadow inBlock{0, -1, -1};
+    Accessors blocks;       // linear block ids
+    int64_t lastBlock = -1; // of inBlock
+    Shadow inBlock;
   };
   std::unordered_map<uint64_t, GlobalShadow> global;
   int64_t linearBlock = 0, grid[3] = {1, 1, 1};
@@ -280,31 +303,18 @@ void runBlock(Block &b) {
 /// The barrier rule within a block: between two barriers, an address one
 /// thread writes is touched by no other thread.
 void checkThreads(Block &b, Shadow &s, int64_t addr, bool write, const char *space) {
-  int64_t t = b.fibers[b.running].linear;
+  int64_t t = b.fibers[b.running].linear, other = -1;
   if (s.epoch != b.epoch)
-    s = {b.epoch, -1, -1};
-  auto race = [&](const char *kind, int64_t other) {
+    s = {b.epoch, {}};
+  if (const char *kind = s.threads.touch(t, write, other)) {
     char buf[256];
     std::snprintf(buf, sizeof buf,
                   "cuda-emu: data race (%s) on %s memory in block (%lld, %lld, %lld): "
                   "threads %lld and %lld touch address 0x%llx with no barrier between them",
                   kind, space, (long long)b.bid[0], (long long)b.bid[1], (long long)b.bid[2],
-                  (long long)other, (long long)t, (unsigned long long)addr);
+                  (long long)std::max<int64_t>(other, -1), (long long)t,
+                  (unsigned long long)addr);
     fail(buf);
-  };
-  if (write) {
-    if (s.writer >= 0 && s.writer != t)
-      race("write after write", s.writer);
-    else if (s.reader == -2 || (s.reader >= 0 && s.reader != t))
-      race("write after read", s.reader == -2 ? -1 : s.reader);
-    s.writer = t;
-  } else {
-    if (s.writer >= 0 && s.writer != t)
-      race("read after write", s.writer);
-    if (s.reader == -1)
-      s.reader = t;
-    else if (s.reader != t)
-      s.reader = -2;
   }
 }
 } // namespace
@@ -412,39 +422,23 @@ void tttc_emu_global_access(int64_t addr, int64_t write) {
   if (!b->checkRaces)
     return;
   Block::GlobalShadow &g = b->global[uint64_t(addr)];
-  int64_t me = b->linearBlock;
-  auto race = [&](const char *kind, int64_t other) {
-    char buf[384];
-    int64_t ox = other % b->grid[0], oy = other / b->grid[0] % b->grid[1],
-            oz = other / (b->grid[0] * b->grid[1]);
-    char who[96] = "several other blocks";
+  int64_t me = b->linearBlock, other = -1;
+  if (const char *kind = g.blocks.touch(me, write != 0, other)) {
+    char buf[384], who[96] = "several other blocks";
     if (other >= 0)
-      std::snprintf(who, sizeof who, "(%lld, %lld, %lld)", (long long)ox, (long long)oy,
-                    (long long)oz);
+      std::snprintf(who, sizeof who, "(%lld, %lld, %lld)", (long long)(other % b->grid[0]),
+                    (long long)(other / b->grid[0] % b->grid[1]),
+                    (long long)(other / (b->grid[0] * b->grid[1])));
     std::snprintf(buf, sizeof buf,
                   "cuda-emu: data race (%s) on global memory: blocks %s and (%lld, %lld, "
                   "%lld) touch address 0x%llx, and blocks cannot synchronise with each other",
                   kind, who, (long long)b->bid[0], (long long)b->bid[1], (long long)b->bid[2],
                   (unsigned long long)addr);
     fail(buf);
-  };
-  if (write) {
-    if (g.writerBlock >= 0 && g.writerBlock != me)
-      race("write after write", g.writerBlock);
-    else if (g.readerBlock == -2 || (g.readerBlock >= 0 && g.readerBlock != me))
-      race("write after read", g.readerBlock);
-    g.writerBlock = me;
-  } else {
-    if (g.writerBlock >= 0 && g.writerBlock != me)
-      race("read after write", g.writerBlock);
-    if (g.readerBlock == -1)
-      g.readerBlock = me;
-    else if (g.readerBlock != me)
-      g.readerBlock = -2;
   }
   if (g.lastBlock != me) {
     g.lastBlock = me;
-    g.inBlock = {0, -1, -1};
+    g.inBlock = {};
   }
   checkThreads(*b, g.inBlock, addr, write != 0, "global");
 }

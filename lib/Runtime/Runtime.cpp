@@ -275,7 +275,7 @@ struct CompiledLayer::Impl {
   /// The cuda target: a kernel per column-block count (1: as compiled; more
   /// compiled on demand when the target leaves the count to the launch).
   std::map<int64_t, CudaKernel> kernels;
-  tttc_cuda_kernel *kernel = nullptr; // kernels[1]: set for the cuda target
+  bool cuda = false;                  // compiled for target cuda (kernels[1] loaded)
   bool autoColumnBlocks = false;
   bool splitRefused = false;          // the layer's state cannot be split
   int64_t fitBlocks = -1;             // fewest column blocks without scratch (-1: unprobed)
@@ -346,10 +346,9 @@ std::unique_ptr<CompiledLayer> CompiledLayer::compile(const std::string &source,
     im.exactChunk = exactChunk;
     im.autoColumnBlocks = target.find("column-blocks=") == std::string::npos ||
                           target.find("column-blocks=auto") != std::string::npos;
-    CudaKernel *k = cl->cudaKernel(1, error);
-    if (!k)
+    if (!cl->cudaKernel(1, error))
       return nullptr;
-    im.kernel = k->kernel;
+    im.cuda = true;
     cl->impl->source = source;
     cl->impl->bufferName = bufferName;
     return cl;
@@ -764,7 +763,7 @@ size_t CompiledLayer::elementBytes(const ArgInfo &a) const {
 bool CompiledLayer::runOnDevice(const std::vector<Tensor> &inputs,
                                 const std::vector<Tensor> &outputs, void *stream,
                                 std::string &error) {
-  if (!impl->kernel) {
+  if (!impl->cuda) {
     error = "the layer was compiled for target '" + targetName +
             "': device buffers need target cuda";
     return false;
@@ -784,7 +783,7 @@ bool CompiledLayer::run(const std::vector<Tensor> &inputs,
   std::vector<Descriptor> descs;
   if (!validate(inputs, outputs, B, T, H, descs, error))
     return false;
-  if (impl->kernel) {
+  if (impl->cuda) {
     // Host buffers: through device copies.
     std::vector<void *> dev(descs.size(), nullptr);
     auto release = [&] {

@@ -18,6 +18,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "dialect/LayerLoops.h"
 #include "dialect/Passes.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
@@ -342,18 +343,8 @@ struct TTTColumnBlocksPass : ttt::impl::TTTColumnBlocksBase<TTTColumnBlocksPass>
 
   /// The head loop: func -> scf.for (batches) -> scf.for (heads).
   static scf::ForOp headLoop(func::FuncOp f) {
-    auto only = [](Block &b) -> scf::ForOp {
-      scf::ForOp loop;
-      for (Operation &op : b)
-        if (auto l = dyn_cast<scf::ForOp>(op)) {
-          if (loop)
-            return {};
-          loop = l;
-        }
-      return loop;
-    };
-    scf::ForOp b = only(f.front());
-    return b ? only(*b.getBody()) : scf::ForOp();
+    scf::ForOp b = ttt::onlyLoop(f.front());
+    return b ? ttt::onlyLoop(*b.getBody()) : scf::ForOp();
   }
 
   LogicalResult split(func::FuncOp f) {

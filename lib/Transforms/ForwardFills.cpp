@@ -16,8 +16,8 @@
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/MemRef/Utils/MemRefUtils.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
-#include "mlir/Interfaces/ViewLikeInterface.h"
 #include "mlir/Interfaces/SideEffectInterfaces.h"
 
 namespace mlir::ttt {
@@ -29,11 +29,7 @@ using namespace mlir;
 
 namespace {
 /// The buffer a memref value views.
-Value rootOf(Value v) {
-  while (auto view = v.getDefiningOp<ViewLikeOpInterface>())
-    v = view.getViewSource();
-  return v;
-}
+Value rootOf(Value v) { return memref::skipViewLikeOps(cast<MemrefValue>(v)); }
 
 /// Whether `op` (or anything nested in it) may write `buf` (or, unless
 /// `writesOnly`, read it): an effect on a value whose view source is `buf`,
@@ -54,7 +50,7 @@ bool mayTouch(Operation *op, Value buf, bool writesOnly) {
           (writesOnly && !isa<MemoryEffects::Write>(e.getEffect())))
         continue;
       Value v = e.getValue();
-      if (!v || rootOf(v) == buf)
+      if (!v || !isa<MemRefType>(v.getType()) || rootOf(v) == buf)
         writes = true;
     }
   });
