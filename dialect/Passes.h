@@ -47,7 +47,7 @@ struct PipelineOptions {
   int64_t exactChunk = kDefaultExactChunk; // exact mini-batch-1 rules (1: sequential)
   std::string ioType = "f32"; // per-token inputs and readouts: f32, bf16, f16
   std::string libdevice;    // NVVM: libdevice bitcode to link (math functions)
-  int64_t gpuThreads = 128; // threads per GPU program (<= 1: one-thread programs)
+  int64_t gpuThreads = 512; // threads per GPU program (<= 1: one-thread programs)
   /// Shared memory a GPU program may use (KB): the sm_90 opt-in maximum; the
   /// PTX pipeline lowers it to its architecture's (sharedKBForArch).
   int64_t gpuSharedKB = 227;

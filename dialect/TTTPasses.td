@@ -228,17 +228,26 @@ def TTTDistributeToThreads : Pass<"ttt-distribute-to-threads", "ModuleOp"> {
     accumulates `nvgpu.mma.sync` (tf32) products; f32 accuracy comes from
     3xTF32 (each operand split into a tf32 part and the rest).
 
+    With `pad-rows`, a shared buffer whose row stride is a multiple of 32
+    bytes (a column of consecutive rows in one bank) is stored with 16 more
+    bytes per row, when every use indexes it (loads, stores, linalg ops,
+    subviews): its uses see a subview of the padded rows. Tensor-core
+    fragments (8 rows x 4 columns) and the row sums then read from distinct
+    banks.
+
     `fault` injects a known bug for the tests that prove the emulation
     catches it: "drop-barrier" leaves out the barrier before the first
     tensor-core matmul (else the first reduction) inside the chunk loop; "bad-fragment" loads the A fragment of
     the tensor-core matmuls in the wrong register order.
   }];
   let options = [
-    Option<"threads", "threads", "int64_t", "128", "threads per block">,
+    Option<"threads", "threads", "int64_t", "512", "threads per block">,
     Option<"sharedKB", "shared-kb", "int64_t", "227",
            "shared memory available to one block (KB)">,
     Option<"tensorCores", "tensor-cores", "bool", "true",
            "f32 matmuls on tensor cores (nvgpu.mma.sync m16n8k8, 3xTF32)">,
+    Option<"padRows", "pad-rows", "bool", "true",
+           "pad shared buffers' rows against bank conflicts">,
     Option<"fault", "fault", "std::string", "\"\"",
            "testing only: inject a bug (drop-barrier, bad-fragment, drop-fill)">
   ];
@@ -284,6 +293,18 @@ def TTTEmulateGPU : Pass<"ttt-emulate-gpu", "ModuleOp"> {
                            "::mlir::memref::MemRefDialect", "::mlir::func::FuncDialect",
                            "::mlir::LLVM::LLVMDialect", "::mlir::linalg::LinalgDialect",
                            "::mlir::vector::VectorDialect"];
+}
+
+def TTTContractFloatOps : Pass<"ttt-contract-float-ops", "ModuleOp"> {
+  let summary = "Let the float multiplies and adds of GPU kernels fuse into FMAs";
+  let description = [{
+    Adds the `contract` fast-math flag to every float arithmetic op inside a
+    `gpu.launch`, so that the NVPTX backend fuses a multiply feeding an add
+    into one `fma.rn` (one instruction, one rounding). Without it the backend
+    emits `mul.rn` and `add.rn`, which ptxas must not fuse: the kernels ran
+    no FMA at all. Contraction only drops an intermediate rounding; no
+    reassociation or other fast-math freedom is granted.
+  }];
 }
 
 def TTTExternDynamicSharedMemory : Pass<"ttt-extern-dynamic-shared-memory", "ModuleOp"> {

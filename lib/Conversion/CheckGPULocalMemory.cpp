@@ -18,6 +18,24 @@ struct TTTCheckGPULocalMemoryPass
   using Base::Base;
   void runOnOperation() override {
     WalkResult r = getOperation().walk([&](gpu::LaunchOp launch) -> WalkResult {
+      // A heap buffer inside a kernel is a device malloc per program (per
+      // chunk, in the chunk loop): slow, and it fails once the device heap
+      // (8 MB by default) is spent. Every buffer of a kernel must have a
+      // static shape, so that it lives in shared memory, scratch or registers.
+      WalkResult heap = launch.walk([&](Operation *op) -> WalkResult {
+        auto t = isa<memref::AllocOp, memref::AllocaOp>(op)
+                     ? cast<MemRefType>(op->getResult(0).getType())
+                     : MemRefType();
+        if (!t || (isa<memref::AllocaOp>(op) && t.hasStaticShape()))
+          return WalkResult::advance();
+        op->emitError("a GPU kernel cannot allocate ")
+            << t << " here: " << (t.hasStaticShape() ? "a heap" : "a dynamically sized")
+            << " buffer in a kernel would be a device-heap allocation per program "
+               "(internal error: the buffer should have been given a static shape)";
+        return WalkResult::interrupt();
+      });
+      if (heap.wasInterrupted())
+        return heap;
       int64_t bytes = 0;
       launch.walk([&](memref::AllocaOp a) {
         MemRefType t = a.getType();

@@ -98,6 +98,73 @@ void moveToWorkgroup(Value v, Attribute space) {
   }
 }
 
+/// Whether every use of `v` (and of the subviews of it) indexes it through
+/// its layout: loads, stores, linalg ops, subviews. Such a buffer may be given
+/// padded rows.
+bool indexedOnly(Value v) {
+  for (OpOperand &use : v.getUses()) {
+    Operation *user = use.getOwner();
+    if (auto sub = dyn_cast<memref::SubViewOp>(user)) {
+      if (sub.getSource() != v || !indexedOnly(sub.getResult()))
+        return false;
+      continue;
+    }
+    if (!isa<linalg::LinalgOp, memref::LoadOp, memref::StoreOp, memref::DimOp>(user))
+      return false;
+  }
+  return true;
+}
+
+/// The elements a shared buffer's rows are padded by: shared memory has 32
+/// banks of 4 bytes, and a row stride of a multiple of 32 bytes puts the same
+/// column of 4 or 8 consecutive rows in one bank. Tensor-core fragments read
+/// 8 rows x 4 columns (and their transposes), the row sums 8 columns of 4 rows
+/// per warp: 16 more bytes per row spread them over all banks.
+int64_t rowPadding(memref::AllocaOp a) {
+  MemRefType t = a.getType();
+  if (t.getRank() < 2 || !t.getElementType().isIntOrFloat())
+    return 0;
+  int64_t bytes = (t.getElementTypeBitWidth() + 7) / 8;
+  int64_t rowBytes = t.getShape().back() * bytes;
+  if (t.getNumElements() / t.getShape().back() < 2 || rowBytes % 32 || 16 % bytes ||
+      !indexedOnly(a.getResult()))
+    return 0;
+  return 16 / bytes;
+}
+
+/// The shape a buffer is stored with: its rows padded by `pad` elements.
+MemRefType paddedType(MemRefType t, int64_t pad, Attribute space) {
+  SmallVector<int64_t> shape(t.getShape());
+  shape.back() += pad;
+  return MemRefType::get(shape, t.getElementType(), MemRefLayoutAttrInterface(), space);
+}
+
+/// Replaces `a` by `v`, whose layout may differ (padded rows): the subviews
+/// of `a` get result types for their new source.
+void replaceRelayout(Value a, Value v) {
+  a.replaceAllUsesWith(v);
+  for (Operation *user : v.getUsers()) {
+    auto sub = dyn_cast<memref::SubViewOp>(user);
+    if (!sub || sub.getSource() != v)
+      continue;
+    MemRefType old = sub.getType();
+    auto t = memref::SubViewOp::inferRankReducedResultType(
+        old.getShape(), cast<MemRefType>(v.getType()), sub.getMixedOffsets(),
+        sub.getMixedSizes(), sub.getMixedStrides());
+    if (t == old)
+      continue;
+    sub.getResult().setType(t);
+    // Its own subviews follow.
+    for (Operation *u : llvm::make_early_inc_range(sub.getResult().getUsers()))
+      if (auto inner = dyn_cast<memref::SubViewOp>(u)) {
+        auto it = memref::SubViewOp::inferRankReducedResultType(
+            inner.getType().getShape(), t, inner.getMixedOffsets(), inner.getMixedSizes(),
+            inner.getMixedStrides());
+        inner.getResult().setType(it);
+      }
+  }
+}
+
 Value applyResult(OpBuilder &b, Location loc, AffineMap map, unsigned i,
                   ArrayRef<Value> iv) {
   AffineExpr e = map.getResult(i);
@@ -710,15 +777,17 @@ struct Live {
 /// The live range of each buffer: one only used inside one loop, first fully
 /// overwritten at the top level of its body, lives from that write to its
 /// last use; any other lives for the whole program.
-SmallVector<Live> liveRanges(gpu::LaunchOp launch, ArrayRef<memref::AllocaOp> bufs) {
+SmallVector<Live> liveRanges(gpu::LaunchOp launch, ArrayRef<memref::AllocaOp> bufs,
+                             ArrayRef<int64_t> sizes) {
   DenseMap<Operation *, int64_t> pos;
   int64_t n = 1;
   launch.getBody().walk<WalkOrder::PreOrder>([&](Operation *op) { pos[op] = n++; });
   SmallVector<Live> live;
-  for (memref::AllocaOp a : bufs) {
+  for (auto [i, op] : llvm::enumerate(bufs)) {
+    memref::AllocaOp a = op;
     SmallVector<Operation *> users;
     collectUsers(a, users);
-    Live l{0, n, bufferBytes(a.getType())};
+    Live l{0, n, sizes[i]};
     // The loop directly in the program body holding every use.
     scf::ForOp loop;
     bool oneLoop = !users.empty();
@@ -850,7 +919,13 @@ struct TTTDistributeToThreadsPass
           shared.push_back(a);
     // Shared memory holds what fits (states first, then the smaller buffers);
     // the rest lives in a global scratch buffer, one slice per program.
-    SmallVector<Live> live = liveRanges(launch, shared);
+    // Rows padded against bank conflicts where every use indexes the buffer.
+    SmallVector<int64_t> pads, sizes;
+    for (memref::AllocaOp a : shared) {
+      pads.push_back(padRows ? rowPadding(a) : 0);
+      sizes.push_back(bufferBytes(paddedType(a.getType(), pads.back(), {})));
+    }
+    SmallVector<Live> live = liveRanges(launch, shared, sizes);
     SmallVector<unsigned> order;
     for (unsigned i = 0; i < shared.size(); ++i)
       order.push_back(i);
@@ -929,23 +1004,31 @@ struct TTTDistributeToThreadsPass
       bool inSmem = smemOffsets[i] >= 0;
       Value view;
       if (inSmem) {
-        auto vt = MemRefType::get(t.getShape(), t.getElementType(), MemRefLayoutAttrInterface(),
-                                  ws);
+        MemRefType vt = paddedType(t, pads[i], ws);
         Value off = arith::ConstantIndexOp::create(b, loc, smemOffsets[i]);
         view = memref::ViewOp::create(b, a.getLoc(), vt, smem, off, ValueRange{});
-        dist.extent[view] = {smemOffsets[i], bufferBytes(t)};
+        dist.extent[view] = {smemOffsets[i], sizes[i]};
       } else {
-        auto vt = MemRefType::get(t.getShape(), t.getElementType());
+        MemRefType vt = paddedType(t, pads[i], {});
         Value off = arith::AddIOp::create(
             b, loc, base, arith::ConstantIndexOp::create(b, loc, scratchOffsets[i]));
         view = memref::ViewOp::create(b, a.getLoc(), vt, scratch, off, ValueRange{});
         // Scratch and shared memory never alias.
-        dist.extent[view] = {(int64_t(1) << 40) + scratchOffsets[i], bufferBytes(t)};
+        dist.extent[view] = {(int64_t(1) << 40) + scratchOffsets[i], sizes[i]};
       }
-      a.getResult().replaceAllUsesWith(view);
+      Value whole = view;
+      if (pads[i]) {
+        // The buffer's elements within its padded rows.
+        SmallVector<OpFoldResult> zero(t.getRank(), b.getIndexAttr(0)),
+            one(t.getRank(), b.getIndexAttr(1)), shape;
+        for (int64_t d : t.getShape())
+          shape.push_back(b.getIndexAttr(d));
+        whole = memref::SubViewOp::create(b, a.getLoc(), view, zero, shape, one);
+      }
+      replaceRelayout(a.getResult(), whole);
       a.erase();
       if (inSmem)
-        moveToWorkgroup(view, ws);
+        moveToWorkgroup(whole, ws);
     }
 
     // Linalg ops writing shared or global buffers run on all threads.

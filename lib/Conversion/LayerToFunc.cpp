@@ -184,9 +184,11 @@ private:
         .getResult(0);
   }
   Value idx(int64_t v) { return arith::ConstantIndexOp::create(b, loc, v); }
-  Value zeros(ArrayRef<int64_t> shape) {
-    Value e = tensor::EmptyOp::create(b, loc, shape, f32);
-    Value z = arith::ConstantOp::create(b, loc, b.getF32FloatAttr(0.0));
+  Value zeros(ArrayRef<int64_t> shape, Type elem = {}) {
+    if (!elem)
+      elem = f32;
+    Value e = tensor::EmptyOp::create(b, loc, shape, elem);
+    Value z = arith::ConstantOp::create(b, loc, b.getFloatAttr(elem, 0.0));
     return linalg::FillOp::create(b, loc, z, e).getResult(0);
   }
   static SmallVector<OpFoldResult> ofr(ArrayRef<Value> vs) {
@@ -375,19 +377,22 @@ private:
           b, loc, RankedTensorType::get({kDyn}, io), arg,
           {OpFoldResult(bi), OpFoldResult(t0), OpFoldResult(hi)},
           {b.getIndexAttr(1), OpFoldResult(valid), b.getIndexAttr(1)}, attrs({1, 1, 1}));
-    slice = convert(slice, f32);
-    return tensor::InsertSliceOp::create(b, loc, slice, zeros(ct.getShape()),
-                                         attrs({0, 0}),
-                                         {OpFoldResult(valid), b.getIndexAttr(n)},
-                                         attrs({1, 1}));
+    // The chunk's `valid` rows go into a zero tile of the I/O type, which is
+    // then widened whole: every buffer has the chunk's static shape (a
+    // dynamic one would be a heap allocation per chunk in a GPU kernel).
+    Value tile = tensor::InsertSliceOp::create(b, loc, slice, zeros(ct.getShape(), io),
+                                               attrs({0, 0}),
+                                               {OpFoldResult(valid), b.getIndexAttr(n)},
+                                               attrs({1, 1}));
+    return convert(tile, f32);
   }
 
   Value storeTokens(Value rows, Value dest, Value bi, Value hi, Value t0, Value valid) {
     int64_t n = cast<RankedTensorType>(rows.getType()).getDimSize(1);
+    // Narrowed whole (static shape), then its `valid` rows stored.
     Value real = tensor::ExtractSliceOp::create(
-        b, loc, RankedTensorType::get({kDyn, n}, f32), rows, attrs({0, 0}),
+        b, loc, RankedTensorType::get({kDyn, n}, io), convert(rows, io), attrs({0, 0}),
         {OpFoldResult(valid), b.getIndexAttr(n)}, attrs({1, 1}));
-    real = convert(real, io);
     return tensor::InsertSliceOp::create(
         b, loc, real, dest,
         {OpFoldResult(bi), OpFoldResult(t0), OpFoldResult(hi), b.getIndexAttr(0)},

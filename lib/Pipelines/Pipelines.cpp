@@ -20,6 +20,7 @@
 
 #include <cstdlib>
 #include <fstream>
+#include <limits>
 
 using namespace mlir;
 
@@ -67,13 +68,17 @@ void addBufferize(OpPassManager &pm) {
 
 /// Chunk-sized buffers: allocated once per program, outside the chunk loop,
 /// on the stack (thread-local memory in a GPU kernel).
-void addStackBuffers(OpPassManager &pm) {
+/// Hoists buffers out of loops and puts those of static shape up to
+/// `maxBytes` on the stack (in a GPU kernel: the program's buffers, which
+/// ttt-distribute-to-threads places in shared memory or scratch).
+void addStackBuffers(OpPassManager &pm, int64_t maxBytes = 256 * 1024) {
   pm.addNestedPass<func::FuncOp>(bufferization::createBufferHoistingPass());
   pm.addNestedPass<func::FuncOp>(bufferization::createBufferLoopHoistingPass());
   pm.addNestedPass<func::FuncOp>(bufferization::createPromoteBuffersToStackPass(
-      [](Value alloc) {
+      [maxBytes](Value alloc) {
         auto t = cast<MemRefType>(alloc.getType());
-        return t.hasStaticShape() && t.getNumElements() * 4 <= 256 * 1024;
+        return t.hasStaticShape() &&
+               t.getNumElements() * ((t.getElementTypeBitWidth() + 7) / 8) <= maxBytes;
       }));
 }
 
@@ -105,7 +110,10 @@ void ttt::buildGPUKernelPipeline(OpPassManager &pm, const PipelineOptions &opts)
   if (opts.gpuFault == "short-grid")
     mo.fault = opts.gpuFault;
   pm.addPass(ttt::createTTTMapToGPU(mo));
-  addStackBuffers(pm);
+  // Every static buffer of a kernel: none may stay a heap allocation (a
+  // device malloc per program); ttt-check-gpu-local-memory bounds what
+  // one-thread programs hold.
+  addStackBuffers(pm, std::numeric_limits<int64_t>::max());
   if (opts.gpuThreads > 1) {
     if (opts.gpuSchedule != "none") {
       ttt::TTTScheduleForBarriersOptions so;
@@ -122,6 +130,8 @@ void ttt::buildGPUKernelPipeline(OpPassManager &pm, const PipelineOptions &opts)
     pm.addPass(ttt::createTTTDistributeToThreads(d));
     pm.addPass(createCanonicalizerPass());
   }
+  pm.addPass(ttt::createTTTContractFloatOps());
+  pm.addPass(ttt::createTTTCheckGPULocalMemory());
 }
 
 void ttt::buildCUDAEmuPipeline(OpPassManager &pm, const PipelineOptions &opts) {
@@ -161,7 +171,6 @@ void ttt::buildPTXPipeline(OpPassManager &pm, const PipelineOptions &opts,
   PipelineOptions kernelOpts = opts;
   kernelOpts.gpuSharedKB = std::min(opts.gpuSharedKB, sharedKBForArch(arch));
   buildGPUKernelPipeline(pm, kernelOpts);
-  pm.addPass(ttt::createTTTCheckGPULocalMemory());
   pm.addPass(createConvertLinalgToLoopsPass());
   // Constants hoisted out of the launch by folding go back in: the kernel's
   // parameters are the layer's buffers alone.
@@ -209,7 +218,7 @@ struct CLIPipelineOptions : public PassPipelineOptions<CLIPipelineOptions> {
                              llvm::cl::init(ttt::kDefaultExactChunk)};
   Option<int64_t> gpuThreads{*this, "gpu-threads",
                              llvm::cl::desc("threads per GPU program (<= 1: one)"),
-                             llvm::cl::init(128)};
+                             llvm::cl::init(512)};
   Option<std::string> ioType{*this, "io-type",
                              llvm::cl::desc("per-token inputs and readouts: f32, bf16, f16"),
                              llvm::cl::init("f32")};

@@ -1,7 +1,28 @@
-// RUN: ttt-opt %s --ttt-distribute-to-threads="threads=64 tensor-cores=0" | FileCheck %s
-// RUN: ttt-opt %s --ttt-distribute-to-threads="threads=64 tensor-cores=0 shared-kb=2" 2>&1 | FileCheck %s --check-prefix=SMALL
-// RUN: ttt-opt %s --ttt-distribute-to-threads="threads=64 tensor-cores=0 fault=drop-barrier" | FileCheck %s --check-prefix=FAULT
-// RUN: ttt-opt %s --ttt-distribute-to-threads="threads=64" | FileCheck %s --check-prefix=TC
+// RUN: ttt-opt %s --ttt-distribute-to-threads="threads=64 tensor-cores=0 pad-rows=0" | FileCheck %s
+// RUN: ttt-opt %s --ttt-distribute-to-threads="threads=64 tensor-cores=0 shared-kb=2 pad-rows=0" 2>&1 | FileCheck %s --check-prefix=SMALL
+// RUN: ttt-opt %s --ttt-distribute-to-threads="threads=64 tensor-cores=0 fault=drop-barrier pad-rows=0" | FileCheck %s --check-prefix=FAULT
+// RUN: ttt-opt %s --ttt-distribute-to-threads="threads=64 pad-rows=0" | FileCheck %s --check-prefix=TC
+
+// RUN: ttt-opt %s --ttt-distribute-to-threads="threads=64 tensor-cores=0" | FileCheck %s --check-prefix=PAD
+
+// Rows of 16 floats (64 bytes: a column of every second row in one bank) are
+// stored 20 floats apart; the ops index a subview of the padded rows, and
+// the barriers are where they were without padding.
+// PAD-LABEL: func.func @chain(
+// PAD: dynamic_shared_memory_size %c3840_i32
+// PAD: %[[V:.*]] = memref.view %{{.*}}[%c0{{.*}}][] {{.*}} to memref<16x20xf32, #gpu.address_space<workgroup>>
+// PAD: %[[A:.*]] = memref.subview %[[V]][0, 0] [16, 16] [1, 1] : memref<16x20xf32, #gpu.address_space<workgroup>> to memref<16x16xf32, strided<[20, 1]>, #gpu.address_space<workgroup>>
+// PAD: memref.store %{{.*}}, %[[A]][
+// PAD-LABEL: func.func @prefix(
+// PAD: memref.store %cst, %[[BUF:subview[_0-9]*]][
+// PAD: } {ttt.distributed}
+// PAD-NOT: gpu.barrier
+// PAD: %[[PRE:.*]] = memref.subview %[[BUF]][0, 0] [%{{.*}}, 16] [1, 1] : memref<16x16xf32, strided<[20, 1]>, #gpu.address_space<workgroup>> to memref<?x16xf32, strided<[20, 1]>, #gpu.address_space<workgroup>>
+// PAD-NOT: gpu.barrier
+// PAD: memref.store %{{.*}}, %[[PRE]][
+// PAD: } {ttt.distributed}
+// PAD: gpu.barrier
+// PAD-NEXT: scf.for
 
 // Barriers go exactly where a thread may read what another thread wrote (or
 // overwrite what another read): not between two ops that touch each element
@@ -145,7 +166,7 @@ func.func @prefix(%in: memref<?x16xf32>, %out: memref<16x16xf32>, %rows: index) 
 // A row sum with fewer rows than threads: 8 threads per row (128 / 16), each
 // adding every 8th term, partial sums combined by xor shuffles inside the
 // warp, the group's first thread adding the total to the output.
-// RUN: ttt-opt %s --ttt-distribute-to-threads="threads=128" | FileCheck %s --check-prefix=SUM
+// RUN: ttt-opt %s --ttt-distribute-to-threads="threads=128 pad-rows=0" | FileCheck %s --check-prefix=SUM
 // SUM-LABEL: func.func @rowsum(
 // SUM: %[[LANE:.*]] = arith.remui %{{.*}}, %c8
 // SUM: scf.for %{{.*}} = %c0{{.*}} to %c1{{.*}} step %c1

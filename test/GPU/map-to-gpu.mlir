@@ -23,13 +23,13 @@
 // EMU: scf.for %[[Y:.*]] = %c0{{.*}} to %[[H:.*]] step
 // EMU: scf.for %[[X:.*]] = %c0{{.*}} to %[[B:.*]] step
 
-// A block of 128 threads per program: the buffers are views of dynamic
+// A block of 512 threads per program: the buffers are views of dynamic
 // shared memory; linalg ops are loops from the thread id strided by the
 // block size; barriers inside the chunk loop.
 // BLOCK-LABEL: func.func @ttt_linear(
-// BLOCK: gpu.launch blocks({{.*}}) threads(%[[TX:[^,]*]], {{.*}}) in (%[[BDX:[^ ]*]] = %c128, {{.*}}) dynamic_shared_memory_size
+// BLOCK: gpu.launch blocks({{.*}}) threads(%[[TX:[^,]*]], {{.*}}) in (%[[BDX:[^ ]*]] = %c512, {{.*}}) dynamic_shared_memory_size
 // BLOCK: %[[SMEM:.*]] = gpu.dynamic_shared_memory : memref<?xi8, #gpu.address_space<workgroup>>
-// BLOCK: memref.view %[[SMEM]][%{{.*}}][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<16x16xf32, #gpu.address_space<workgroup>>
+// BLOCK: memref.view %[[SMEM]][%{{.*}}][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<16x20xf32, #gpu.address_space<workgroup>>
 // BLOCK: scf.for %{{.*}} = %[[TX]] to %c256 step %[[BDX]]
 // BLOCK: } {ttt.distributed}
 // BLOCK: scf.for

@@ -2,9 +2,9 @@
 // REQUIRES: ptxas
 
 // The named PTX pipeline: the host function launches the outlined kernel
-// (128 threads, dynamic shared memory), whose PTX, with libdevice linked
+// (512 threads, dynamic shared memory), whose PTX, with libdevice linked
 // for tanh, is in a gpu.binary.
-// CHECK: gpu.launch_func {{ *}}@ttt_mlp_kernel::@ttt_mlp_kernel blocks in ({{.*}}) threads in (%c128, %c1, %c1) {{ *}}dynamic_shared_memory_size
+// CHECK: gpu.launch_func {{ *}}@ttt_mlp_kernel::@ttt_mlp_kernel blocks in ({{.*}}) threads in (%c512, %c1, %c1) {{ *}}dynamic_shared_memory_size
 // CHECK: gpu.binary @ttt_mlp_kernel {{ *}}[#gpu.object<#nvvm.target<O = 3, chip = "sm_90a", features = "+ptx80", link = ["{{.*}}libdevice.10.bc"]>
 // CHECK-SAME: .visible .entry ttt_mlp_kernel(
 // CHECK-NOT: __nv_tanhf

@@ -36,7 +36,7 @@
 // INFINI-NEXT: tensor.insert_slice %{{.*}} into %{{.*}}[%{{.*}}, %{{.*}}, 0] [1, 1, 64]
 
 // The blocks are the grid's z.
-// GRID: gpu.launch blocks(%{{.*}}, %{{.*}}, %{{.*}}) in (%{{.*}} = %{{.*}}, %{{.*}} = %{{.*}}, %{{.*}} = %c4{{.*}}) threads(%{{.*}}) in (%{{.*}} = %c128
+// GRID: gpu.launch blocks(%{{.*}}, %{{.*}}, %{{.*}}) in (%{{.*}} = %{{.*}}, %{{.*}} = %{{.*}}, %{{.*}} = %c4{{.*}}) threads(%{{.*}}) in (%{{.*}} = %c512
 
 // TTT-Linear: the layer norm reduces over the state's columns, and the
 // residual q + y ties them to the input dimension that x W reduces over.

@@ -48,7 +48,7 @@ const char *kUsage = R"(usage:
       1: the sequential path).
       --target: cpu; cuda (a GPU through the CUDA driver); cuda-emu (the GPU
       kernel IR run on the CPU). Options comma-separated after a colon:
-      threads=N (per program, default 128), tensor-cores=0|1,
+      threads=N (per program, default 512), tensor-cores=0|1,
       column-blocks=N (N programs per (batch, head), each owning D/N
       columns of the state: for small B*H; an error for layers whose
       state columns are reduced over, e.g. by a layer norm; the cpu target
