@@ -7,13 +7,19 @@
 #   bench/gpu/run.sh --device          on the GPU machine (no MLIR needed:
 #                                      python3 with torch and numpy, a C++
 #                                      compiler for the launch runtime)
+#   bench/gpu/run.sh --prepare-tools   on a build machine: a tttc with MLIR
+#                                      linked in (static build), FileCheck and
+#                                      lit into .gpurun/tools, so that
+#   bench/gpu/run.sh --device-lit      runs the GPU lit tests (REQUIRES:
+#                                      cuda-driver) on the GPU machine
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 out=.gpurun
 tttc=build/bin/tttc
 examples="ttt_linear ttt_mlp titans_linear titans_mlp delta gated_delta linear_attention infini_attention infini_attention_delta"
+# The python3 that has numpy (and torch): PATH's first, else Debian's.
 py=python3
-[ -x /usr/bin/python3 ] && py=/usr/bin/python3
+if ! python3 -c 'import numpy' 2>/dev/null && [ -x /usr/bin/python3 ]; then py=/usr/bin/python3; fi
 
 prepare() {
   local arch=$1
@@ -24,14 +30,13 @@ prepare() {
     $tttc examples/$l.mlir --emit=ptx --arch=$arch --head-dim 64 -o $out/bench/$l.ptx 2>/dev/null
     $tttc examples/$l.mlir --emit=ptx --arch=$arch --head-dim 64 --io-dtype bf16 \
       -o $out/bench/$l.bf16.ptx 2>/dev/null
-    # 256 threads per program (fewer, longer programs at small B * H).
-    $tttc compile examples/$l.mlir --target=cuda:threads=256 --arch=$arch --emit=ptx \
-      --head-dim 64 -o $out/bench/$l.t256.ptx > /dev/null 2>&1
-    # The chunk step in program order, and its ASAP order (fewer barriers,
-    # more shared memory); the default is ALAP.
-    for o in none asap; do
-      $tttc compile examples/$l.mlir --target=cuda:schedule=$o --arch=$arch --emit=ptx \
-        --head-dim 64 -o $out/bench/$l.$o.ptx > /dev/null 2>&1
+    # Beside the default kernel (512 threads per program, ALAP-ordered chunk
+    # step, tensor cores), one option changed each: timed in one process
+    # (bench_gpu.py --variant) with their ratio to the default.
+    for v in threads=128:t128 threads=1024:t1024 schedule=asap:asap schedule=none:none \
+        tensor-cores=0:tc0; do
+      $tttc compile examples/$l.mlir --target=cuda:${v%%:*} --arch=$arch --emit=ptx \
+        --head-dim 64 -o $out/bench/$l.${v##*:}.ptx > /dev/null 2>&1
     done
   done
   # Column blocks (1, 2, 4 programs per (b, h)) of layers that allow them.
@@ -57,24 +62,87 @@ prepare() {
         --head-dim $d -o $dir.cb4.ptx > /dev/null 2>&1; then
       echo "$dir.cb4.ptx $dir" >> $out/check/list
     fi
+    # The other claimed targets this device can run: sm_80 PTX (compiled for
+    # this device by the driver), and sm_90a on an sm_90 device.
+    if [ $d = 64 ]; then
+      local others=sm_80
+      [ $arch = sm_90 ] && others="sm_80 sm_90a"
+      for a in $others; do
+        [ $a = $arch ] && continue
+        $tttc examples/$s.mlir --emit=ptx --arch=$a --head-dim $d -o $dir.$a.ptx 2>/dev/null
+        echo "$dir.$a.ptx $dir" >> $out/check/list
+      done
+    fi
   done; done
   echo "prepared $out for $arch"
+}
+
+# A tttc that needs no MLIR installation: MLIR and LLVM linked statically
+# (-DTTTC_LINK_MLIR_DYLIB=OFF), with FileCheck, not, count and lit beside it.
+prepare_tools() {
+  local sb=${STATIC_BUILD_DIR:-build-static} t=$out/tools
+  if [ ! -f $sb/build.ninja ]; then
+    cmake -G Ninja -S . -B $sb -DCMAKE_BUILD_TYPE=Release \
+      -DMLIR_DIR=/usr/lib/llvm-22/lib/cmake/mlir -DTTTC_LINK_MLIR_DYLIB=OFF \
+      -DTTTC_BUILD_TESTS=OFF -DCMAKE_EXE_LINKER_FLAGS="-Wl,--gc-sections" \
+      -DCMAKE_SHARED_LINKER_FLAGS="-Wl,--gc-sections -Wl,--exclude-libs,ALL"
+  fi
+  cmake --build $sb --target tttc
+  rm -rf $t && mkdir -p $t/bin $t/lib
+  cp $sb/bin/tttc /usr/lib/llvm-22/bin/FileCheck /usr/lib/llvm-22/bin/not \
+    /usr/lib/llvm-22/bin/count $t/bin/
+  cp $sb/lib/libtttc_cuda.so $t/lib/
+  # Compressed to fit what travels to a device machine (libtttc.so ~120 MB).
+  strip --strip-unneeded -o $t/lib/libtttc.so $sb/lib/libtttc.so
+  xz -T0 -6 $t/lib/libtttc.so
+  xz -T0 -6 -c /usr/lib/x86_64-linux-gnu/libz3.so.4 > $t/lib/libz3.so.4.xz  # FileCheck's
+  tar -C /usr/lib/llvm-22/utils -cf $t/lit.tar lit
+  du -sh $t
+}
+
+device_lit() {
+  local t=$PWD/$out/tools
+  $py -c 'import lzma, os, shutil, sys
+for f in os.listdir(sys.argv[1]):
+    if f.endswith(".xz"):
+        p = os.path.join(sys.argv[1], f)
+        with lzma.open(p) as i, open(p[:-3], "wb") as o:
+            shutil.copyfileobj(i, o)
+        os.remove(p)' "$t/lib"
+  tar -C $t -xf $t/lit.tar
+  mkdir -p $t/test
+  printf '%s\n' "config.llvm_tools_dir = '$t/bin'" "config.tttc_obj_root = '$t'" \
+    "config.tttc_src_root = '$PWD'" "import lit.llvm" \
+    "lit.llvm.initialize(lit_config, config)" \
+    "lit_config.load_config(config, '$PWD/test/lit.cfg.py')" > $t/test/lit.site.cfg.py
+  LD_LIBRARY_PATH=$t/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH} \
+    PYTHONPATH=$t/lit $py -c 'from lit.main import main; main()' -v $t/test \
+    --filter "${LIT_FILTER:-GPU/cuda-run(-cubin)?\.test}"
 }
 
 device() {
   local args=()
   while read -r kernel dir; do args+=("$kernel" "$dir"); done < $out/check/list
   $py bench/gpu/run_ptx.py "${args[@]}"
+  # The default kernels under compute-sanitizer (out-of-bounds and
+  # misaligned accesses, shared-memory races, barrier misuse, reads of
+  # uninitialised memory), at a small shape.
+  if command -v compute-sanitizer > /dev/null; then
+    for l in ttt_linear ttt_mlp; do for tool in memcheck racecheck synccheck initcheck; do
+      compute-sanitizer --tool $tool --error-exitcode 9 --print-limit 5 \
+        $py bench/gpu/launch_once.py $out/bench/$l.ptx $l --shape 2 37 3 | tail -1
+    done; done
+  fi
   $py bench/gpu/bench_gpu.py $out/bench "$@"
   $py bench/gpu/bench_gpu.py $out/bench --io bf16 "$@"
-  $py bench/gpu/bench_gpu.py $out/bench --variant .t256 "$@"
-  $py bench/gpu/bench_gpu.py $out/bench --variant .none "$@"
-  $py bench/gpu/bench_gpu.py $out/bench --variant .asap "$@"
+  $py bench/gpu/bench_gpu.py $out/bench --quick --variant ,.t128,.t1024,.asap,.none,.tc0 "$@"
   $py bench/gpu/bench_columns.py $out/bench
 }
 
 case "${1:-}" in
   --prepare) prepare "$2" ;;
+  --prepare-tools) prepare_tools ;;
+  --device-lit) device_lit ;;
   --device) shift; device "$@" ;;
   *)
     arch=${1:-$($py -c 'import torch; m, n = torch.cuda.get_device_capability(); print(f"sm_{m}{n}")')}
