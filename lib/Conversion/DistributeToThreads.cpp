@@ -139,30 +139,27 @@ MemRefType paddedType(MemRefType t, int64_t pad, Attribute space) {
   return MemRefType::get(shape, t.getElementType(), MemRefLayoutAttrInterface(), space);
 }
 
-/// Replaces `a` by `v`, whose layout may differ (padded rows): the subviews
-/// of `a` get result types for their new source.
-void replaceRelayout(Value a, Value v) {
-  a.replaceAllUsesWith(v);
+/// Gives the subviews of `v` (and theirs) the result types their source's
+/// layout implies, after `v`'s type changed (padded rows).
+void relayoutSubviews(Value v) {
   for (Operation *user : v.getUsers()) {
     auto sub = dyn_cast<memref::SubViewOp>(user);
     if (!sub || sub.getSource() != v)
       continue;
-    MemRefType old = sub.getType();
     auto t = memref::SubViewOp::inferRankReducedResultType(
-        old.getShape(), cast<MemRefType>(v.getType()), sub.getMixedOffsets(),
+        sub.getType().getShape(), cast<MemRefType>(v.getType()), sub.getMixedOffsets(),
         sub.getMixedSizes(), sub.getMixedStrides());
-    if (t == old)
+    if (t == sub.getType())
       continue;
     sub.getResult().setType(t);
-    // Its own subviews follow.
-    for (Operation *u : llvm::make_early_inc_range(sub.getResult().getUsers()))
-      if (auto inner = dyn_cast<memref::SubViewOp>(u)) {
-        auto it = memref::SubViewOp::inferRankReducedResultType(
-            inner.getType().getShape(), t, inner.getMixedOffsets(), inner.getMixedSizes(),
-            inner.getMixedStrides());
-        inner.getResult().setType(it);
-      }
+    relayoutSubviews(sub.getResult());
   }
+}
+
+/// Replaces `a` by `v`, whose layout may differ (padded rows).
+void replaceRelayout(Value a, Value v) {
+  a.replaceAllUsesWith(v);
+  relayoutSubviews(v);
 }
 
 Value applyResult(OpBuilder &b, Location loc, AffineMap map, unsigned i,

@@ -192,3 +192,29 @@ func.func @rowsum(%in: memref<16x64xf32>, %out: memref<16x1xf32>) {
   }
   return
 }
+
+// Subviews of subviews of a padded buffer take the padded row stride.
+// PAD-LABEL: func.func @nested(
+// PAD: %[[V:.*]] = memref.view {{.*}} to memref<16x20xf32, #gpu.address_space<workgroup>>
+// PAD: %[[W:.*]] = memref.subview %[[V]][0, 0] [16, 16] [1, 1]
+// PAD: %[[A:.*]] = memref.subview %[[W]][4, 0] [8, 16] [1, 1] : memref<16x16xf32, strided<[20, 1]>, #gpu.address_space<workgroup>> to memref<8x16xf32, strided<[20, 1], offset: 80>, #gpu.address_space<workgroup>>
+// PAD: %[[B:.*]] = memref.subview %[[A]][2, 0] [1, 16] [1, 1] : memref<8x16xf32, strided<[20, 1], offset: 80>, #gpu.address_space<workgroup>> to memref<16xf32, strided<[1], offset: 120>, #gpu.address_space<workgroup>>
+// PAD: memref.subview %[[B]][4] [8] [1] : memref<16xf32, strided<[1], offset: 120>, #gpu.address_space<workgroup>> to memref<8xf32, strided<[1], offset: 124>, #gpu.address_space<workgroup>>
+func.func @nested(%out: memref<8xf32>) {
+  %c1 = arith.constant 1 : index
+  %zero = arith.constant 0.0 : f32
+  gpu.launch blocks(%bx, %by, %bz) in (%gx = %c1, %gy = %c1, %gz = %c1)
+             threads(%tx, %ty, %tz) in (%sx = %c1, %sy = %c1, %sz = %c1) {
+    %buf = memref.alloca() : memref<16x16xf32>
+    linalg.fill ins(%zero : f32) outs(%buf : memref<16x16xf32>)
+    %a = memref.subview %buf[4, 0] [8, 16] [1, 1]
+        : memref<16x16xf32> to memref<8x16xf32, strided<[16, 1], offset: 64>>
+    %b = memref.subview %a[2, 0] [1, 16] [1, 1]
+        : memref<8x16xf32, strided<[16, 1], offset: 64>> to memref<16xf32, strided<[1], offset: 96>>
+    %c = memref.subview %b[4] [8] [1]
+        : memref<16xf32, strided<[1], offset: 96>> to memref<8xf32, strided<[1], offset: 100>>
+    linalg.copy ins(%c : memref<8xf32, strided<[1], offset: 100>>) outs(%out : memref<8xf32>)
+    gpu.terminator
+  }
+  return
+}
