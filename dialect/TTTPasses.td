@@ -320,12 +320,19 @@ def TTTExternDynamicSharedMemory : Pass<"ttt-extern-dynamic-shared-memory", "Mod
 }
 
 def TTTCheckGPULocalMemory : Pass<"ttt-check-gpu-local-memory", "ModuleOp"> {
-  let summary = "Reject kernels whose per-thread buffers a GPU cannot hold";
+  let summary = "Reject kernels whose buffers a GPU cannot hold";
   let description = [{
     Sums the thread-local buffers (memref.alloca) of each gpu.launch and
     reports, at compile time, a kernel that needs more than `max-kb` KB per
     thread: the driver reserves that much for every thread that can be
     resident (~270k on an H100), and the launch would fail.
+
+    Also rejects, at its location, any heap buffer (memref.alloc) or buffer
+    of dynamic size inside a kernel: it would be a device `malloc` per
+    program (per chunk inside the chunk loop), slow, and failing once the
+    device heap (8 MB by default) is spent. Runs at the end of the GPU
+    kernel pipeline, so the emulated (cuda-emu) and the real kernels are
+    held to it alike.
   }];
   let options = [
     Option<"maxKB", "max-kb", "int64_t", "256", "per-thread local memory bound (KB)">
