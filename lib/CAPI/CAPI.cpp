@@ -4,10 +4,10 @@
 
 #include "../Runtime/Runtime.h"
 
+#include "llvm/Support/MemoryBuffer.h"
+
 #include <cstdlib>
 #include <cstring>
-#include <fstream>
-#include <sstream>
 
 using mlir::ttt::ArgInfo;
 
@@ -47,12 +47,10 @@ int shapeInto(const ArgInfo *a, const tttc_layer *l, int64_t B, int64_t T, int64
 }
 
 bool readFile(const char *path, std::string &out) {
-  std::ifstream f(path, std::ios::binary);
+  llvm::ErrorOr<std::unique_ptr<llvm::MemoryBuffer>> f = llvm::MemoryBuffer::getFile(path);
   if (!f)
     return false;
-  std::ostringstream ss;
-  ss << f.rdbuf();
-  out = ss.str();
+  out = (*f)->getBuffer().str();
   return true;
 }
 

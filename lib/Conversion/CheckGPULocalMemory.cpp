@@ -22,12 +22,15 @@ struct TTTCheckGPULocalMemoryPass
       // chunk, in the chunk loop): slow, and it fails once the device heap
       // (8 MB by default) is spent. Every buffer of a kernel must have a
       // static shape, so that it lives in shared memory, scratch or registers.
+      int64_t bytes = 0;
       WalkResult heap = launch.walk([&](Operation *op) -> WalkResult {
-        auto t = isa<memref::AllocOp, memref::AllocaOp>(op)
-                     ? cast<MemRefType>(op->getResult(0).getType())
-                     : MemRefType();
-        if (!t || (isa<memref::AllocaOp>(op) && t.hasStaticShape()))
+        if (!isa<memref::AllocOp, memref::AllocaOp>(op))
           return WalkResult::advance();
+        auto t = cast<MemRefType>(op->getResult(0).getType());
+        if (isa<memref::AllocaOp>(op) && t.hasStaticShape()) {
+          bytes += t.getNumElements() * ((t.getElementTypeBitWidth() + 7) / 8);
+          return WalkResult::advance();
+        }
         op->emitError("a GPU kernel cannot allocate ")
             << t << " here: " << (t.hasStaticShape() ? "a heap" : "a dynamically sized")
             << " buffer in a kernel would be a device-heap allocation per program "
@@ -36,12 +39,6 @@ struct TTTCheckGPULocalMemoryPass
       });
       if (heap.wasInterrupted())
         return heap;
-      int64_t bytes = 0;
-      launch.walk([&](memref::AllocaOp a) {
-        MemRefType t = a.getType();
-        if (t.hasStaticShape())
-          bytes += t.getNumElements() * ((t.getElementTypeBitWidth() + 7) / 8);
-      });
       if (bytes > int64_t(maxKB) * 1024) {
         launch.emitError("the GPU kernel needs ")
             << (bytes + 1023) / 1024 << " KB of thread-local buffers per program, more than "

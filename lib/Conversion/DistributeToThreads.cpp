@@ -63,19 +63,23 @@ Space spaceOf(Value root, gpu::LaunchOp launch) {
 
 /// An alloca can live in shared memory when it is only viewed, read and
 /// written (not yielded, passed to calls or cast across address spaces).
-bool onlyAccessed(Value v) {
+/// With `indexedOnly`, every use must also index it through its layout
+/// (subviews, loads, stores, linalg ops; no copies or reshaping views), so
+/// that it may be given padded rows.
+bool onlyAccessed(Value v, bool indexedOnly = false) {
   for (OpOperand &use : v.getUses()) {
     Operation *user = use.getOwner();
     if (auto view = dyn_cast<ViewLikeOpInterface>(user)) {
-      if (view.getViewSource() != v || isa<memref::ViewOp>(user))
+      if (view.getViewSource() != v || isa<memref::ViewOp>(user) ||
+          (indexedOnly && !isa<memref::SubViewOp>(user)))
         return false;
       for (Value r : user->getResults())
-        if (!onlyAccessed(r))
+        if (!onlyAccessed(r, indexedOnly))
           return false;
       continue;
     }
-    if (isa<linalg::LinalgOp, memref::LoadOp, memref::StoreOp, memref::CopyOp,
-            memref::DimOp>(user))
+    if (isa<linalg::LinalgOp, memref::LoadOp, memref::StoreOp, memref::DimOp>(user) ||
+        (!indexedOnly && isa<memref::CopyOp>(user)))
       continue;
     return false;
   }
@@ -98,23 +102,6 @@ void moveToWorkgroup(Value v, Attribute space) {
   }
 }
 
-/// Whether every use of `v` (and of the subviews of it) indexes it through
-/// its layout: loads, stores, linalg ops, subviews. Such a buffer may be given
-/// padded rows.
-bool indexedOnly(Value v) {
-  for (OpOperand &use : v.getUses()) {
-    Operation *user = use.getOwner();
-    if (auto sub = dyn_cast<memref::SubViewOp>(user)) {
-      if (sub.getSource() != v || !indexedOnly(sub.getResult()))
-        return false;
-      continue;
-    }
-    if (!isa<linalg::LinalgOp, memref::LoadOp, memref::StoreOp, memref::DimOp>(user))
-      return false;
-  }
-  return true;
-}
-
 /// The elements a shared buffer's rows are padded by: shared memory has 32
 /// banks of 4 bytes, and a row stride of a multiple of 32 bytes puts the same
 /// column of 4 or 8 consecutive rows in one bank. Tensor-core fragments read
@@ -127,7 +114,7 @@ int64_t rowPadding(memref::AllocaOp a) {
   int64_t bytes = (t.getElementTypeBitWidth() + 7) / 8;
   int64_t rowBytes = t.getShape().back() * bytes;
   if (t.getNumElements() / t.getShape().back() < 2 || rowBytes % 32 || 16 % bytes ||
-      !indexedOnly(a.getResult()))
+      !onlyAccessed(a.getResult(), /*indexedOnly=*/true))
     return 0;
   return 16 / bytes;
 }
