@@ -67,10 +67,9 @@ void addBufferize(OpPassManager &pm) {
 }
 
 /// Chunk-sized buffers: allocated once per program, outside the chunk loop,
-/// on the stack (thread-local memory in a GPU kernel).
-/// Hoists buffers out of loops and puts those of static shape up to
-/// `maxBytes` on the stack (in a GPU kernel: the program's buffers, which
-/// ttt-distribute-to-threads places in shared memory or scratch).
+/// on the stack when of static shape and at most `maxBytes` (in a GPU kernel
+/// every one: thread-local memory, or shared memory and scratch once
+/// ttt-distribute-to-threads has placed them).
 void addStackBuffers(OpPassManager &pm, int64_t maxBytes = 256 * 1024) {
   pm.addNestedPass<func::FuncOp>(bufferization::createBufferHoistingPass());
   pm.addNestedPass<func::FuncOp>(bufferization::createBufferLoopHoistingPass());
