@@ -81,6 +81,19 @@ def ConvertTTTToLinalg : Pass<"convert-ttt-to-linalg", "ModuleOp"> {
                            "::mlir::arith::ArithDialect", "::mlir::math::MathDialect"];
 }
 
+def TTTFuseElementwise : Pass<"ttt-fuse-elementwise", "ModuleOp"> {
+  let summary = "Elementwise fusion that keeps loop-invariant producers out of loops";
+  let description = [{
+    `linalg-fuse-elementwise-ops` (fusion of single-use elementwise producers
+    into their consumers, reshape propagation, constant folding), except that
+    a producer outside a loop is not fused into a consumer inside it: the
+    fused op would recompute it on every iteration. A layer's position
+    inputs and per-program setup stay before the chunk loop.
+  }];
+  let dependentDialects = ["::mlir::affine::AffineDialect", "::mlir::linalg::LinalgDialect",
+                           "::mlir::memref::MemRefDialect"];
+}
+
 def TTTMatmulLoopOrder : Pass<"ttt-matmul-loop-order", "ModuleOp"> {
   let summary = "CPU: rewrite linalg.matmul as a generic iterating (i, k, j)";
   let description = [{

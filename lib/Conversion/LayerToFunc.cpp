@@ -214,27 +214,38 @@ private:
       Value given = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ne,
                                           tensor::DimOp::create(b, loc, arg, 0), c0);
       Type colT = RankedTensorType::get({C, 1}, f32);
-      auto ifOp = scf::IfOp::create(b, loc, TypeRange{colT}, given, true);
-      {
-        OpBuilder::InsertionGuard g(b);
-        b.setInsertionPointToStart(&ifOp.getThenRegion().front());
-        Value fixedLen = tensor::CastOp::create(b, loc, RankedTensorType::get({C}, f32), arg);
-        Value col = tensor::ExpandShapeOp::create(b, loc, colT, fixedLen,
-                                                  ArrayRef<ReassociationIndices>{{0, 1}});
-        scf::YieldOp::create(b, loc, col);
-        b.setInsertionPointToStart(&ifOp.getElseRegion().front());
-        IRMapping m;
-        Block &db = p.getDefaultBody().front();
-        m.map(db.getArgument(0), PositionOp::create(b, loc, colT).getResult());
-        for (Operation &op : db.without_terminator())
-          if (!cloneAtChunkLevel(b, &op, m, D))
-            return failure();
-        Value v = m.lookup(cast<YieldOp>(db.getTerminator()).getValues()[0]);
-        if (v.getType() != colT) // a constant default
-          v = BroadcastOp::create(b, loc, colT, v);
-        scf::YieldOp::create(b, loc, v);
-      }
-      positionValue[d] = ifOp.getResult(0);
+      // The default (a few ops on C values) is computed either way; one
+      // elementwise op then picks the caller's value or it. A tensor of
+      // either origin joined by scf.if would be two buffers of different
+      // layouts, one of them private to each thread in a GPU kernel.
+      IRMapping m;
+      Block &db = p.getDefaultBody().front();
+      m.map(db.getArgument(0), PositionOp::create(b, loc, colT).getResult());
+      for (Operation &op : db.without_terminator())
+        if (!cloneAtChunkLevel(b, &op, m, D))
+          return failure();
+      Value dflt = m.lookup(cast<YieldOp>(db.getTerminator()).getValues()[0]);
+      if (dflt.getType() != colT) // a constant default
+        dflt = BroadcastOp::create(b, loc, colT, dflt);
+      AffineMap id = b.getMultiDimIdentityMap(2);
+      SmallVector<utils::IteratorType> its(2, utils::IteratorType::parallel);
+      positionValue[d] =
+          linalg::GenericOp::create(
+              b, loc, TypeRange{colT}, ValueRange{dflt},
+              ValueRange{tensor::EmptyOp::create(b, loc, ArrayRef<int64_t>{C, 1}, f32)},
+              ArrayRef<AffineMap>{id, id}, its,
+              [&](OpBuilder &nb, Location nl, ValueRange args) {
+                Value i = linalg::IndexOp::create(nb, nl, 0);
+                auto ifOp = scf::IfOp::create(nb, nl, TypeRange{f32}, given, true);
+                OpBuilder tb = OpBuilder::atBlockBegin(&ifOp.getThenRegion().front());
+                scf::YieldOp::create(tb, nl,
+                                     tensor::ExtractOp::create(tb, nl, arg, ValueRange{i})
+                                         .getResult());
+                OpBuilder eb = OpBuilder::atBlockBegin(&ifOp.getElseRegion().front());
+                scf::YieldOp::create(eb, nl, args[0]);
+                linalg::YieldOp::create(nb, nl, ifOp.getResult(0));
+              })
+              .getResult(0);
     }
 
     return success();
@@ -335,30 +346,45 @@ private:
   Value initialState(StateOp s, RankedTensorType ct, Value arg, Value bi, Value hi) {
     if (!arg)
       return zeros(ct.getShape());
-    auto slice = [&]() -> Value {
-      Value dim0 = tensor::DimOp::create(b, loc, arg, 0);
-      Value shared = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, dim0, idx(1));
-      Value row = arith::SelectOp::create(b, loc, shared, idx(0), bi);
+    // The initial states of every program (dimension 0 of size 1) or one
+    // per batch row.
+    Value dim0 = tensor::DimOp::create(b, loc, arg, 0);
+    Value shared = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, dim0, idx(1));
+    Value row = arith::SelectOp::create(b, loc, shared, idx(0), bi);
+    SmallVector<int64_t> inner = specShape(s.getType(), D);
+    if (!s.getInitOptional()) {
       SmallVector<OpFoldResult> off{row, hi}, sizes = attrs({1, 1}), strides = attrs({1, 1});
-      auto inner = specShape(s.getType(), D);
       for (int64_t n : inner) {
         off.push_back(b.getIndexAttr(0));
         sizes.push_back(b.getIndexAttr(n));
         strides.push_back(b.getIndexAttr(1));
       }
       return tensor::ExtractSliceOp::create(b, loc, ct, arg, off, sizes, strides);
-    };
-    if (!s.getInitOptional())
-      return slice();
-    Value absent = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq,
-                                         tensor::DimOp::create(b, loc, arg, 0), idx(0));
-    auto ifOp = scf::IfOp::create(b, loc, TypeRange{ct}, absent, true);
-    OpBuilder::InsertionGuard g(b);
-    b.setInsertionPointToStart(&ifOp.getThenRegion().front());
-    scf::YieldOp::create(b, loc, zeros(ct.getShape()));
-    b.setInsertionPointToStart(&ifOp.getElseRegion().front());
-    scf::YieldOp::create(b, loc, slice());
-    return ifOp.getResult(0);
+    }
+    // Omitted (dimension 0 of size 0): zeros. One elementwise op writes
+    // zeros or the input's element: zeros as a tensor of their own would be
+    // a second buffer, joined to the input's slice by a layout cast, and in
+    // a GPU kernel a private copy in every thread's local memory.
+    Value absent = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, dim0, idx(0));
+    int64_t rank = ct.getRank(), innerRank = int64_t(inner.size());
+    Value dest = tensor::EmptyOp::create(b, loc, ct.getShape(), f32);
+    AffineMap id = b.getMultiDimIdentityMap(rank);
+    SmallVector<utils::IteratorType> its(rank, utils::IteratorType::parallel);
+    return linalg::GenericOp::create(
+               b, loc, TypeRange{ct}, ValueRange{}, ValueRange{dest}, ArrayRef<AffineMap>{id}, its,
+               [&](OpBuilder &nb, Location nl, ValueRange) {
+                 SmallVector<Value> at{row, hi};
+                 for (int64_t d = rank - innerRank; d < rank; ++d)
+                   at.push_back(linalg::IndexOp::create(nb, nl, d));
+                 auto ifOp = scf::IfOp::create(nb, nl, TypeRange{f32}, absent, true);
+                 OpBuilder tb = OpBuilder::atBlockBegin(&ifOp.getThenRegion().front());
+                 scf::YieldOp::create(
+                     tb, nl, arith::ConstantOp::create(tb, nl, tb.getFloatAttr(f32, 0.0)).getResult());
+                 OpBuilder eb = OpBuilder::atBlockBegin(&ifOp.getElseRegion().front());
+                 scf::YieldOp::create(eb, nl, tensor::ExtractOp::create(eb, nl, arg, at).getResult());
+                 linalg::YieldOp::create(nb, nl, ifOp.getResult(0));
+               })
+        .getResult(0);
   }
 
   /// Rows t0 .. t0+valid of (b, h), zero-padded to a [C, n] tensor.

@@ -1,5 +1,6 @@
 // RUN: ttt-opt %examples/ttt_linear.mlir --ttt-to-linalg="head-dim=16 mini-batch=8" | FileCheck %s
 // RUN: ttt-opt %examples/ttt_linear.mlir --ttt-to-chunked="head-dim=16 mini-batch=8" --ttt-lower-layer-to-func | FileCheck %s --check-prefix=LOOPS
+// RUN: ttt-opt %examples/titans_linear.mlir --ttt-to-chunked="head-dim=16 mini-batch=8" --ttt-lower-layer-to-func | FileCheck %s --check-prefix=OPTIONAL
 
 // The layer becomes a function of its inputs (declaration order) and output
 // destinations, dynamic in B, T, H, with loops over b, h and chunks.
@@ -10,13 +11,18 @@
 // LOOPS: %[[NCHUNK:.*]] = arith.ceildivsi %{{.*}}, %{{.*}} : index
 // LOOPS: scf.for %[[B:.*]] = %{{.*}} to %{{.*}} step
 // LOOPS: scf.for %[[H:.*]] = %{{.*}} to %{{.*}} step
-// the position input: given (size C) or the spec's default 1/(i+1)
+// the position input: given (size C) or the spec's default 1/(i+1), picked
+// per element by one op (no second buffer)
 // LOOPS: %[[GIVEN:.*]] = arith.cmpi ne
-// LOOPS: scf.if %[[GIVEN]] -> (tensor<8x1xf32>)
-// LOOPS: tensor.expand_shape
-// LOOPS: } else {
 // LOOPS: ttt.position : tensor<8x1xf32>
-// LOOPS: ttt.div
+// LOOPS: %[[DFLT:.*]] = ttt.div
+// LOOPS: linalg.generic {{.*}} ins(%[[DFLT]] : tensor<8x1xf32>) outs(%{{.*}} : tensor<8x1xf32>)
+// LOOPS: ^bb0(%[[D:.*]]: f32, %{{.*}}: f32):
+// LOOPS: %[[I:.*]] = linalg.index 0
+// LOOPS: scf.if %[[GIVEN]] -> (f32)
+// LOOPS: tensor.extract %[[SCALE]][%[[I]]]
+// LOOPS: } else {
+// LOOPS: scf.yield %[[D]]
 // shared [1, H, ...] or per-batch [B, H, ...] initial state
 // LOOPS: %[[SHARED:.*]] = arith.cmpi eq
 // LOOPS: %[[ROW:.*]] = arith.select %[[SHARED]], %{{.*}}, %[[B]]
@@ -50,3 +56,18 @@
 // CHECK: linalg.matmul ins(%{{.*}}, %{{.*}} : tensor<16x8xf32>, tensor<8x16xf32>) outs(%{{.*}} : tensor<16x16xf32>)
 // CHECK-NOT: ttt.
 // CHECK: return
+
+// An optional initial state (titans' momentum S) omitted by the caller (its
+// dimension 0 of size 0) is zeros: one op writes zeros or the caller's
+// element into the state (no zero tensor of its own joined by scf.if).
+// OPTIONAL-LABEL: func.func @titans_linear(
+// OPTIONAL-SAME: %[[SI:arg[0-9]+]]: tensor<?x?x16x16xf32>, %{{arg[0-9]+}}: tensor<?x?x?x16xf32>
+// OPTIONAL: %[[DIM:.*]] = tensor.dim %[[SI]], %{{.*}}
+// OPTIONAL: %[[ABSENT:.*]] = arith.cmpi eq, %[[DIM]], %c0
+// OPTIONAL: %[[S0:.*]] = linalg.generic {{.*}} outs(%{{.*}} : tensor<16x16xf32>)
+// OPTIONAL: %[[I:.*]] = linalg.index 0
+// OPTIONAL: %[[J:.*]] = linalg.index 1
+// OPTIONAL: scf.if %[[ABSENT]] -> (f32)
+// OPTIONAL: } else {
+// OPTIONAL: tensor.extract %[[SI]][%{{.*}}, %{{.*}}, %[[I]], %[[J]]]
+// OPTIONAL: scf.for {{.*}} iter_args(%{{.*}} = %{{.*}}, %{{.*}} = %[[S0]],
