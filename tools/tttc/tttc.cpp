@@ -309,6 +309,74 @@ std::string findPtxas() {
   return "";
 }
 
+/// What one SM of `arch` holds (CUDA occupancy calculator values).
+struct SMLimits {
+  int64_t regs, smem, smemReservedPerBlock, threads, blocks;
+};
+SMLimits smLimits(const std::string &arch) {
+  if (arch == "sm_80")
+    return {65536, 167936, 1024, 2048, 32};
+  return {65536, 233472, 1024, 2048, 32}; // sm_90, sm_90a
+}
+
+/// ptxas -v's resource lines for the kernel and, from the PTX header's block
+/// size and shared memory, how many programs (thread blocks) one SM runs at
+/// once and what limits it: registers are allocated per warp in units of 256.
+std::string occupancyReport(const std::string &ptxasOut, const std::string &ptxText,
+                            const std::string &arch) {
+  int64_t regs = -1, stack = 0, spillSt = 0, spillLd = 0;
+  std::istringstream out(ptxasOut);
+  for (std::string line; std::getline(out, line);) {
+    size_t p = line.find("Used ");
+    if (p != std::string::npos)
+      regs = std::atoll(line.c_str() + p + 5);
+    p = line.find(" bytes stack frame, ");
+    if (p != std::string::npos) {
+      size_t b = line.rfind(':', p);
+      stack = std::atoll(line.c_str() + (b == std::string::npos ? 0 : b + 1));
+      std::sscanf(line.c_str() + p, " bytes stack frame, %lld bytes spill stores, %lld bytes spill loads",
+                  reinterpret_cast<long long *>(&spillSt), reinterpret_cast<long long *>(&spillLd));
+    }
+  }
+  std::string kernel;
+  int64_t threads = 0, smem = 0;
+  std::istringstream lines(ptxText);
+  for (std::string line; std::getline(lines, line);) {
+    if (line.rfind("// tttc-kernel ", 0) != 0)
+      continue;
+    std::istringstream w(line.substr(15));
+    w >> kernel;
+    for (std::string tok; w >> tok;) {
+      if (tok == "block") {
+        int64_t x = 1, y = 1, z = 1;
+        w >> x >> y >> z;
+        threads = x * y * z;
+      } else if (tok == "smem") {
+        w >> smem;
+      }
+    }
+    break;
+  }
+  if (regs < 0 || threads <= 0)
+    return "";
+  SMLimits sm = smLimits(arch);
+  int64_t warps = (threads + 31) / 32;
+  int64_t perWarp = (std::max<int64_t>(regs, 1) * 32 + 255) / 256 * 256;
+  std::pair<int64_t, const char *> limits[] = {
+      {sm.regs / perWarp / warps, "registers"},
+      {sm.smem / (smem + sm.smemReservedPerBlock), "shared memory"},
+      {sm.threads / threads, "threads"},
+      {sm.blocks, "blocks"}};
+  auto *lim = std::min_element(std::begin(limits), std::end(limits),
+                               [](auto &x, auto &y) { return x.first < y.first; });
+  std::ostringstream r;
+  r << kernel << " on " << arch << ": " << regs << " registers, " << stack << " bytes stack, "
+    << spillSt + spillLd << " bytes spilled, " << smem << " bytes shared memory per program of "
+    << threads << " threads: " << lim->first << " program" << (lim->first == 1 ? "" : "s")
+    << " per SM (limited by " << lim->second << ")";
+  return r.str();
+}
+
 int compileCudaCommand(const Args &a) {
   if (a.emit != "ptx" && a.emit != "cubin")
     return die("tttc compile --target=cuda needs --emit=ptx or --emit=cubin");
@@ -341,12 +409,19 @@ int compileCudaCommand(const Args &a) {
   if (ptxas.empty())
     return die("--emit=cubin needs ptxas (the CUDA toolkit): not found in $CUDA_HOME/bin, "
                "/usr/local/cuda/bin or PATH; --emit=ptx needs nothing");
-  std::string cmd = "'" + ptxas + "' -arch=" + a.arch + " -O3 '" + ptxPath + "' -o '" +
-                    a.out + "'";
-  int rc = std::system(cmd.c_str());
+  std::string cmd = "'" + ptxas + "' -arch=" + a.arch + " -O3 -v '" + ptxPath + "' -o '" +
+                    a.out + "' 2>&1";
+  std::string ptxasOut;
+  int rc = -1;
+  if (FILE *p = popen(cmd.c_str(), "r")) {
+    char buf[4096];
+    for (size_t n; (n = std::fread(buf, 1, sizeof buf, p)) > 0;)
+      ptxasOut.append(buf, n);
+    rc = pclose(p);
+  }
   std::remove(ptxPath.c_str());
   if (rc != 0)
-    return die("ptxas failed (" + cmd + ")");
+    return die("ptxas failed (" + cmd + "):\n" + ptxasOut);
   // The kernel's calling convention (the PTX's header lines, up to its
   // .target) beside the cubin: tttc_cuda_load_cubin / tttc_cuda_load_file
   // read it.
@@ -364,6 +439,9 @@ int compileCudaCommand(const Args &a) {
   std::fclose(h);
   std::printf("wrote %s (%s, by %s) and %s\n", a.out.c_str(), a.arch.c_str(), ptxas.c_str(),
               headerPath.c_str());
+  std::string report = occupancyReport(ptxasOut, ptxText, a.arch);
+  if (!report.empty())
+    std::printf("%s\n", report.c_str());
   return 0;
 }
 
