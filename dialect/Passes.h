@@ -53,6 +53,7 @@ struct PipelineOptions {
   int64_t gpuSharedKB = 227;
   bool emuCheckRaces = false; // cuda-emu: report unsynchronised shared accesses
   bool gpuTensorCores = true; // f32 matmuls on tensor cores (3xTF32)
+  int64_t gpuMmaChains = 1;    // independent accumulators per tensor-core tile
   /// Chunk steps level-ordered so that chains share barriers
   /// (ttt-schedule-for-barriers): "alap", "asap" or "none".
   std::string gpuSchedule = "alap";

@@ -239,7 +239,15 @@ def TTTDistributeToThreads : Pass<"ttt-distribute-to-threads", "ModuleOp"> {
     With `tensor-cores`, an f32 matmul on static buffers tiling by m16n8k8
     runs on tensor cores: each warp takes m16n8 tiles of the result and
     accumulates `nvgpu.mma.sync` (tf32) products; f32 accuracy comes from
-    3xTF32 (each operand split into a tf32 part and the rest).
+    3xTF32 (each operand split into a tf32 part and the rest). With
+    `mma-chains` 3, the products hi*hi, lo*hi and hi*lo accumulate into
+    three accumulators, added at the end (corrections first): a k step's
+    three mma.sync ops then depend only on the previous step's, not on each
+    other (1, the default, chains all three; 2 keeps the corrections
+    together). More accumulators cost registers: at D=64 and 512 threads,
+    3 takes TTT-Linear to 64 registers with spills and Titans-linear from 64
+    to 115 (one program per SM instead of two); which pays is for a GPU to
+    tell (bench/gpu/run.sh times mc2 and mc3 beside the default).
 
     With `pad-rows`, a shared buffer whose row stride is a multiple of 32
     bytes (a column of consecutive rows in one bank) is stored with 16 more
@@ -259,6 +267,10 @@ def TTTDistributeToThreads : Pass<"ttt-distribute-to-threads", "ModuleOp"> {
            "shared memory available to one block (KB)">,
     Option<"tensorCores", "tensor-cores", "bool", "true",
            "f32 matmuls on tensor cores (nvgpu.mma.sync m16n8k8, 3xTF32)">,
+    Option<"mmaChains", "mma-chains", "int64_t", "1",
+           "independent accumulators per tensor-core tile: 1 (the 3xTF32 "
+           "products chained), 2 (the two corrections apart), 3 (each product "
+           "apart)">,
     Option<"padRows", "pad-rows", "bool", "true",
            "pad shared buffers' rows against bank conflicts">,
     Option<"fault", "fault", "std::string", "\"\"",

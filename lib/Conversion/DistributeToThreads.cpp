@@ -504,7 +504,7 @@ bool isTensorCoreMatmul(linalg::GenericOp g) {
 /// B rows t, t+4 at column g; C rows g, g+8 at columns 2t, 2t+1.
 /// `badFragment` (tests) swaps two A fragment registers.
 scf::ForOp distributeTensorCore(linalg::GenericOp g, Value tid, int64_t threads,
-                                bool badFragment) {
+                                int64_t chains, bool badFragment) {
   OpBuilder b(g);
   Location loc = g.getLoc();
   Value A = g->getOperand(0), Bm = g->getOperand(1), Cm = g->getOperand(2);
@@ -536,7 +536,14 @@ scf::ForOp distributeTensorCore(linalg::GenericOp g, Value tid, int64_t threads,
   Value acc = vector::FromElementsOp::create(
       b, loc, cT, ValueRange{ld(b, Cm, r0, col0), ld(b, Cm, r0, col1), ld(b, Cm, r1, col0),
                              ld(b, Cm, r1, col1)});
-  auto kLoop = scf::ForOp::create(b, loc, c(0), c(K), c(8), ValueRange{acc});
+  // Accumulators: the sum so far, and with chains > 1 separate ones for the
+  // correction products (zero at first, added at the end), so that
+  // consecutive mma.sync ops do not all wait on one another.
+  SmallVector<Value> inits{acc};
+  Value zeroAcc = arith::ConstantOp::create(b, loc, cT, DenseElementsAttr::get(cT, 0.0f));
+  for (int64_t i = 1; i < chains; ++i)
+    inits.push_back(zeroAcc);
+  auto kLoop = scf::ForOp::create(b, loc, c(0), c(K), c(8), inits);
   {
     OpBuilder kb = OpBuilder::atBlockBegin(kLoop.getBody());
     Value kk = kLoop.getInductionVar();
@@ -576,17 +583,35 @@ scf::ForOp distributeTensorCore(linalg::GenericOp g, Value tid, int64_t threads,
                                       /*tf32Enabled=*/true)
           .getResult();
     };
-    Value cur = kLoop.getRegionIterArgs()[0];
-    cur = mma(vec(aT, aLo), vec(bT, bHi), cur);
-    cur = mma(vec(aT, aHi), vec(bT, bLo), cur);
-    cur = mma(vec(aT, aHi), vec(bT, bHi), cur);
-    scf::YieldOp::create(kb, loc, cur);
+    ValueRange in = kLoop.getRegionIterArgs();
+    SmallVector<Value> out;
+    if (chains == 1) {
+      Value cur = mma(vec(aT, aLo), vec(bT, bHi), in[0]);
+      cur = mma(vec(aT, aHi), vec(bT, bLo), cur);
+      out = {mma(vec(aT, aHi), vec(bT, bHi), cur)};
+    } else if (chains == 2) {
+      Value lo = mma(vec(aT, aLo), vec(bT, bHi), in[1]);
+      out = {mma(vec(aT, aHi), vec(bT, bHi), in[0]), mma(vec(aT, aHi), vec(bT, bLo), lo)};
+    } else {
+      out = {mma(vec(aT, aHi), vec(bT, bHi), in[0]), mma(vec(aT, aLo), vec(bT, bHi), in[1]),
+             mma(vec(aT, aHi), vec(bT, bLo), in[2])};
+    }
+    scf::YieldOp::create(kb, loc, out);
   }
-  Value d = kLoop.getResult(0);
   Value rows[2] = {r0, r1}, cols[2] = {col0, col1};
   for (int i = 0; i < 2; ++i)
     for (int j = 0; j < 2; ++j) {
-      Value e = vector::ExtractOp::create(b, loc, d, ArrayRef<int64_t>{i, j});
+      auto at = [&](Value v) {
+        return vector::ExtractOp::create(b, loc, v, ArrayRef<int64_t>{i, j}).getResult();
+      };
+      // The (small) corrections summed first, then added to the sum.
+      Value corr;
+      for (int64_t k = 1; k < chains; ++k)
+        corr = corr ? arith::AddFOp::create(b, loc, corr, at(kLoop.getResult(k))).getResult()
+                    : at(kLoop.getResult(k));
+      Value e = at(kLoop.getResult(0));
+      if (corr)
+        e = arith::AddFOp::create(b, loc, e, corr);
       memref::StoreOp::create(b, loc, e, Cm, ValueRange{rows[i], cols[j]});
     }
   g.erase();
@@ -1056,7 +1081,7 @@ struct TTTDistributeToThreadsPass
       // Matmuls on tensor cores when whole warps run the program; their
       // accesses follow the fragment layout (no same-thread elision).
       if (tensorCores && threads % 32 == 0 && isTensorCoreMatmul(g))
-        loop = distributeTensorCore(g, tid, threads, fault == "bad-fragment");
+        loop = distributeTensorCore(g, tid, threads, mmaChains, fault == "bad-fragment");
       else if (std::optional<SplitSum> s = matchSplitSum(g, threads))
         loop = distributeSplitSum(g, *s, tid, threads);
       else
@@ -1099,6 +1124,10 @@ struct TTTDistributeToThreadsPass
     if (!fault.empty() && fault != "drop-barrier" && fault != "bad-fragment" &&
         fault != "drop-fill") {
       getOperation().emitError("ttt-distribute-to-threads: unknown fault '") << fault << "'";
+      return signalPassFailure();
+    }
+    if (mmaChains < 1 || mmaChains > 3) {
+      getOperation().emitError("ttt-distribute-to-threads: mma-chains must be 1, 2 or 3");
       return signalPassFailure();
     }
     if (threads < 1 || threads > 1024) {

@@ -256,13 +256,24 @@ struct TTTEmulateGPUPass : ttt::impl::TTTEmulateGPUBase<TTTEmulateGPUPass> {
     for (Value v : {gs.x, gs.y, gs.z, bs.x, bs.y, bs.z})
       captured.insert(v);
 
-    // Launch site: each captured value stored in a slot, the context an
-    // array of slot pointers.
-    Value count = LLVM::ConstantOp::create(b, loc, b.getI64Type(), captured.size());
+    // Constants (hoisted out of the launch by canonicalization) are cloned
+    // into the kernel, as GPU kernel outlining sinks them.
+    IRMapping map;
+    SmallVector<Value> passed;
+    for (Value v : captured) {
+      Operation *def = v.getDefiningOp();
+      if (def && def->hasTrait<OpTrait::ConstantLike>() && def->getNumResults() == 1 &&
+          !llvm::is_contained({gs.x, gs.y, gs.z, bs.x, bs.y, bs.z}, v))
+        map.map(v, kb.clone(*def)->getResult(0));
+      else
+        passed.push_back(v);
+    }
+    // Launch site: each other captured value stored in a slot, the context
+    // an array of slot pointers.
+    Value count = LLVM::ConstantOp::create(b, loc, b.getI64Type(), passed.size());
     Value ctxArr = LLVM::AllocaOp::create(b, loc, ptrT, ptrT, count);
     Value one = LLVM::ConstantOp::create(b, loc, b.getI64Type(), 1);
-    IRMapping map;
-    for (auto [k, v] : llvm::enumerate(captured)) {
+    for (auto [k, v] : llvm::enumerate(passed)) {
       Type st = slotType(v.getType());
       if (!st)
         return launch.emitError("ttt-emulate-gpu: cannot pass a value of type ")

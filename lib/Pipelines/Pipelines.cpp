@@ -123,6 +123,7 @@ void ttt::buildGPUKernelPipeline(OpPassManager &pm, const PipelineOptions &opts)
     d.threads = opts.gpuThreads;
     d.sharedKB = opts.gpuSharedKB;
     d.tensorCores = opts.gpuTensorCores;
+    d.mmaChains = opts.gpuMmaChains;
     if (opts.gpuFault == "drop-barrier" || opts.gpuFault == "bad-fragment" ||
         opts.gpuFault == "drop-fill")
       d.fault = opts.gpuFault;

@@ -63,7 +63,8 @@ bool parseStage(const std::string &n, Stage &s) {
 /// (threads per program; 1: one-thread programs), schedule=alap|asap|none
 /// (the chunk step's order for barriers), check-races (report
 /// shared-memory accesses of two threads between barriers), tensor-cores=0|1
-/// (matmuls on tensor cores, default 1), and, for tests only,
+/// (matmuls on tensor cores, default 1), mma-chains=1|2|3 (independent
+/// accumulators per tensor-core tile, default 1), and, for tests only,
 /// fault=short-grid|drop-barrier|bad-fragment|column-offset|drop-fill (a known
 /// mapping bug the
 /// emulation must catch).
@@ -109,6 +110,12 @@ bool parseTarget(const std::string &t, PipelineOptions &o, std::string &error) {
       o.gpuSchedule = opt.substr(9);
     } else if (opt == "tensor-cores=0" || opt == "tensor-cores=1") {
       o.gpuTensorCores = opt.back() == '1';
+    } else if (opt.rfind("mma-chains=", 0) == 0) {
+      if (opt != "mma-chains=1" && opt != "mma-chains=2" && opt != "mma-chains=3") {
+        error = "target '" + t + "': mma-chains must be 1, 2 or 3";
+        return false;
+      }
+      o.gpuMmaChains = opt.back() - '0';
     } else if (opt.rfind("threads=", 0) == 0) {
       char *end = nullptr;
       long long n = std::strtoll(opt.c_str() + 8, &end, 10);
@@ -123,7 +130,7 @@ bool parseTarget(const std::string &t, PipelineOptions &o, std::string &error) {
       o.gpuFault = opt.substr(6);
     } else {
       error = "target '" + t + "': unknown option '" + opt +
-              "' (expected threads=N, column-blocks=N, schedule=alap|asap|none, check-races, tensor-cores=0, fault=short-grid|drop-barrier|bad-fragment|column-offset|drop-fill)";
+              "' (expected threads=N, column-blocks=N, schedule=alap|asap|none, check-races, tensor-cores=0, mma-chains=1|2|3, fault=short-grid|drop-barrier|bad-fragment|column-offset|drop-fill)";
       return false;
     }
   }

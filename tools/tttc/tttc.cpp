@@ -49,6 +49,7 @@ const char *kUsage = R"(usage:
       --target: cpu; cuda (a GPU through the CUDA driver); cuda-emu (the GPU
       kernel IR run on the CPU). Options comma-separated after a colon:
       threads=N (per program, default 512), tensor-cores=0|1,
+      mma-chains=1|2|3 (independent accumulators per tensor-core tile),
       column-blocks=N (N programs per (batch, head), each owning D/N
       columns of the state: for small B*H; an error for layers whose
       state columns are reduced over, e.g. by a layer norm; the cpu target
