@@ -54,6 +54,8 @@ struct PipelineOptions {
   bool emuCheckRaces = false; // cuda-emu: report unsynchronised shared accesses
   bool gpuTensorCores = true; // f32 matmuls on tensor cores (3xTF32)
   int64_t gpuMmaChains = 1;    // independent accumulators per tensor-core tile
+  int64_t gpuMinPrograms = 2;  // PTX: registers budgeted for this many blocks per SM
+  bool gpuStaticRounds = false; // distributed loops: static rounds (else strided)
   /// Chunk steps level-ordered so that chains share barriers
   /// (ttt-schedule-for-barriers): "alap", "asap" or "none".
   std::string gpuSchedule = "alap";

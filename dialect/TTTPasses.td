@@ -249,6 +249,16 @@ def TTTDistributeToThreads : Pass<"ttt-distribute-to-threads", "ModuleOp"> {
     to 115 (one program per SM instead of two); which pays is for a GPU to
     tell (bench/gpu/run.sh times mc2 and mc3 beside the default).
 
+    With `static-rounds`, a loop over a static number of points P runs
+    ceil(P / threads) rounds, point k * threads + tid in round k (the last
+    round guarded when threads do not divide P) instead of striding from
+    tid by the block size: LLVM unrolls it and each index's thread part
+    is loop-invariant, which removes the per-point division and remainder
+    (about 30% fewer SASS instructions per chunk for TTT-Linear at D=64),
+    but LLVM hoists those parts out of the chunk loop, which costs
+    registers (115 instead of 61 at 512 threads; with the occupancy hint
+    64 and spills). Off by default until a GPU says which is faster.
+
     With `pad-rows`, a shared buffer whose row stride is a multiple of 32
     bytes (a column of consecutive rows in one bank) is stored with 16 more
     bytes per row, when every use indexes it (loads, stores, linalg ops,
@@ -271,6 +281,9 @@ def TTTDistributeToThreads : Pass<"ttt-distribute-to-threads", "ModuleOp"> {
            "independent accumulators per tensor-core tile: 1 (the 3xTF32 "
            "products chained), 2 (the two corrections apart), 3 (each product "
            "apart)">,
+    Option<"staticRounds", "static-rounds", "bool", "false",
+           "loops over a static number of points run static rounds (point "
+           "k * threads + tid in round k); else they stride by the block size">,
     Option<"padRows", "pad-rows", "bool", "true",
            "pad shared buffers' rows against bank conflicts">,
     Option<"fault", "fault", "std::string", "\"\"",
@@ -330,6 +343,31 @@ def TTTContractFloatOps : Pass<"ttt-contract-float-ops", "ModuleOp"> {
     no FMA at all. Contraction only drops an intermediate rounding; no
     reassociation or other fast-math freedom is granted.
   }];
+}
+
+def TTTOccupancyHint : Pass<"ttt-occupancy-hint", "ModuleOp"> {
+  let summary = "Ask ptxas for registers that let several programs share an SM";
+  let description = [{
+    After kernel outlining: for each `gpu.launch_func` with constant block
+    size and dynamic shared memory, if `programs` blocks fit on one SM by
+    threads (`max-threads-per-sm`) and shared memory (`shared-kb-per-sm`,
+    with the 1 KB each block reserves), its kernel gets
+    `nvvm.minctasm = programs` (PTX `.minnctapersm`), so that ptxas keeps
+    the registers per thread within 65536 / (programs x threads) (64 at
+    512 threads and 2 programs). Without it, ptxas may take up to
+    65536 / threads and leave room for one block: the GPU then idles while
+    the block waits at each of the chunk step's barriers. Kernels whose
+    shared memory admits one block are left alone.
+  }];
+  let options = [
+    Option<"programs", "programs", "int64_t", "2",
+           "blocks per SM to budget registers for (< 2: no hint)">,
+    Option<"sharedKBPerSM", "shared-kb-per-sm", "int64_t", "228",
+           "shared memory of one SM (KB): 228 on sm_90, 164 on sm_80">,
+    Option<"maxThreadsPerSM", "max-threads-per-sm", "int64_t", "2048",
+           "resident threads of one SM">
+  ];
+  let dependentDialects = ["::mlir::gpu::GPUDialect"];
 }
 
 def TTTExternDynamicSharedMemory : Pass<"ttt-extern-dynamic-shared-memory", "ModuleOp"> {

@@ -242,8 +242,15 @@ IRMapping clonePayload(OpBuilder &b, Location loc, linalg::GenericOp g, ArrayRef
 }
 
 /// Rewrites `g` as a loop over its parallel points, point p run by thread
-/// p mod `nthreads`; the reductions of a point run in order in its thread.
-scf::ForOp distribute(linalg::GenericOp g, Value tid, Value nthreads, LoopInfo &info) {
+/// p mod `threads`; the reductions of a point run in order in its thread.
+/// With a static point count the loop runs a static number of rounds
+/// (point k * threads + tid in round k, the last round guarded when the
+/// threads do not divide the points): LLVM unrolls it, and the thread's
+/// part of each index becomes loop-invariant (hoisted out of the chunk
+/// loop) with constant offsets per round. Otherwise the loop strides from
+/// tid by the block size `bdim`.
+scf::ForOp distribute(linalg::GenericOp g, Value tid, Value bdim, int64_t threads,
+                      bool staticRounds, LoopInfo &info) {
   OpBuilder b(g);
   Location loc = g.getLoc();
   SmallVector<Range> ranges = cast<linalg::LinalgOp>(g.getOperation()).createLoopRanges(b, loc);
@@ -265,11 +272,32 @@ scf::ForOp distribute(linalg::GenericOp g, Value tid, Value nthreads, LoopInfo &
   Value total = arith::ConstantIndexOp::create(b, loc, staticTotal);
   if (dynTotal)
     total = staticTotal == 1 ? dynTotal : arith::MulIOp::create(b, loc, dynTotal, total);
-  auto loop = scf::ForOp::create(b, loc, tid, total, nthreads);
+  scf::ForOp loop;
+  Value point;
+  if (!dynTotal && staticRounds) {
+    int64_t rounds = (staticTotal + threads - 1) / threads;
+    loop = scf::ForOp::create(b, loc, arith::ConstantIndexOp::create(b, loc, 0),
+                              arith::ConstantIndexOp::create(b, loc, rounds),
+                              arith::ConstantIndexOp::create(b, loc, 1));
+    b.setInsertionPointToStart(loop.getBody());
+    point = arith::AddIOp::create(
+        b, loc,
+        arith::MulIOp::create(b, loc, loop.getInductionVar(),
+                              arith::ConstantIndexOp::create(b, loc, threads)),
+        tid);
+    if (staticTotal % threads) {
+      Value in = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, point, total);
+      auto guard = scf::IfOp::create(b, loc, in, /*withElseRegion=*/false);
+      b.setInsertionPoint(guard.getThenRegion().front().getTerminator());
+    }
+  } else {
+    loop = scf::ForOp::create(b, loc, tid, total, bdim);
+    b.setInsertionPointToStart(loop.getBody());
+    point = loop.getInductionVar();
+  }
   loop->setAttr(kDistributed, b.getUnitAttr());
-  b.setInsertionPointToStart(loop.getBody());
   SmallVector<Value> iv(its.size());
-  Value rem = loop.getInductionVar();
+  Value rem = point;
   for (int k = int(par.size()) - 1; k >= 0; --k) {
     unsigned d = par[k];
     if (k == 0) {
@@ -891,8 +919,9 @@ void fuseAdjacentLoops(gpu::LaunchOp launch, Distributor &dist) {
                   info->sizes.size() == firstInfo->sizes.size() &&
                   llvm::all_of(llvm::zip(info->sizes, firstInfo->sizes),
                                [](auto p) { return sameIndex(std::get<0>(p), std::get<1>(p)); }) &&
-                  loop.getLowerBound() == first.getLowerBound() &&
-                  loop.getStep() == first.getStep();
+                  sameIndex(loop.getLowerBound(), first.getLowerBound()) &&
+                  sameIndex(loop.getUpperBound(), first.getUpperBound()) &&
+                  sameIndex(loop.getStep(), first.getStep());
       if (!same) {
         first = loop;
         firstInfo = info;
@@ -1085,7 +1114,7 @@ struct TTTDistributeToThreadsPass
       else if (std::optional<SplitSum> s = matchSplitSum(g, threads))
         loop = distributeSplitSum(g, *s, tid, threads);
       else
-        loop = distribute(g, tid, bdim, info);
+        loop = distribute(g, tid, bdim, threads, staticRounds, info);
       dist.loops[loop] = std::move(info);
     }
     Distributor::State st;

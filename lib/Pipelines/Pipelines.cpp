@@ -124,6 +124,7 @@ void ttt::buildGPUKernelPipeline(OpPassManager &pm, const PipelineOptions &opts)
     d.sharedKB = opts.gpuSharedKB;
     d.tensorCores = opts.gpuTensorCores;
     d.mmaChains = opts.gpuMmaChains;
+    d.staticRounds = opts.gpuStaticRounds;
     if (opts.gpuFault == "drop-barrier" || opts.gpuFault == "bad-fragment" ||
         opts.gpuFault == "drop-fill")
       d.fault = opts.gpuFault;
@@ -166,6 +167,19 @@ int64_t ttt::sharedKBForArch(const std::string &arch) {
   return 48;
 }
 
+namespace {
+/// Shared memory of one SM (KB), as the CUDA occupancy calculator has it.
+int64_t smSharedKBForArch(const std::string &arch) {
+  if (arch.rfind("sm_90", 0) == 0 || arch.rfind("sm_10", 0) == 0)
+    return 228;
+  if (arch == "sm_80" || arch == "sm_87")
+    return 164;
+  if (arch == "sm_86" || arch == "sm_89" || arch.rfind("sm_12", 0) == 0)
+    return 100;
+  return 64;
+}
+} // namespace
+
 void ttt::buildPTXPipeline(OpPassManager &pm, const PipelineOptions &opts,
                            const std::string &arch) {
   PipelineOptions kernelOpts = opts;
@@ -176,6 +190,10 @@ void ttt::buildPTXPipeline(OpPassManager &pm, const PipelineOptions &opts,
   // parameters are the layer's buffers alone.
   pm.addPass(createGpuLaunchSinkIndexComputationsPass());
   pm.addPass(createGpuKernelOutliningPass());
+  ttt::TTTOccupancyHintOptions occ;
+  occ.programs = opts.gpuMinPrograms;
+  occ.sharedKBPerSM = smSharedKBForArch(arch);
+  pm.addPass(ttt::createTTTOccupancyHint(occ));
   GpuNVVMAttachTargetOptions t;
   t.chip = arch;
   t.features = "+ptx80";

@@ -64,10 +64,12 @@ bool parseStage(const std::string &n, Stage &s) {
 /// (the chunk step's order for barriers), check-races (report
 /// shared-memory accesses of two threads between barriers), tensor-cores=0|1
 /// (matmuls on tensor cores, default 1), mma-chains=1|2|3 (independent
-/// accumulators per tensor-core tile, default 1), and, for tests only,
-/// fault=short-grid|drop-barrier|bad-fragment|column-offset|drop-fill (a known
-/// mapping bug the
-/// emulation must catch).
+/// accumulators per tensor-core tile, default 1), rounds=static|strided
+/// (distributed loops, default strided), min-programs=N (PTX: registers
+/// budgeted for N blocks per SM where they fit, default 2; 1: no budget),
+/// and, for tests only,
+/// fault=short-grid|drop-barrier|bad-fragment|column-offset|drop-fill (a
+/// known mapping bug the emulation must catch).
 bool parseTarget(const std::string &t, PipelineOptions &o, std::string &error) {
   if (t == "cpu")
     return true;
@@ -110,6 +112,16 @@ bool parseTarget(const std::string &t, PipelineOptions &o, std::string &error) {
       o.gpuSchedule = opt.substr(9);
     } else if (opt == "tensor-cores=0" || opt == "tensor-cores=1") {
       o.gpuTensorCores = opt.back() == '1';
+    } else if (opt == "rounds=static" || opt == "rounds=strided") {
+      o.gpuStaticRounds = opt == "rounds=static";
+    } else if (opt.rfind("min-programs=", 0) == 0) {
+      char *end = nullptr;
+      long long n = std::strtoll(opt.c_str() + 13, &end, 10);
+      if (!*(opt.c_str() + 13) || *end || n < 1 || n > 32) {
+        error = "target '" + t + "': min-programs must be an integer in [1, 32]";
+        return false;
+      }
+      o.gpuMinPrograms = n;
     } else if (opt.rfind("mma-chains=", 0) == 0) {
       if (opt != "mma-chains=1" && opt != "mma-chains=2" && opt != "mma-chains=3") {
         error = "target '" + t + "': mma-chains must be 1, 2 or 3";
@@ -130,7 +142,7 @@ bool parseTarget(const std::string &t, PipelineOptions &o, std::string &error) {
       o.gpuFault = opt.substr(6);
     } else {
       error = "target '" + t + "': unknown option '" + opt +
-              "' (expected threads=N, column-blocks=N, schedule=alap|asap|none, check-races, tensor-cores=0, mma-chains=1|2|3, fault=short-grid|drop-barrier|bad-fragment|column-offset|drop-fill)";
+              "' (expected threads=N, column-blocks=N, schedule=alap|asap|none, check-races, tensor-cores=0, mma-chains=1|2|3, rounds=static|strided, min-programs=N, fault=short-grid|drop-barrier|bad-fragment|column-offset|drop-fill)";
       return false;
     }
   }

@@ -2,6 +2,7 @@
 // RUN: ttt-opt %s --ttt-distribute-to-threads="threads=64 tensor-cores=0 shared-kb=2 pad-rows=0" 2>&1 | FileCheck %s --check-prefix=SMALL
 // RUN: ttt-opt %s --ttt-distribute-to-threads="threads=64 tensor-cores=0 fault=drop-barrier pad-rows=0" | FileCheck %s --check-prefix=FAULT
 // RUN: ttt-opt %s --ttt-distribute-to-threads="threads=64 pad-rows=0" | FileCheck %s --check-prefix=TC
+// RUN: ttt-opt %s --ttt-distribute-to-threads="threads=96 tensor-cores=0 pad-rows=0 static-rounds=1" | FileCheck %s --check-prefix=STATIC
 
 // RUN: ttt-opt %s --ttt-distribute-to-threads="threads=64 tensor-cores=0" | FileCheck %s --check-prefix=PAD
 
@@ -87,6 +88,22 @@
 // SMALL: %[[BASE:.*]] = arith.muli %[[PROG]], %c1024
 // SMALL: %[[OFF:.*]] = arith.addi %[[BASE]], %c0
 // SMALL: memref.view %[[SCRATCH]][%[[OFF]]][] : memref<?xi8> to memref<16x16xf32>
+
+// With static-rounds, 256 points on 96 threads: 3 rounds, point k * 96 + tid
+// in round k, the last round guarded; loops over the same points still fuse.
+// STATIC-LABEL: func.func @chain(
+// STATIC: threads(%[[TX:[^,]*]], {{.*}}) in (%{{[^ ]*}} = %c96,
+// STATIC: scf.for %[[K:[^ ]*]] = %c0{{[_0-9]*}} to %c3{{[_0-9]*}} step %c1{{[_0-9]*}} {
+// STATIC:   %[[M:.*]] = arith.muli %[[K]], %c96
+// STATIC:   %[[P:.*]] = arith.addi %[[M]], %[[TX]] : index
+// STATIC:   %[[IN:.*]] = arith.cmpi ult, %[[P]], %c256
+// STATIC:   scf.if %[[IN]] {
+// STATIC:     arith.remui %[[P]], %c16
+// STATIC:     memref.store
+// STATIC:   scf.if
+// STATIC:     math.exp
+// STATIC:   } {ttt.distributed}
+// STATIC: gpu.barrier
 
 // FAULT-LABEL: func.func @chain(
 // FAULT: memref.store %cst
