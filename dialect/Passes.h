@@ -21,6 +21,7 @@ namespace bufferization { class BufferizationDialect; }
 namespace affine { class AffineDialect; }
 namespace LLVM { class LLVMDialect; }
 namespace nvgpu { class NVGPUDialect; }
+namespace NVVM { class NVVMDialect; }
 namespace vector { class VectorDialect; }
 class RewritePatternSet;
 class TypeConverter;
@@ -55,7 +56,14 @@ struct PipelineOptions {
   bool gpuTensorCores = true; // f32 matmuls on tensor cores (3xTF32)
   int64_t gpuMmaChains = 1;    // independent accumulators per tensor-core tile
   int64_t gpuMinPrograms = 2;  // PTX: registers budgeted for this many blocks per SM
-  bool gpuStaticRounds = false; // distributed loops: static rounds (else strided)
+  // How a block's threads walk a step's points (ttt-distribute-to-threads
+  // static-rounds, row-warps; ttt-thread-id-per-iteration): together they
+  // take TTT-Linear's kernel (D=64, sm_90a) from 2048 to 1704 SASS
+  // instructions and from 27 to 17 block barriers at 61 registers; each
+  // alone costs registers (bench/RESULTS.md, session 5).
+  bool gpuStaticRounds = true;    // loops over static point counts: static rounds
+  bool gpuRowWarps = true;        // row-wise elementwise steps: a row per warp
+  bool gpuTidPerIteration = true; // PTX: thread id re-read in each chunk step
   /// Chunk steps level-ordered so that chains share barriers
   /// (ttt-schedule-for-barriers): "alap", "asap" or "none".
   std::string gpuSchedule = "alap";

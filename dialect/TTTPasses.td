@@ -253,11 +253,22 @@ def TTTDistributeToThreads : Pass<"ttt-distribute-to-threads", "ModuleOp"> {
     ceil(P / threads) rounds, point k * threads + tid in round k (the last
     round guarded when threads do not divide P) instead of striding from
     tid by the block size: LLVM unrolls it and each index's thread part
-    is loop-invariant, which removes the per-point division and remainder
-    (about 30% fewer SASS instructions per chunk for TTT-Linear at D=64),
-    but LLVM hoists those parts out of the chunk loop, which costs
-    registers (115 instead of 61 at 512 threads; with the occupancy hint
-    64 and spills). Off by default until a GPU says which is faster.
+    is loop-invariant, which removes the per-point division and remainder.
+    LLVM then hoists those parts out of the chunk loop, which costs
+    registers (TTT-Linear at D=64: 115 instead of 61 at 512 threads)
+    unless the PTX pipeline re-reads the thread id in each chunk step
+    (`ttt-thread-id-per-iteration`), as it does by default.
+
+    With `row-warps`, an elementwise op over [R, C] points with C a multiple
+    of 32 (or C = 1, or [R]) and at least a row per warp runs row
+    warp + i W in round i on a block of W warps, columns lane + 32 j of it
+    (lane 0 alone where C = 1); a split sum with a warp per point maps its
+    points the same way. The accesses of such loops to a row are then all
+    in one warp: between them a warp barrier (`nvvm.bar.warp.sync -1`)
+    takes the place of a block barrier (where two steps touch an element
+    from the same thread, neither is needed). A layer norm's sums, scalings
+    and gradient become warp-local: TTT-Linear's kernel (D=64) goes from 27
+    block barriers to 17 and 4 warp barriers.
 
     With `pad-rows`, a shared buffer whose row stride is a multiple of 32
     bytes (a column of consecutive rows in one bank) is stored with 16 more
@@ -269,7 +280,8 @@ def TTTDistributeToThreads : Pass<"ttt-distribute-to-threads", "ModuleOp"> {
     `fault` injects a known bug for the tests that prove the emulation
     catches it: "drop-barrier" leaves out the barrier before the first
     tensor-core matmul (else the first reduction) inside the chunk loop; "bad-fragment" loads the A fragment of
-    the tensor-core matmuls in the wrong register order.
+    the tensor-core matmuls in the wrong register order; "drop-warp-sync"
+    leaves out the first warp barrier inside the chunk loop (row-warps).
   }];
   let options = [
     Option<"threads", "threads", "int64_t", "512", "threads per block">,
@@ -281,17 +293,23 @@ def TTTDistributeToThreads : Pass<"ttt-distribute-to-threads", "ModuleOp"> {
            "independent accumulators per tensor-core tile: 1 (the 3xTF32 "
            "products chained), 2 (the two corrections apart), 3 (each product "
            "apart)">,
+    Option<"rowWarps", "row-warps", "bool", "false",
+           "elementwise ops over rows of 32k columns (or one) run a row per "
+           "warp, as the split sums do, with warp barriers between row-wise "
+           "steps">,
     Option<"staticRounds", "static-rounds", "bool", "false",
            "loops over a static number of points run static rounds (point "
            "k * threads + tid in round k); else they stride by the block size">,
     Option<"padRows", "pad-rows", "bool", "true",
            "pad shared buffers' rows against bank conflicts">,
     Option<"fault", "fault", "std::string", "\"\"",
-           "testing only: inject a bug (drop-barrier, bad-fragment, drop-fill)">
+           "testing only: inject a bug (drop-barrier, bad-fragment, drop-fill, "
+           "drop-warp-sync)">
   ];
   let dependentDialects = ["::mlir::gpu::GPUDialect", "::mlir::scf::SCFDialect",
                            "::mlir::memref::MemRefDialect", "::mlir::affine::AffineDialect",
-                           "::mlir::nvgpu::NVGPUDialect", "::mlir::vector::VectorDialect"];
+                           "::mlir::nvgpu::NVGPUDialect", "::mlir::vector::VectorDialect",
+                           "::mlir::NVVM::NVVMDialect"];
 }
 
 def TTTEmulateGPU : Pass<"ttt-emulate-gpu", "ModuleOp"> {
@@ -368,6 +386,21 @@ def TTTOccupancyHint : Pass<"ttt-occupancy-hint", "ModuleOp"> {
            "resident threads of one SM">
   ];
   let dependentDialects = ["::mlir::gpu::GPUDialect"];
+}
+
+def TTTThreadIdPerIteration : Pass<"ttt-thread-id-per-iteration", "ModuleOp"> {
+  let summary = "Re-read the thread id in each iteration of a kernel's chunk loop";
+  let description = [{
+    On outlined kernels (`gpu.func`), before the NVVM lowering: inside each
+    outermost `scf.for` of the kernel body that contains a barrier, uses of
+    `gpu.thread_id x` take a value read at the top of the iteration by an
+    inline `mov.u32 %0, %tid.x` with side effects, which LLVM neither
+    hoists nor merges. What is computed from the thread id (row and lane
+    parts, per-buffer addresses) is then recomputed in each iteration
+    rather than hoisted out of the loop by LICM and held in registers for
+    the whole kernel.
+  }];
+  let dependentDialects = ["::mlir::LLVM::LLVMDialect", "::mlir::arith::ArithDialect"];
 }
 
 def TTTExternDynamicSharedMemory : Pass<"ttt-extern-dynamic-shared-memory", "ModuleOp"> {

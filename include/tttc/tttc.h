@@ -75,7 +75,8 @@ typedef struct {
                             "cuda-emu[:options]"; options: threads=N, column-blocks=N
                             (cuda's default "auto": chosen per launch from B*H and the
                             device, where the layer allows it), tensor-cores=0|1, mma-chains=1|2|3,
-                            rounds=strided|static, min-programs=N
+                            rounds=static|strided, row-warps=1|0, tid-per-chunk=1|0,
+                            min-programs=N
                             (cuda-emu also check-races) */
   const char *io_dtype;  /* per-token inputs and readouts: "f32" (NULL), "bf16", "f16";
                             states, parameters and arithmetic stay float32 */

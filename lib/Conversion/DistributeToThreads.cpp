@@ -12,6 +12,7 @@
 #include "mlir/Dialect/Affine/IR/AffineOps.h"
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
+#include "mlir/Dialect/LLVMIR/NVVMDialect.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/Linalg/Transforms/Transforms.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
@@ -173,6 +174,13 @@ struct LoopInfo {
   Value total;
   SmallVector<Value> sizes;
   DenseMap<Operation *, SmallVector<int>> signature; // load/store -> dims
+  /// Row-to-warp mappings (0: points strided over the threads). With W
+  /// warps, row r (dimension 0) belongs to warp r mod W; dimension 1 (the
+  /// columns, or a split sum's terms) to lane c mod 32 where an index uses
+  /// it, else to lane 0 for the accesses in `lane0` and to any lane of the
+  /// warp for the others (a row's value read by all its lanes).
+  int64_t warps = 0;
+  DenseSet<Operation *> lane0;
 };
 
 bool sameIndex(Value a, Value b) {
@@ -369,6 +377,100 @@ scf::ForOp distribute(linalg::GenericOp g, Value tid, Value bdim, int64_t thread
   return loop;
 }
 
+/// Whether `g` suits a row-to-warp mapping on `warps` warps: elementwise
+/// (no reductions) over static [R, C] points with C a multiple of 32
+/// (lanes take columns) or C = 1, or over [R] (lane 0 takes the row), and
+/// at least a row per warp.
+bool suitsRows(linalg::GenericOp g, int64_t warps) {
+  if (!warps || g.getNumReductionLoops() || g.getNumLoops() < 1 || g.getNumLoops() > 2)
+    return false;
+  SmallVector<int64_t> bounds = g.getStaticLoopRanges();
+  if (llvm::any_of(bounds, ShapedType::isDynamic) || bounds[0] < warps)
+    return false;
+  return bounds.size() == 1 || bounds[1] == 1 || bounds[1] % 32 == 0;
+}
+
+/// Rewrites the elementwise `g` so that warp w runs rows w, w + W, ... and,
+/// within a row, lane l columns l, l + 32, ... (or lane 0 the row's one
+/// point): a row's elements stay in one warp, as in a split sum's rows, so
+/// that row-wise steps (a layer norm's sums and scalings) need only warp
+/// barriers between them.
+scf::ForOp distributeRows(linalg::GenericOp g, Value warp, Value lane, int64_t warps,
+                          LoopInfo &info) {
+  OpBuilder b(g);
+  Location loc = g.getLoc();
+  auto c = [&](OpBuilder &bb, int64_t v) {
+    return arith::ConstantIndexOp::create(bb, loc, v).getResult();
+  };
+  SmallVector<int64_t> bounds = g.getStaticLoopRanges();
+  int64_t R = bounds[0], C = bounds.size() > 1 ? bounds[1] : 1;
+  // Static trip counts (LLVM unrolls them): round i is row warp + i W,
+  // round j of a row column lane + 32 j.
+  auto loop = scf::ForOp::create(b, loc, c(b, 0), c(b, (R + warps - 1) / warps), c(b, 1));
+  loop->setAttr(kDistributed, b.getUnitAttr());
+  OpBuilder ib = OpBuilder::atBlockBegin(loop.getBody());
+  Value row = arith::AddIOp::create(
+      ib, loc, warp, arith::MulIOp::create(ib, loc, loop.getInductionVar(), c(ib, warps)));
+  SmallVector<Value> iv = {row};
+  bool lane0 = C == 1;
+  Value cond;
+  if (R % warps)
+    cond = arith::CmpIOp::create(ib, loc, arith::CmpIPredicate::ult, row, c(ib, R));
+  if (lane0) {
+    Value first = arith::CmpIOp::create(ib, loc, arith::CmpIPredicate::eq, lane, c(ib, 0));
+    cond = cond ? arith::AndIOp::create(ib, loc, cond, first).getResult() : first;
+  }
+  if (cond) {
+    auto ifOp = scf::IfOp::create(ib, loc, cond, /*withElseRegion=*/false);
+    ib.setInsertionPoint(ifOp.getThenRegion().front().getTerminator());
+  }
+  if (lane0) {
+    if (bounds.size() > 1)
+      iv.push_back(c(ib, 0));
+  } else {
+    auto cols = scf::ForOp::create(ib, loc, c(ib, 0), c(ib, C / 32), c(ib, 1));
+    ib = OpBuilder::atBlockBegin(cols.getBody());
+    iv.push_back(arith::AddIOp::create(
+        ib, loc, lane, arith::MulIOp::create(ib, loc, cols.getInductionVar(), c(ib, 32))));
+  }
+  SmallVector<Value> outs;
+  SmallVector<SmallVector<Value>> outIdx;
+  for (OpOperand &init : g.getDpsInitsMutable()) {
+    outIdx.push_back(applyMap(ib, loc, g.getMatchingIndexingMap(&init), iv));
+    outs.push_back(g.payloadUsesValueFromOperand(&init)
+                       ? memref::LoadOp::create(ib, loc, init.get(), outIdx.back()).getResult()
+                       : Value());
+  }
+  IRMapping m = clonePayload(ib, loc, g, iv, outs);
+  for (auto [k, init] : llvm::enumerate(g.getDpsInitsMutable()))
+    memref::StoreOp::create(ib, loc, m.lookupOrDefault(g.getBody()->getTerminator()->getOperand(k)),
+                            init.get(), outIdx[k]);
+  info.total = c(b, R * C);
+  info.sizes = {c(b, R), c(b, C)};
+  info.warps = warps;
+  DenseMap<Value, int> dim;
+  for (auto [k, v] : llvm::enumerate(iv))
+    if (!getConstantIntValue(v))
+      dim[v] = int(k);
+  loop.getBody()->walk([&](Operation *op) {
+    ValueRange idx;
+    if (auto l = dyn_cast<memref::LoadOp>(op))
+      idx = l.getIndices();
+    else if (auto st = dyn_cast<memref::StoreOp>(op))
+      idx = st.getIndices();
+    else
+      return;
+    SmallVector<int> sig;
+    for (Value i : idx)
+      sig.push_back(dim.count(i) ? dim.lookup(i) : -1);
+    info.signature[op] = sig;
+    if (lane0)
+      info.lane0.insert(op);
+  });
+  g.erase();
+  return loop;
+}
+
 /// For a sum over one reduction dimension with fewer points than threads
 /// (row sums of a chunk: 16 points, 64+ terms): the summand, the operation
 /// adding it to the output, and the group size G (a power of two, at most
@@ -415,7 +517,7 @@ std::optional<SplitSum> matchSplitSum(linalg::GenericOp g, int64_t threads) {
 /// the group's first thread adds the total to the output. All threads run
 /// the same number of rounds (the shuffles need the whole warp).
 scf::ForOp distributeSplitSum(linalg::GenericOp g, SplitSum s, Value tid,
-                              int64_t threads) {
+                              int64_t threads, LoopInfo &info) {
   OpBuilder b(g);
   Location loc = g.getLoc();
   auto c = [&](int64_t v) { return arith::ConstantIndexOp::create(b, loc, v).getResult(); };
@@ -477,6 +579,32 @@ scf::ForOp distributeSplitSum(linalg::GenericOp g, SplitSum s, Value tid,
     SmallVector<Value> idx = applyMap(ib, loc, g.getMatchingIndexingMap(&init), iv);
     Value old = memref::LoadOp::create(ib, loc, init.get(), idx);
     memref::StoreOp::create(ib, loc, arith::AddFOp::create(ib, loc, old, sum), init.get(), idx);
+  }
+  // With whole warps per point and every round full, point p is warp
+  // p mod W's, its term t lane t mod 32's, its output lane 0's: recorded
+  // for the row-to-warp barrier rules (one parallel dimension only).
+  int64_t warps = threads / 32;
+  if (s.group == 32 && s.points % warps == 0 && g.getNumParallelLoops() == 1) {
+    unsigned parDim = redDim == 0 ? 1 : 0;
+    b.setInsertionPoint(loop);
+    info.total = c(s.points * s.extent);
+    info.sizes = {c(s.points), c(s.extent)};
+    info.warps = warps;
+    loop.getBody()->walk([&](Operation *op) {
+      ValueRange idx;
+      if (auto l = dyn_cast<memref::LoadOp>(op))
+        idx = l.getIndices();
+      else if (auto st = dyn_cast<memref::StoreOp>(op))
+        idx = st.getIndices();
+      else
+        return;
+      SmallVector<int> sig;
+      for (Value i : idx)
+        sig.push_back(i == iv[parDim] ? 0 : i == iv[redDim] ? 1 : -1);
+      info.signature[op] = sig;
+      if (ifOp->isAncestor(op))
+        info.lane0.insert(op);
+    });
   }
   g.erase();
   return loop;
@@ -652,6 +780,10 @@ struct Access {
   bool write;
   const LoopInfo *loop; // null: not in a distributed loop (every thread)
   SmallVector<int> signature;
+  /// Row-to-warp loops: the index position holding the row (-1: none), and
+  /// the lane: the index position holding the column, -1 for lane 0, -2 for
+  /// any lane of the row's warp.
+  int rowPos = -1, lane = -2;
 };
 
 struct Distributor {
@@ -694,6 +826,18 @@ struct Distributor {
         else
           a.loop = nullptr;
       }
+      if (a.loop && a.loop->warps) {
+        for (auto [pos, d] : llvm::enumerate(a.signature)) {
+          if (d == 0)
+            a.rowPos = a.rowPos == -1 ? int(pos) : -3;
+          if (d == 1)
+            a.lane = int(pos);
+        }
+        if (a.rowPos < 0)
+          a.loop = nullptr; // not tied to a warp
+        else if (a.lane == -2 && a.loop->lane0.contains(o))
+          a.lane = -1;
+      }
       acc.push_back(a);
     };
     op->walk([&](Operation *o) {
@@ -718,6 +862,8 @@ struct Distributor {
   /// distributed loops over the same points, indexing the same view by the
   /// same parallel dimensions.
   static bool sameThread(const Access &a, const Access &b) {
+    if (a.loop && b.loop && (a.loop->warps || b.loop->warps))
+      return sameWarp(a, b) && a.lane >= -1 && a.lane == b.lane;
     if (!a.loop || !b.loop || sameIndexing(a.memref) != sameIndexing(b.memref) ||
         a.signature != b.signature || !samePoints(*a.loop, *b.loop))
       return false;
@@ -729,20 +875,53 @@ struct Distributor {
     return dims.size() == a.signature.size() && dims.size() == a.loop->sizes.size();
   }
 
-  using State = SmallVector<Access>;
+  /// Whether `a` and `b` (in row-to-warp loops with the same warps) touch
+  /// each element from the same warp: they index the same view with the
+  /// loops' row at the same position.
+  static bool sameWarp(const Access &a, const Access &b) {
+    return a.loop && b.loop && a.loop->warps && a.loop->warps == b.loop->warps &&
+           a.rowPos >= 0 && a.rowPos == b.rowPos &&
+           sameIndexing(a.memref) == sameIndexing(b.memref);
+  }
 
-  bool conflicts(const State &st, ArrayRef<Access> acc) const {
+  /// Accesses since the last barrier, and those since the last barrier or
+  /// warp barrier (the latter orders the lanes of each warp).
+  struct State {
+    SmallVector<Access> all, sinceWarpSync;
+    bool empty() const { return all.empty(); }
+    void clear() {
+      all.clear();
+      sinceWarpSync.clear();
+    }
+  };
+  enum class Sync { None, Warp, Block };
+
+  Sync needed(const State &st, ArrayRef<Access> acc) const {
+    auto conflict = [&](const Access &p, const Access &c) {
+      return (p.write || c.write) && overlap(p.root, c.root) && !sameThread(p, c);
+    };
     for (const Access &c : acc)
-      for (const Access &p : st)
-        if ((p.write || c.write) && overlap(p.root, c.root) && !sameThread(p, c))
-          return true;
-    return false;
+      for (const Access &p : st.all)
+        if (conflict(p, c) && !sameWarp(p, c))
+          return Sync::Block;
+    for (const Access &c : acc)
+      for (const Access &p : st.sinceWarpSync)
+        if (conflict(p, c))
+          return Sync::Warp;
+    return Sync::None;
   }
 
   void barrierBefore(Operation *op, State &st) {
     OpBuilder b(op);
     gpu::BarrierOp::create(b, op->getLoc());
     st.clear();
+  }
+
+  void warpBarrierBefore(Operation *op, State &st) {
+    OpBuilder b(op);
+    Value all = arith::ConstantIntOp::create(b, op->getLoc(), b.getI32Type(), -1);
+    NVVM::SyncWarpOp::create(b, op->getLoc(), all);
+    st.sinceWarpSync.clear();
   }
 
   void insertBarriers(Block &block, State &st) {
@@ -765,9 +944,13 @@ struct Distributor {
         continue;
       }
       SmallVector<Access> acc = accessesOf(&op);
-      if (conflicts(st, acc))
+      Sync sync = needed(st, acc);
+      if (sync == Sync::Block)
         barrierBefore(&op, st);
-      st.append(acc.begin(), acc.end());
+      else if (sync == Sync::Warp)
+        warpBarrierBefore(&op, st);
+      st.all.append(acc.begin(), acc.end());
+      st.sinceWarpSync.append(acc.begin(), acc.end());
     }
   }
 };
@@ -915,7 +1098,8 @@ void fuseAdjacentLoops(gpu::LaunchOp launch, Distributor &dist) {
         continue;
       }
       auto loop = cast<scf::ForOp>(op);
-      bool same = first && sameIndex(info->total, firstInfo->total) &&
+      bool same = first && info->warps == firstInfo->warps &&
+                  sameIndex(info->total, firstInfo->total) &&
                   info->sizes.size() == firstInfo->sizes.size() &&
                   llvm::all_of(llvm::zip(info->sizes, firstInfo->sizes),
                                [](auto p) { return sameIndex(std::get<0>(p), std::get<1>(p)); }) &&
@@ -1095,6 +1279,15 @@ struct TTTDistributeToThreadsPass
     }
     Value tid = launch.getThreadIds().x;
     Value bdim = launch.getBlockSize().x;
+    // A thread's warp and lane, shared by the row-to-warp loops (one value
+    // each, so that loops over the same rows can fuse).
+    Value warp, lane;
+    if (rowWarps && threads % 32 == 0) {
+      OpBuilder wb = OpBuilder::atBlockBegin(&entry);
+      Value w = arith::ConstantIndexOp::create(wb, loc, 32);
+      warp = arith::DivUIOp::create(wb, loc, tid, w);
+      lane = arith::RemUIOp::create(wb, loc, tid, w);
+    }
     for (linalg::LinalgOp op : ops) {
       IRRewriter rw(op.getContext());
       linalg::GenericOp g = dyn_cast<linalg::GenericOp>(op.getOperation());
@@ -1112,7 +1305,9 @@ struct TTTDistributeToThreadsPass
       if (tensorCores && threads % 32 == 0 && isTensorCoreMatmul(g))
         loop = distributeTensorCore(g, tid, threads, mmaChains, fault == "bad-fragment");
       else if (std::optional<SplitSum> s = matchSplitSum(g, threads))
-        loop = distributeSplitSum(g, *s, tid, threads);
+        loop = distributeSplitSum(g, *s, tid, threads, info);
+      else if (rowWarps && threads % 32 == 0 && suitsRows(g, threads / 32))
+        loop = distributeRows(g, warp, lane, threads / 32, info);
       else
         loop = distribute(g, tid, bdim, threads, staticRounds, info);
       dist.loops[loop] = std::move(info);
@@ -1121,6 +1316,17 @@ struct TTTDistributeToThreadsPass
     dist.insertBarriers(entry, st);
     fuseAdjacentLoops(launch, dist);
 
+    if (fault == "drop-warp-sync") {
+      // The first warp barrier inside the chunk loop: a lane then reads a
+      // row's value another lane of its warp may not have written yet.
+      NVVM::SyncWarpOp victim;
+      launch.walk([&](NVVM::SyncWarpOp w) {
+        if (!victim && w->getParentOfType<scf::ForOp>())
+          victim = w;
+      });
+      if (victim)
+        victim.erase();
+    }
     if (fault == "drop-barrier") {
       // The barrier before the chunk loop's first tensor-core matmul (else
       // its first reduction): threads then read operands other threads have
@@ -1151,7 +1357,7 @@ struct TTTDistributeToThreadsPass
 
   void runOnOperation() override {
     if (!fault.empty() && fault != "drop-barrier" && fault != "bad-fragment" &&
-        fault != "drop-fill") {
+        fault != "drop-fill" && fault != "drop-warp-sync") {
       getOperation().emitError("ttt-distribute-to-threads: unknown fault '") << fault << "'";
       return signalPassFailure();
     }

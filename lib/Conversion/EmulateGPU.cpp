@@ -14,6 +14,8 @@
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
+#include "mlir/Dialect/LLVMIR/NVVMDialect.h"
+#include "mlir/Dialect/Utils/StaticValueUtils.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/Linalg/Transforms/Transforms.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
@@ -374,6 +376,20 @@ struct TTTEmulateGPUPass : ttt::impl::TTTEmulateGPUBase<TTTEmulateGPUPass> {
         s.getValid().replaceAllUsesWith(
             arith::ConstantIntOp::create(sb, s.getLoc(), sb.getI1Type(), 1).getResult());
         s.erase();
+      }
+    }
+    // Warp barriers (all 32 lanes): collectives too.
+    SmallVector<NVVM::SyncWarpOp> warpSyncs;
+    kernel.walk([&](NVVM::SyncWarpOp w) { warpSyncs.push_back(w); });
+    if (!warpSyncs.empty()) {
+      auto syncFn = declare(module, "tttc_emu_syncwarp", FunctionType::get(ctx, {}, {}));
+      for (NVVM::SyncWarpOp w : warpSyncs) {
+        std::optional<int64_t> mask = getConstantIntValue(w.getMask());
+        if (!mask || int32_t(*mask) != -1)
+          return w.emitError("ttt-emulate-gpu: only whole-warp barriers (mask -1) are emulated");
+        OpBuilder wb(w);
+        func::CallOp::create(wb, w.getLoc(), syncFn, ValueRange{});
+        w.erase();
       }
     }
     SmallVector<gpu::BarrierOp> barriers;

@@ -125,8 +125,9 @@ void ttt::buildGPUKernelPipeline(OpPassManager &pm, const PipelineOptions &opts)
     d.tensorCores = opts.gpuTensorCores;
     d.mmaChains = opts.gpuMmaChains;
     d.staticRounds = opts.gpuStaticRounds;
+    d.rowWarps = opts.gpuRowWarps;
     if (opts.gpuFault == "drop-barrier" || opts.gpuFault == "bad-fragment" ||
-        opts.gpuFault == "drop-fill")
+        opts.gpuFault == "drop-fill" || opts.gpuFault == "drop-warp-sync")
       d.fault = opts.gpuFault;
     pm.addPass(ttt::createTTTDistributeToThreads(d));
     pm.addPass(createCanonicalizerPass());
@@ -194,6 +195,8 @@ void ttt::buildPTXPipeline(OpPassManager &pm, const PipelineOptions &opts,
   occ.programs = opts.gpuMinPrograms;
   occ.sharedKBPerSM = smSharedKBForArch(arch);
   pm.addPass(ttt::createTTTOccupancyHint(occ));
+  if (opts.gpuTidPerIteration)
+    pm.addPass(ttt::createTTTThreadIdPerIteration());
   GpuNVVMAttachTargetOptions t;
   t.chip = arch;
   t.features = "+ptx80";

@@ -52,23 +52,45 @@ tttc_emu_switch:
 constexpr size_t kStackBytes = 512 * 1024;
 
 /// Who wrote and who read an address since accesses were last forgotten
-/// (-1: none; reader -2: several).
+/// (-1: none; reader -2: several). Within a block, warp barriers order the
+/// lanes of a warp: with `warpSyncs` (per warp, how many it has completed),
+/// an earlier access by another lane of the same warp is ordered before
+/// this one when that warp has synchronised since.
 struct Accessors {
   int64_t writer = -1, reader = -1;
+  uint64_t writerSync = 0, readerSync = 0; // the warp's count at the access (readers: latest)
+  int64_t readerWarp = -1;                 // the readers' warp, -2: several warps
   /// Records an access by `who`; returns the kind of conflict it makes with
   /// another accessor (whom in `other`: -2 for several readers), or null.
-  const char *touch(int64_t who, bool write, int64_t &other) {
+  const char *touch(int64_t who, bool write, int64_t &other,
+                    const std::vector<uint64_t> *warpSyncs = nullptr) {
+    int64_t warp = who / 32;
+    uint64_t now = warpSyncs ? (*warpSyncs)[size_t(warp)] : 0;
+    auto ordered = [&](int64_t prev, uint64_t prevSync) {
+      return prev == who || (warpSyncs && prev / 32 == warp && now > prevSync);
+    };
+    bool readersOrdered = reader == -1 ||
+                          (reader >= 0 ? ordered(reader, readerSync)
+                                       : warpSyncs && readerWarp == warp && now > readerSync);
     const char *kind = nullptr;
     if (write) {
-      if (writer >= 0 && writer != who)
+      if (writer >= 0 && !ordered(writer, writerSync))
         kind = "write after write", other = writer;
-      else if (reader == -2 || (reader >= 0 && reader != who))
+      else if (!readersOrdered)
         kind = "write after read", other = reader;
       writer = who;
+      writerSync = now;
     } else {
-      if (writer >= 0 && writer != who)
+      if (writer >= 0 && !ordered(writer, writerSync))
         kind = "read after write", other = writer;
-      reader = reader == -1 || reader == who ? who : -2;
+      if (reader == -1) {
+        reader = who;
+        readerWarp = warp;
+      } else if (reader != who) {
+        reader = -2;
+        readerWarp = readerWarp == warp ? warp : -2;
+      }
+      readerSync = std::max(readerSync, now);
     }
     return kind;
   }
@@ -107,11 +129,12 @@ struct Block {
   // Per warp, the lanes' operands and results of a collective (an m16n8k8
   // tf32 MMA or an xor shuffle).
   struct WarpCollective {
-    int kind = 0; // of the collective the warp's lanes are in: 1 MMA, 2 shuffle
+    int kind = 0; // of the collective the warp's lanes are in: 1 MMA, 2 shuffle, 3 barrier
     float a[32][4], b[32][2], c[32][4], d[32][4];
     int32_t offset[32], width[32];
   };
   std::vector<WarpCollective> warps;
+  std::vector<uint64_t> warpSyncs; // warp barriers each warp has completed
   uint64_t epoch = 1;
   std::unordered_map<uint64_t, Shadow> shadow;
   // Global memory (the layer's buffers), for the whole launch: blocks have
@@ -209,6 +232,14 @@ bool completeWarpCollectives(Block &b) {
     if (!waiting || waiting != 32)
       continue;
     Block::WarpCollective &m = b.warps[w];
+    if (m.kind == 3) { // warp barrier: the lanes' accesses so far are ordered
+      for (int lane = 0; lane < 32; ++lane)
+        b.fibers[w * 32 + lane].atWarpSync = false;
+      b.warpSyncs[w]++;
+      m.kind = 0;
+      released = true;
+      continue;
+    }
     if (m.kind == 2) { // xor shuffle: lane l gets lane (l ^ offset)'s value
       bool uniform = true;
       for (int lane = 0; lane < 32; ++lane)
@@ -306,7 +337,7 @@ void checkThreads(Block &b, Shadow &s, int64_t addr, bool write, const char *spa
   int64_t t = b.fibers[b.running].linear, other = -1;
   if (s.epoch != b.epoch)
     s = {b.epoch, {}};
-  if (const char *kind = s.threads.touch(t, write, other)) {
+  if (const char *kind = s.threads.touch(t, write, other, &b.warpSyncs)) {
     char buf[256];
     std::snprintf(buf, sizeof buf,
                   "cuda-emu: data race (%s) on %s memory in block (%lld, %lld, %lld): "
@@ -330,6 +361,7 @@ void tttc_emu_launch(void *fn, void *ctx, int64_t gx, int64_t gy, int64_t gz, in
   int64_t n = bx * by * bz;
   b.fibers.resize(n);
   b.warps.resize(size_t((n + 31) / 32));
+  b.warpSyncs.assign(b.warps.size(), 0);
   // One stack per thread, a guard page below each (an overflow faults).
   size_t page = 4096;
   char *mem = static_cast<char *>(mmap(nullptr, n * (kStackBytes + page), PROT_READ | PROT_WRITE,
@@ -373,6 +405,17 @@ void tttc_emu_barrier() {
   Block *b = current;
   Fiber &f = b->fibers[b->running];
   f.atBarrier = true;
+  toScheduler(f);
+}
+
+void tttc_emu_syncwarp() {
+  Block *b = current;
+  Fiber &f = b->fibers[b->running];
+  Block::WarpCollective &m = b->warps[size_t(f.linear / 32)];
+  if (m.kind && m.kind != 3)
+    fail("cuda-emu: lanes of a warp in different collectives (a warp barrier and another)");
+  m.kind = 3;
+  f.atWarpSync = true;
   toScheduler(f);
 }
 
@@ -448,6 +491,7 @@ namespace tttc::emu {
 std::vector<std::pair<const char *, void *>> symbols() {
   return {{"tttc_emu_launch", reinterpret_cast<void *>(&tttc_emu_launch)},
           {"tttc_emu_barrier", reinterpret_cast<void *>(&tttc_emu_barrier)},
+          {"tttc_emu_syncwarp", reinterpret_cast<void *>(&tttc_emu_syncwarp)},
           {"tttc_emu_access", reinterpret_cast<void *>(&tttc_emu_access)},
           {"tttc_emu_global_access", reinterpret_cast<void *>(&tttc_emu_global_access)},
           {"tttc_emu_mma_m16n8k8_tf32", reinterpret_cast<void *>(&tttc_emu_mma_m16n8k8_tf32)},

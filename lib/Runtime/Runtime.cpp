@@ -64,12 +64,16 @@ bool parseStage(const std::string &n, Stage &s) {
 /// (the chunk step's order for barriers), check-races (report
 /// shared-memory accesses of two threads between barriers), tensor-cores=0|1
 /// (matmuls on tensor cores, default 1), mma-chains=1|2|3 (independent
-/// accumulators per tensor-core tile, default 1), rounds=static|strided
-/// (distributed loops, default strided), min-programs=N (PTX: registers
+/// accumulators per tensor-core tile, default 1), row-warps=0|1 (row-wise
+/// elementwise steps a row per warp, warp barriers between them, default
+/// 1), rounds=static|strided (distributed loops, default static),
+/// tid-per-chunk=0|1 (PTX: the thread id re-read in each chunk step, so
+/// that LLVM does not hoist what depends on it, default 1),
+/// min-programs=N (PTX: registers
 /// budgeted for N blocks per SM where they fit, default 2; 1: no budget),
 /// and, for tests only,
-/// fault=short-grid|drop-barrier|bad-fragment|column-offset|drop-fill (a
-/// known mapping bug the emulation must catch).
+/// fault=short-grid|drop-barrier|bad-fragment|column-offset|drop-fill|
+/// drop-warp-sync (a known mapping bug the emulation must catch).
 bool parseTarget(const std::string &t, PipelineOptions &o, std::string &error) {
   if (t == "cpu")
     return true;
@@ -112,6 +116,10 @@ bool parseTarget(const std::string &t, PipelineOptions &o, std::string &error) {
       o.gpuSchedule = opt.substr(9);
     } else if (opt == "tensor-cores=0" || opt == "tensor-cores=1") {
       o.gpuTensorCores = opt.back() == '1';
+    } else if (opt == "tid-per-chunk=0" || opt == "tid-per-chunk=1") {
+      o.gpuTidPerIteration = opt.back() == '1';
+    } else if (opt == "row-warps=0" || opt == "row-warps=1") {
+      o.gpuRowWarps = opt.back() == '1';
     } else if (opt == "rounds=static" || opt == "rounds=strided") {
       o.gpuStaticRounds = opt == "rounds=static";
     } else if (opt.rfind("min-programs=", 0) == 0) {
@@ -138,11 +146,11 @@ bool parseTarget(const std::string &t, PipelineOptions &o, std::string &error) {
       o.gpuThreads = n;
     } else if (opt == "fault=short-grid" || opt == "fault=drop-barrier" ||
                opt == "fault=bad-fragment" || opt == "fault=column-offset" ||
-               opt == "fault=drop-fill") {
+               opt == "fault=drop-fill" || opt == "fault=drop-warp-sync") {
       o.gpuFault = opt.substr(6);
     } else {
       error = "target '" + t + "': unknown option '" + opt +
-              "' (expected threads=N, column-blocks=N, schedule=alap|asap|none, check-races, tensor-cores=0, mma-chains=1|2|3, rounds=static|strided, min-programs=N, fault=short-grid|drop-barrier|bad-fragment|column-offset|drop-fill)";
+              "' (expected threads=N, column-blocks=N, schedule=alap|asap|none, check-races, tensor-cores=0, mma-chains=1|2|3, row-warps=0|1, rounds=static|strided, tid-per-chunk=0|1, min-programs=N, fault=short-grid|drop-barrier|bad-fragment|column-offset|drop-fill|drop-warp-sync)";
       return false;
     }
   }

@@ -235,3 +235,63 @@ func.func @nested(%out: memref<8xf32>) {
   }
   return
 }
+
+// Row warps (512 threads, 16 warps): x = 2 in, its row sums s, out = x - s.
+// Warp w runs row w, lane l its columns l and l + 32, as the split sum does:
+// the sum reads what the same thread wrote (no barrier), lane 0 zeroes and
+// adds the row's sum, and the other lanes read it after a warp barrier.
+// RUN: ttt-opt %s --ttt-distribute-to-threads="threads=512 row-warps=1 pad-rows=0 tensor-cores=0" | FileCheck %s --check-prefix=ROWS
+// ROWS-LABEL: func.func @rows(
+// ROWS: threads(%[[TX:[^,]*]],
+// ROWS: %[[WARP:.*]] = arith.divui %[[TX]], %c32
+// ROWS: %[[LANE:.*]] = arith.remui %[[TX]], %c32
+// ROWS: scf.for %[[I:[^ ]*]] = %c0{{[_0-9]*}} to %c1{{[_0-9]*}} step %c1
+// ROWS:   %[[R:.*]] = arith.addi %[[WARP]], %{{.*}} : index
+// ROWS:   scf.for %[[J:[^ ]*]] = %c0{{[_0-9]*}} to %c2{{[_0-9]*}} step %c1
+// ROWS:     %[[C:.*]] = arith.addi %[[LANE]], %{{.*}} : index
+// ROWS:     arith.mulf
+// ROWS:     memref.store %{{.*}}, %[[X:.*]][%[[R]], %[[C]]]
+// ROWS-NOT: gpu.barrier
+// ROWS:   arith.cmpi eq, %[[LANE]], %c0
+// ROWS:   memref.store %cst, %[[S:.*]][%{{.*}}, %c0
+// ROWS-NOT: gpu.barrier
+// ROWS: gpu.shuffle xor
+// ROWS-NOT: gpu.barrier
+// ROWS: nvvm.bar.warp.sync
+// ROWS-NOT: gpu.barrier
+// ROWS: arith.subf
+// ROWS-NOT: gpu.barrier
+// ROWS: gpu.terminator
+#r2 = affine_map<(d0, d1) -> (d0, d1)>
+#r1 = affine_map<(d0, d1) -> (d0, 0)>
+func.func @rows(%in: memref<16x64xf32>, %out: memref<16x64xf32>) {
+  %c1 = arith.constant 1 : index
+  %zero = arith.constant 0.0 : f32
+  %two = arith.constant 2.0 : f32
+  gpu.launch blocks(%bx, %by, %bz) in (%gx = %c1, %gy = %c1, %gz = %c1)
+             threads(%tx, %ty, %tz) in (%sx = %c1, %sy = %c1, %sz = %c1) {
+    %x = memref.alloca() : memref<16x64xf32>
+    %s = memref.alloca() : memref<16x1xf32>
+    linalg.generic {indexing_maps = [#r2, #r2], iterator_types = ["parallel", "parallel"]}
+        ins(%in : memref<16x64xf32>) outs(%x : memref<16x64xf32>) {
+    ^bb0(%a: f32, %o: f32):
+      %m = arith.mulf %a, %two : f32
+      linalg.yield %m : f32
+    }
+    linalg.fill ins(%zero : f32) outs(%s : memref<16x1xf32>)
+    linalg.generic {indexing_maps = [#r2, #r1], iterator_types = ["parallel", "reduction"]}
+        ins(%x : memref<16x64xf32>) outs(%s : memref<16x1xf32>) {
+    ^bb0(%a: f32, %o: f32):
+      %t = arith.addf %o, %a : f32
+      linalg.yield %t : f32
+    }
+    linalg.generic {indexing_maps = [#r2, #r1, #r2], iterator_types = ["parallel", "parallel"]}
+        ins(%x, %s : memref<16x64xf32>, memref<16x1xf32>) outs(%out : memref<16x64xf32>) {
+    ^bb0(%a: f32, %b: f32, %o: f32):
+      %d = arith.subf %a, %b : f32
+      linalg.yield %d : f32
+    }
+    gpu.terminator
+  }
+  return
+}

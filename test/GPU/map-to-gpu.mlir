@@ -24,14 +24,15 @@
 // EMU: scf.for %[[X:.*]] = %c0{{.*}} to %[[B:.*]] step
 
 // A block of 512 threads per program: the buffers are views of dynamic
-// shared memory; linalg ops are loops from the thread id strided by the
-// block size; barriers inside the chunk loop.
+// shared memory; linalg ops run point k * 512 + tid in round k (a 16x16 op:
+// one round, guarded, its loop folded away); barriers inside the chunk loop.
 // BLOCK-LABEL: func.func @ttt_linear(
-// BLOCK: gpu.launch blocks({{.*}}) threads(%[[TX:[^,]*]], {{.*}}) in (%[[BDX:[^ ]*]] = %c512, {{.*}}) dynamic_shared_memory_size
+// BLOCK: gpu.launch blocks({{.*}}) threads(%[[TX:[^,]*]], {{.*}}) in (%{{[^ ]*}} = %c512, {{.*}}) dynamic_shared_memory_size
 // BLOCK: %[[SMEM:.*]] = gpu.dynamic_shared_memory : memref<?xi8, #gpu.address_space<workgroup>>
 // BLOCK: memref.view %[[SMEM]][%{{.*}}][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<16x20xf32, #gpu.address_space<workgroup>>
-// BLOCK: scf.for %{{.*}} = %[[TX]] to %c256 step %[[BDX]]
-// BLOCK: } {ttt.distributed}
+// BLOCK: %[[IN:.*]] = arith.cmpi ult, %[[TX]], %c256 : index
+// BLOCK: scf.if %[[IN]] {
+// BLOCK: arith.remui %[[TX]], %c16
 // BLOCK: scf.for
 // BLOCK: gpu.barrier
 // BLOCK: } {ttt.distributed}

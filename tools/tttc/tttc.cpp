@@ -50,7 +50,8 @@ const char *kUsage = R"(usage:
       kernel IR run on the CPU). Options comma-separated after a colon:
       threads=N (per program, default 512), tensor-cores=0|1,
       mma-chains=1|2|3 (independent accumulators per tensor-core tile),
-      rounds=strided|static (how threads walk a step's points),
+      rounds=static|strided, row-warps=1|0, tid-per-chunk=1|0 (how
+      threads walk a step's points; the first values are the defaults),
       min-programs=N (registers budgeted for N programs per SM, default 2),
       column-blocks=N (N programs per (batch, head), each owning D/N
       columns of the state: for small B*H; an error for layers whose

@@ -1,0 +1,106 @@
+#!/usr/bin/env python3
+"""Static resources of the GPU kernels, without a GPU.
+
+  bench/gpu/kernel_stats.py [--arch sm_90a] [--head-dim 64] [--layers a,b]
+                            [--variants "OPTS;OPTS;..."]
+
+For each example layer and each variant (target options, `;`-separated; the
+first is the baseline, "" the default kernel; by default the mapping before
+session 5 against the default): ptxas's registers, stack and spills and
+the programs per SM they allow (`tttc compile --emit=cubin`), the PTX's block
+and warp barriers, and, when cuobjdump is found ($CUOBJDUMP, $CUDA_HOME/bin,
+/usr/local/cuda/bin, PATH; also PyPI's nvidia-cuda-cuobjdump), the SASS
+instructions of the kernel and of its chunk loop (the largest loop), with
+ratios to the baseline. Static counts: no substitute for timing on a GPU.
+"""
+import argparse
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+LAYERS = ("ttt_linear ttt_mlp titans_linear titans_mlp delta gated_delta linear_attention "
+          "infini_attention infini_attention_delta").split()
+
+
+def find_cuobjdump():
+    cands = [os.environ.get("CUOBJDUMP", "")]
+    for v in ("CUDA_HOME", "CUDA_PATH"):
+        if os.environ.get(v):
+            cands.append(os.path.join(os.environ[v], "bin", "cuobjdump"))
+    cands += ["/usr/local/cuda/bin/cuobjdump", shutil.which("cuobjdump") or ""]
+    try:  # PyPI: nvidia-cuda-cuobjdump
+        import nvidia  # type: ignore
+        for p in nvidia.__path__:
+            for sub in ("cu13", "cuda_cuobjdump", "cu12"):
+                cands.append(os.path.join(p, sub, "bin", "cuobjdump"))
+    except ImportError:
+        pass
+    return next((c for c in cands if c and os.access(c, os.X_OK)), None)
+
+
+def sass(cuobjdump, cubin):
+    out = subprocess.run([cuobjdump, "-sass", cubin], capture_output=True, text=True).stdout
+    ins = []
+    for line in out.splitlines():
+        m = re.match(r"\s+/\*([0-9a-f]{4,})\*/\s+(.*?);", line)
+        if m:
+            ins.append((int(m.group(1), 16), m.group(2)))
+    # The chunk loop: the backward branch spanning the most instructions.
+    index = {a: i for i, (a, _) in enumerate(ins)}
+    loop = 0
+    for i, (a, t) in enumerate(ins):
+        m = re.search(r"BRA\s+(?:!?U?P\w+\s+)?`?\(?0x([0-9a-f]+)", t)
+        if m and int(m.group(1), 16) <= a and int(m.group(1), 16) in index:
+            loop = max(loop, i - index[int(m.group(1), 16)] + 1)
+    return len(ins), loop
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--arch", default="sm_90a")
+    ap.add_argument("--head-dim", type=int, default=64)
+    ap.add_argument("--layers", default=",".join(LAYERS))
+    ap.add_argument("--variants", default="rounds=strided,row-warps=0,tid-per-chunk=0;")
+    ap.add_argument("--tttc", default=os.path.join(ROOT, "build", "bin", "tttc"))
+    a = ap.parse_args()
+    cuobjdump = find_cuobjdump()
+    variants = a.variants.split(";")
+    tmp = tempfile.mkdtemp()
+    print(f"arch {a.arch}, D={a.head_dim}; SASS by {cuobjdump or '(no cuobjdump: skipped)'}")
+    print(f"{'layer':24}{'variant':44}{'regs':>5}{'spill B':>8}{'prog/SM':>8}"
+          f"{'bar':>5}{'wbar':>5}{'SASS':>7}{'loop':>7}{'loop x':>8}")
+    for layer in a.layers.split(","):
+        base = None
+        for v in variants:
+            target = "cuda" + (":" + v if v else "")
+            cubin = os.path.join(tmp, "k.cubin")
+            r = subprocess.run([a.tttc, "compile", os.path.join(ROOT, "examples", layer + ".mlir"),
+                                "--target=" + target, "--arch=" + a.arch, "--emit=cubin",
+                                "--head-dim", str(a.head_dim), "-o", cubin],
+                               capture_output=True, text=True)
+            if r.returncode:
+                print(f"{layer:24}{v or '(default)':44} compile failed: {r.stderr.strip()[:80]}")
+                continue
+            m = re.search(r"(\d+) registers, (\d+) bytes stack, (\d+) bytes spilled.*?: (\d+) programs?",
+                          r.stdout)
+            ptx = os.path.join(tmp, "k.ptx")
+            subprocess.run([a.tttc, "compile", os.path.join(ROOT, "examples", layer + ".mlir"),
+                            "--target=" + target, "--arch=" + a.arch, "--emit=ptx",
+                            "--head-dim", str(a.head_dim), "-o", ptx], capture_output=True)
+            text = open(ptx).read()
+            bar, wbar = text.count("bar.sync"), text.count("bar.warp.sync")
+            total, loop = sass(cuobjdump, cubin) if cuobjdump else (0, 0)
+            if base is None:
+                base = loop
+            ratio = f"{loop / base:.2f}" if base and loop else "-"
+            print(f"{layer:24}{v or '(default)':44}{m.group(1):>5}{m.group(3):>8}{m.group(4):>8}"
+                  f"{bar:>5}{wbar:>5}{total or '-':>7}{loop or '-':>7}{ratio:>8}")
+    shutil.rmtree(tmp)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
