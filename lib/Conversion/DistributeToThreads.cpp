@@ -216,6 +216,30 @@ Value sameIndexing(Value m) {
   return m;
 }
 
+/// Records which dimension each index of the loads and stores in `loop`
+/// is (`dimOf`; -1: anything else), and which of them `lane0` says run on
+/// lane 0 alone.
+void recordSignatures(scf::ForOp loop, LoopInfo &info, const DenseMap<Value, int> &dimOf,
+                      llvm::function_ref<bool(Operation *)> lane0 = nullptr) {
+  loop.getBody()->walk([&](Operation *op) {
+    ValueRange idx;
+    if (auto l = dyn_cast<memref::LoadOp>(op))
+      idx = l.getIndices();
+    else if (auto st = dyn_cast<memref::StoreOp>(op))
+      idx = st.getIndices();
+    else
+      return;
+    SmallVector<int> sig;
+    for (Value i : idx) {
+      auto it = dimOf.find(i);
+      sig.push_back(it == dimOf.end() ? -1 : it->second);
+    }
+    info.signature[op] = sig;
+    if (lane0 && lane0(op))
+      info.lane0.insert(op);
+  });
+}
+
 /// Clones `g`'s payload for the point `iv` at `b`: its inputs loaded at their
 /// indexing maps, its output arguments bound to `outs` (none or null: unused),
 /// `linalg.index` to `iv`, every op but the terminator and `skip`. Returns the
@@ -360,19 +384,7 @@ scf::ForOp distribute(linalg::GenericOp g, Value tid, Value bdim, int64_t thread
   info.total = total;
   for (unsigned d : par)
     info.sizes.push_back(sizes[d]);
-  loop.getBody()->walk([&](Operation *op) {
-    ValueRange idx;
-    if (auto l = dyn_cast<memref::LoadOp>(op))
-      idx = l.getIndices();
-    else if (auto st = dyn_cast<memref::StoreOp>(op))
-      idx = st.getIndices();
-    else
-      return;
-    SmallVector<int> sig;
-    for (Value i : idx)
-      sig.push_back(parPos.lookup(i) + (parPos.count(i) ? 0 : -1));
-    info.signature[op] = sig;
-  });
+  recordSignatures(loop, info, parPos);
   g.erase();
   return loop;
 }
@@ -452,21 +464,7 @@ scf::ForOp distributeRows(linalg::GenericOp g, Value warp, Value lane, int64_t w
   for (auto [k, v] : llvm::enumerate(iv))
     if (!getConstantIntValue(v))
       dim[v] = int(k);
-  loop.getBody()->walk([&](Operation *op) {
-    ValueRange idx;
-    if (auto l = dyn_cast<memref::LoadOp>(op))
-      idx = l.getIndices();
-    else if (auto st = dyn_cast<memref::StoreOp>(op))
-      idx = st.getIndices();
-    else
-      return;
-    SmallVector<int> sig;
-    for (Value i : idx)
-      sig.push_back(dim.count(i) ? dim.lookup(i) : -1);
-    info.signature[op] = sig;
-    if (lane0)
-      info.lane0.insert(op);
-  });
+  recordSignatures(loop, info, dim, [&](Operation *) { return lane0; });
   g.erase();
   return loop;
 }
@@ -590,21 +588,8 @@ scf::ForOp distributeSplitSum(linalg::GenericOp g, SplitSum s, Value tid,
     info.total = c(s.points * s.extent);
     info.sizes = {c(s.points), c(s.extent)};
     info.warps = warps;
-    loop.getBody()->walk([&](Operation *op) {
-      ValueRange idx;
-      if (auto l = dyn_cast<memref::LoadOp>(op))
-        idx = l.getIndices();
-      else if (auto st = dyn_cast<memref::StoreOp>(op))
-        idx = st.getIndices();
-      else
-        return;
-      SmallVector<int> sig;
-      for (Value i : idx)
-        sig.push_back(i == iv[parDim] ? 0 : i == iv[redDim] ? 1 : -1);
-      info.signature[op] = sig;
-      if (ifOp->isAncestor(op))
-        info.lane0.insert(op);
-    });
+    DenseMap<Value, int> dim = {{iv[parDim], 0}, {iv[redDim], 1}};
+    recordSignatures(loop, info, dim, [&](Operation *op) { return ifOp->isAncestor(op); });
   }
   g.erase();
   return loop;
