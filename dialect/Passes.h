@@ -59,7 +59,7 @@ struct PipelineOptions {
   // How a block's threads walk a step's points (ttt-distribute-to-threads
   // static-rounds, row-warps; ttt-thread-id-per-iteration): together they
   // take TTT-Linear's kernel (D=64, sm_90a) from 2048 to 1704 SASS
-  // instructions and from 27 to 17 block barriers at 61 registers; each
+  // instructions and from 27 to 14 block barriers at 61 registers; each
   // alone costs registers (bench/RESULTS.md, session 5).
   bool gpuStaticRounds = true;    // loops over static point counts: static rounds
   bool gpuRowWarps = true;        // row-wise elementwise steps: a row per warp

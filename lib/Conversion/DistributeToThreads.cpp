@@ -240,6 +240,21 @@ void recordSignatures(scf::ForOp loop, LoopInfo &info, const DenseMap<Value, int
   });
 }
 
+/// Whether the same indices of `a` and `b` address the same element: the
+/// same view (through subviews that keep the indexing), or two views of one
+/// buffer at the same byte offset with the same type (buffers that share
+/// bytes in turn, e.g. a layer norm's mean and variance sums).
+bool sameView(Value a, Value b) {
+  a = sameIndexing(a);
+  b = sameIndexing(b);
+  if (a == b)
+    return true;
+  auto va = a.getDefiningOp<memref::ViewOp>(), vb = b.getDefiningOp<memref::ViewOp>();
+  return va && vb && va.getSource() == vb.getSource() && va.getType() == vb.getType() &&
+         va.getSizes().empty() && vb.getSizes().empty() &&
+         sameIndex(va.getByteShift(), vb.getByteShift());
+}
+
 /// Clones `g`'s payload for the point `iv` at `b`: its inputs loaded at their
 /// indexing maps, its output arguments bound to `outs` (none or null: unused),
 /// `linalg.index` to `iv`, every op but the terminator and `skip`. Returns the
@@ -580,10 +595,18 @@ scf::ForOp distributeSplitSum(linalg::GenericOp g, SplitSum s, Value tid,
   }
   // With whole warps per point and every round full, point p is warp
   // p mod W's, its term t lane t mod 32's, its output lane 0's: recorded
-  // for the row-to-warp barrier rules (one parallel dimension only).
+  // for the row-to-warp barrier rules (one parallel dimension of extent
+  // above 1, the row; any other of extent 1).
   int64_t warps = threads / 32;
-  if (s.group == 32 && s.points % warps == 0 && g.getNumParallelLoops() == 1) {
-    unsigned parDim = redDim == 0 ? 1 : 0;
+  std::optional<unsigned> rowDim;
+  bool oneRowDim = true;
+  for (unsigned d = 0; d < its.size(); ++d)
+    if (its[d] == utils::IteratorType::parallel && bounds[d] > 1) {
+      oneRowDim &= !rowDim;
+      rowDim = d;
+    }
+  if (s.group == 32 && s.points % warps == 0 && rowDim && oneRowDim) {
+    unsigned parDim = *rowDim;
     b.setInsertionPoint(loop);
     info.total = c(s.points * s.extent);
     info.sizes = {c(s.points), c(s.extent)};
@@ -849,7 +872,7 @@ struct Distributor {
   static bool sameThread(const Access &a, const Access &b) {
     if (a.loop && b.loop && (a.loop->warps || b.loop->warps))
       return sameWarp(a, b) && a.lane >= -1 && a.lane == b.lane;
-    if (!a.loop || !b.loop || sameIndexing(a.memref) != sameIndexing(b.memref) ||
+    if (!a.loop || !b.loop || !sameView(a.memref, b.memref) ||
         a.signature != b.signature || !samePoints(*a.loop, *b.loop))
       return false;
     if (a.signature.size() != size_t(llvm::count_if(a.signature, [](int d) { return d >= 0; })))
@@ -866,7 +889,7 @@ struct Distributor {
   static bool sameWarp(const Access &a, const Access &b) {
     return a.loop && b.loop && a.loop->warps && a.loop->warps == b.loop->warps &&
            a.rowPos >= 0 && a.rowPos == b.rowPos &&
-           sameIndexing(a.memref) == sameIndexing(b.memref);
+           sameView(a.memref, b.memref);
   }
 
   /// Accesses since the last barrier, and those since the last barrier or

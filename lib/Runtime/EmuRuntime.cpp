@@ -60,6 +60,7 @@ struct Accessors {
   int64_t writer = -1, reader = -1;
   uint64_t writerSync = 0, readerSync = 0; // the warp's count at the access (readers: latest)
   int64_t readerWarp = -1;                 // the readers' warp, -2: several warps
+  uint32_t latestLanes = 0;                // lanes of readerWarp that read at readerSync
   /// Records an access by `who`; returns the kind of conflict it makes with
   /// another accessor (whom in `other`: -2 for several readers), or null.
   const char *touch(int64_t who, bool write, int64_t &other,
@@ -69,9 +70,14 @@ struct Accessors {
     auto ordered = [&](int64_t prev, uint64_t prevSync) {
       return prev == who || (warpSyncs && prev / 32 == warp && now > prevSync);
     };
-    bool readersOrdered = reader == -1 ||
-                          (reader >= 0 ? ordered(reader, readerSync)
-                                       : warpSyncs && readerWarp == warp && now > readerSync);
+    // Several readers, all of this warp: ordered if the warp synchronised
+    // since the latest of them, or if only this lane read since.
+    uint32_t me = uint32_t(1) << (who % 32);
+    bool readersOrdered =
+        reader == -1 ||
+        (reader >= 0 ? ordered(reader, readerSync)
+                     : warpSyncs && readerWarp == warp &&
+                           (now > readerSync || (latestLanes & ~me) == 0));
     const char *kind = nullptr;
     if (write) {
       if (writer >= 0 && !ordered(writer, writerSync))
@@ -90,7 +96,12 @@ struct Accessors {
         reader = -2;
         readerWarp = readerWarp == warp ? warp : -2;
       }
-      readerSync = std::max(readerSync, now);
+      if (now > readerSync || latestLanes == 0) {
+        readerSync = std::max(readerSync, now);
+        latestLanes = 0;
+      }
+      if (now == readerSync)
+        latestLanes |= me;
     }
     return kind;
   }
@@ -135,6 +146,7 @@ struct Block {
   };
   std::vector<WarpCollective> warps;
   std::vector<uint64_t> warpSyncs; // warp barriers each warp has completed
+  int64_t smem = 0;                // the block's shared memory (race reports)
   uint64_t epoch = 1;
   std::unordered_map<uint64_t, Shadow> shadow;
   // Global memory (the layer's buffers), for the whole launch: blocks have
@@ -338,13 +350,16 @@ void checkThreads(Block &b, Shadow &s, int64_t addr, bool write, const char *spa
   if (s.epoch != b.epoch)
     s = {b.epoch, {}};
   if (const char *kind = s.threads.touch(t, write, other, &b.warpSyncs)) {
-    char buf[256];
+    char buf[320];
     std::snprintf(buf, sizeof buf,
                   "cuda-emu: data race (%s) on %s memory in block (%lld, %lld, %lld): "
                   "threads %lld and %lld touch address 0x%llx with no barrier between them",
                   kind, space, (long long)b.bid[0], (long long)b.bid[1], (long long)b.bid[2],
                   (long long)std::max<int64_t>(other, -1), (long long)t,
                   (unsigned long long)addr);
+    if (std::strcmp(space, "shared") == 0 && b.smem)
+      std::snprintf(buf + std::strlen(buf), sizeof buf - std::strlen(buf),
+                    " (shared byte %lld)", (long long)(addr - b.smem));
     fail(buf);
   }
 }
@@ -358,6 +373,7 @@ void tttc_emu_launch(void *fn, void *ctx, int64_t gx, int64_t gy, int64_t gz, in
   b.fn = reinterpret_cast<KernelFn>(fn);
   b.ctx = ctx;
   b.checkRaces = checkRaces != 0;
+  b.smem = smem;
   int64_t n = bx * by * bz;
   b.fibers.resize(n);
   b.warps.resize(size_t((n + 31) / 32));
