@@ -56,10 +56,16 @@ struct PipelineOptions {
   bool gpuTensorCores = true; // f32 matmuls on tensor cores (3xTF32)
   int64_t gpuMmaChains = 1;    // independent accumulators per tensor-core tile
   int64_t gpuMinPrograms = 2;  // PTX: registers budgeted for this many blocks per SM
+  // Shared memory per block (KB) that keeps gpuMinPrograms blocks on an SM
+  // (buffers that fit apart within it share no bytes): 228 / 2 - 1 on
+  // sm_90 (the default, also for cuda-emu), 164 / 2 - 1 on sm_80.
+  int64_t gpuOccupancyKB = 113;
+  bool gpuPackBuffers = false; // always pack shared buffers by live range
   // How a block's threads walk a step's points (ttt-distribute-to-threads
   // static-rounds, row-warps; ttt-thread-id-per-iteration): together they
   // take TTT-Linear's kernel (D=64, sm_90a) from 2048 to 1704 SASS
-  // instructions and from 27 to 14 block barriers at 61 registers; each
+  // instructions and from 27 to 14 block barriers at 61 registers (10
+  // with buffers apart, gpuOccupancyKB); each
   // alone costs registers (bench/RESULTS.md, session 5).
   bool gpuStaticRounds = true;    // loops over static point counts: static rounds
   bool gpuRowWarps = true;        // row-wise elementwise steps: a row per warp

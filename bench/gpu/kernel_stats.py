@@ -5,8 +5,8 @@
                             [--variants "OPTS;OPTS;..."]
 
 For each example layer and each variant (target options, `;`-separated; the
-first is the baseline, "" the default kernel; by default the mapping before
-session 5 against the default): ptxas's registers, stack and spills and
+first is the baseline, "" the default kernel; by default session 4's
+settings against the default): ptxas's registers, stack and spills and
 the programs per SM they allow (`tttc compile --emit=cubin`), the PTX's block
 and warp barriers, and, when cuobjdump is found ($CUOBJDUMP, $CUDA_HOME/bin,
 /usr/local/cuda/bin, PATH; also PyPI's nvidia-cuda-cuobjdump), the SASS
@@ -64,11 +64,14 @@ def main():
     ap.add_argument("--arch", default="sm_90a")
     ap.add_argument("--head-dim", type=int, default=64)
     ap.add_argument("--layers", default=",".join(LAYERS))
-    ap.add_argument("--variants", default="rounds=strided,row-warps=0,tid-per-chunk=0;")
+    ap.add_argument("--variants",
+                    default="rounds=strided,row-warps=0,tid-per-chunk=0,buffers=packed,min-programs=1;")
     ap.add_argument("--tttc", default=os.path.join(ROOT, "build", "bin", "tttc"))
     a = ap.parse_args()
     cuobjdump = find_cuobjdump()
     variants = a.variants.split(";")
+    s4 = "rounds=strided,row-warps=0,tid-per-chunk=0,buffers=packed,min-programs=1"
+    label = lambda v: "(session 4 settings)" if v == s4 else (v or "(default)")[:43]
     tmp = tempfile.mkdtemp()
     print(f"arch {a.arch}, D={a.head_dim}; SASS by {cuobjdump or '(no cuobjdump: skipped)'}")
     print(f"{'layer':24}{'variant':44}{'regs':>5}{'spill B':>8}{'prog/SM':>8}"
@@ -83,7 +86,7 @@ def main():
                                 "--head-dim", str(a.head_dim), "-o", cubin],
                                capture_output=True, text=True)
             if r.returncode:
-                print(f"{layer:24}{v or '(default)':44} compile failed: {r.stderr.strip()[:80]}")
+                print(f"{layer:24}{label(v):44} compile failed: {r.stderr.strip()[:80]}")
                 continue
             m = re.search(r"(\d+) registers, (\d+) bytes stack, (\d+) bytes spilled.*?: (\d+) programs?",
                           r.stdout)
@@ -97,7 +100,7 @@ def main():
             if base is None:
                 base = loop
             ratio = f"{loop / base:.2f}" if base and loop else "-"
-            print(f"{layer:24}{v or '(default)':44}{m.group(1):>5}{m.group(3):>8}{m.group(4):>8}"
+            print(f"{layer:24}{label(v):44}{m.group(1):>5}{m.group(3):>8}{m.group(4):>8}"
                   f"{bar:>5}{wbar:>5}{total or '-':>7}{loop or '-':>7}{ratio:>8}")
     shutil.rmtree(tmp)
 

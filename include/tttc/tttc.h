@@ -76,6 +76,7 @@ typedef struct {
                             (cuda's default "auto": chosen per launch from B*H and the
                             device, where the layer allows it), tensor-cores=0|1, mma-chains=1|2|3,
                             rounds=static|strided, row-warps=1|0, tid-per-chunk=1|0,
+                            buffers=apart|packed,
                             min-programs=N
                             (cuda-emu also check-races) */
   const char *io_dtype;  /* per-token inputs and readouts: "f32" (NULL), "bf16", "f16";

@@ -25,6 +25,8 @@
 #include "mlir/Dialect/Utils/StaticValueUtils.h"
 #include "llvm/ADT/DenseSet.h"
 
+#include <limits>
+
 namespace mlir::ttt {
 #define GEN_PASS_DEF_TTTDISTRIBUTETOTHREADS
 #include "dialect/TTTPasses.h.inc"
@@ -1156,6 +1158,16 @@ struct TTTDistributeToThreadsPass
       sizes.push_back(bufferBytes(paddedType(a.getType(), pads.back(), {})));
     }
     SmallVector<Live> live = liveRanges(launch, shared, sizes);
+    // Buffers that share bytes in turn make barriers: a buffer written where
+    // another one was just read by other threads must wait for them. Where
+    // all of them fit apart within the shared memory that keeps the target
+    // occupancy (`occupancy-kb`), none shares bytes.
+    int64_t all = 0;
+    for (int64_t n : sizes)
+      all += n;
+    if (all <= std::min(occupancyKB, sharedKB) * 1024)
+      for (Live &l : live)
+        l = {0, std::numeric_limits<int64_t>::max(), l.size};
     SmallVector<unsigned> order;
     for (unsigned i = 0; i < shared.size(); ++i)
       order.push_back(i);

@@ -126,6 +126,7 @@ void ttt::buildGPUKernelPipeline(OpPassManager &pm, const PipelineOptions &opts)
     d.mmaChains = opts.gpuMmaChains;
     d.staticRounds = opts.gpuStaticRounds;
     d.rowWarps = opts.gpuRowWarps;
+    d.occupancyKB = opts.gpuPackBuffers ? 0 : opts.gpuOccupancyKB;
     if (opts.gpuFault == "drop-barrier" || opts.gpuFault == "bad-fragment" ||
         opts.gpuFault == "drop-fill" || opts.gpuFault == "drop-warp-sync")
       d.fault = opts.gpuFault;
@@ -185,6 +186,8 @@ void ttt::buildPTXPipeline(OpPassManager &pm, const PipelineOptions &opts,
                            const std::string &arch) {
   PipelineOptions kernelOpts = opts;
   kernelOpts.gpuSharedKB = std::min(opts.gpuSharedKB, sharedKBForArch(arch));
+  kernelOpts.gpuOccupancyKB =
+      std::max<int64_t>(0, smSharedKBForArch(arch) / std::max<int64_t>(opts.gpuMinPrograms, 1) - 1);
   buildGPUKernelPipeline(pm, kernelOpts);
   pm.addPass(createConvertLinalgToLoopsPass());
   // Constants hoisted out of the launch by folding go back in: the kernel's

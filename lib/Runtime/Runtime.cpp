@@ -68,7 +68,9 @@ bool parseStage(const std::string &n, Stage &s) {
 /// elementwise steps a row per warp, warp barriers between them, default
 /// 1), rounds=static|strided (distributed loops, default static),
 /// tid-per-chunk=0|1 (PTX: the thread id re-read in each chunk step, so
-/// that LLVM does not hoist what depends on it, default 1),
+/// that LLVM does not hoist what depends on it, default 1), buffers=apart|
+/// packed (shared buffers share no bytes where they fit apart within the
+/// occupancy budget, default; or always pack them by live range),
 /// min-programs=N (PTX: registers
 /// budgeted for N blocks per SM where they fit, default 2; 1: no budget),
 /// and, for tests only,
@@ -120,6 +122,8 @@ bool parseTarget(const std::string &t, PipelineOptions &o, std::string &error) {
       o.gpuTidPerIteration = opt.back() == '1';
     } else if (opt == "row-warps=0" || opt == "row-warps=1") {
       o.gpuRowWarps = opt.back() == '1';
+    } else if (opt == "buffers=apart" || opt == "buffers=packed") {
+      o.gpuPackBuffers = opt == "buffers=packed";
     } else if (opt == "rounds=static" || opt == "rounds=strided") {
       o.gpuStaticRounds = opt == "rounds=static";
     } else if (opt.rfind("min-programs=", 0) == 0) {
@@ -150,7 +154,7 @@ bool parseTarget(const std::string &t, PipelineOptions &o, std::string &error) {
       o.gpuFault = opt.substr(6);
     } else {
       error = "target '" + t + "': unknown option '" + opt +
-              "' (expected threads=N, column-blocks=N, schedule=alap|asap|none, check-races, tensor-cores=0, mma-chains=1|2|3, row-warps=0|1, rounds=static|strided, tid-per-chunk=0|1, min-programs=N, fault=short-grid|drop-barrier|bad-fragment|column-offset|drop-fill|drop-warp-sync)";
+              "' (expected threads=N, column-blocks=N, schedule=alap|asap|none, check-races, tensor-cores=0, mma-chains=1|2|3, row-warps=0|1, rounds=static|strided, tid-per-chunk=0|1, buffers=apart|packed, min-programs=N, fault=short-grid|drop-barrier|bad-fragment|column-offset|drop-fill|drop-warp-sync)";
       return false;
     }
   }

@@ -295,3 +295,59 @@ func.func @rows(%in: memref<16x64xf32>, %out: memref<16x64xf32>) {
   }
   return
 }
+
+// Buffers live in turn share bytes (a and b at offset 0) unless all fit
+// apart within occupancy-kb: then b's fill need not wait for the threads
+// still reading a (one barrier fewer).
+// RUN: ttt-opt %s --ttt-distribute-to-threads="threads=64 tensor-cores=0 pad-rows=0" | FileCheck %s --check-prefix=PACKED
+// RUN: ttt-opt %s --ttt-distribute-to-threads="threads=64 tensor-cores=0 pad-rows=0 occupancy-kb=64" | FileCheck %s --check-prefix=APART
+// PACKED-LABEL: func.func @reuse(
+// PACKED: dynamic_shared_memory_size %c1024_i32
+// PACKED: %[[A:.*]] = memref.view %{{.*}}[%c0{{[_0-9]*}}][]
+// PACKED: %[[B:.*]] = memref.view %{{.*}}[%c0{{[_0-9]*}}][]
+// PACKED: memref.store %{{.*}}, %[[A]]
+// PACKED: gpu.barrier
+// PACKED: memref.load %[[A]]
+// PACKED: gpu.barrier
+// PACKED: memref.store %{{.*}}, %[[B]]
+// APART-LABEL: func.func @reuse(
+// APART: dynamic_shared_memory_size %c2048_i32
+// APART: %[[A:.*]] = memref.view %{{.*}}[%c0{{[_0-9]*}}][]
+// APART: %[[B:.*]] = memref.view %{{.*}}[%c1024][]
+// APART: memref.store %{{.*}}, %[[A]]
+// APART: gpu.barrier
+// APART: memref.load %[[A]]
+// APART-NOT: gpu.barrier
+// APART: memref.store %{{.*}}, %[[B]]
+// APART: gpu.barrier
+#tr = affine_map<(d0, d1) -> (d1, d0)>
+func.func @reuse(%out: memref<?x16x16xf32>, %n: index) {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %one = arith.constant 1.0 : f32
+  %two = arith.constant 2.0 : f32
+  gpu.launch blocks(%bx, %by, %bz) in (%gx = %c1, %gy = %c1, %gz = %c1)
+             threads(%tx, %ty, %tz) in (%sx = %c1, %sy = %c1, %sz = %c1) {
+    %a = memref.alloca() : memref<16x16xf32>
+    %b = memref.alloca() : memref<16x16xf32>
+    scf.for %i = %c0 to %n step %c1 {
+      %o = memref.subview %out[%i, 0, 0] [1, 16, 16] [1, 1, 1]
+          : memref<?x16x16xf32> to memref<16x16xf32, strided<[16, 1], offset: ?>>
+      linalg.fill ins(%one : f32) outs(%a : memref<16x16xf32>)
+      linalg.generic {indexing_maps = [#tr, #r2], iterator_types = ["parallel", "parallel"]}
+          ins(%a : memref<16x16xf32>) outs(%o : memref<16x16xf32, strided<[16, 1], offset: ?>>) {
+      ^bb0(%x: f32, %y: f32):
+        linalg.yield %x : f32
+      }
+      linalg.fill ins(%two : f32) outs(%b : memref<16x16xf32>)
+      linalg.generic {indexing_maps = [#tr, #r2], iterator_types = ["parallel", "parallel"]}
+          ins(%b : memref<16x16xf32>) outs(%o : memref<16x16xf32, strided<[16, 1], offset: ?>>) {
+      ^bb0(%x: f32, %y: f32):
+        %s = arith.addf %x, %y : f32
+        linalg.yield %s : f32
+      }
+    }
+    gpu.terminator
+  }
+  return
+}

@@ -52,6 +52,8 @@ const char *kUsage = R"(usage:
       mma-chains=1|2|3 (independent accumulators per tensor-core tile),
       rounds=static|strided, row-warps=1|0, tid-per-chunk=1|0 (how
       threads walk a step's points; the first values are the defaults),
+      buffers=apart|packed (shared buffers apart where two programs per
+      SM still fit, default, or packed by live range),
       min-programs=N (registers budgeted for N programs per SM, default 2),
       column-blocks=N (N programs per (batch, head), each owning D/N
       columns of the state: for small B*H; an error for layers whose
