@@ -157,37 +157,33 @@ std::string ttt::findLibdevice() {
   return "";
 }
 
-int64_t ttt::sharedKBForArch(const std::string &arch) {
-  // CUDA C Programming Guide, "Technical Specifications per Compute
-  // Capability": maximum shared memory per block (opt-in).
-  if (arch.rfind("sm_90", 0) == 0 || arch.rfind("sm_10", 0) == 0)
-    return 227;
-  if (arch == "sm_80" || arch == "sm_87")
-    return 163;
-  if (arch == "sm_86" || arch == "sm_89" || arch.rfind("sm_12", 0) == 0)
-    return 99;
-  return 48;
-}
-
 namespace {
-/// Shared memory of one SM (KB), as the CUDA occupancy calculator has it.
-int64_t smSharedKBForArch(const std::string &arch) {
+/// Shared memory (KB) of an architecture: the most one block may have (opt
+/// in) and one SM's (CUDA C Programming Guide, "Technical Specifications per
+/// Compute Capability"; the occupancy calculator).
+struct ArchSharedKB {
+  int64_t perBlock, perSM;
+};
+ArchSharedKB archSharedKB(const std::string &arch) {
   if (arch.rfind("sm_90", 0) == 0 || arch.rfind("sm_10", 0) == 0)
-    return 228;
+    return {227, 228};
   if (arch == "sm_80" || arch == "sm_87")
-    return 164;
+    return {163, 164};
   if (arch == "sm_86" || arch == "sm_89" || arch.rfind("sm_12", 0) == 0)
-    return 100;
-  return 64;
+    return {99, 100};
+  return {48, 64};
 }
 } // namespace
+
+int64_t ttt::sharedKBForArch(const std::string &arch) { return archSharedKB(arch).perBlock; }
+
 
 void ttt::buildPTXPipeline(OpPassManager &pm, const PipelineOptions &opts,
                            const std::string &arch) {
   PipelineOptions kernelOpts = opts;
   kernelOpts.gpuSharedKB = std::min(opts.gpuSharedKB, sharedKBForArch(arch));
   kernelOpts.gpuOccupancyKB =
-      std::max<int64_t>(0, smSharedKBForArch(arch) / std::max<int64_t>(opts.gpuMinPrograms, 1) - 1);
+      std::max<int64_t>(0, archSharedKB(arch).perSM / std::max<int64_t>(opts.gpuMinPrograms, 1) - 1);
   buildGPUKernelPipeline(pm, kernelOpts);
   pm.addPass(createConvertLinalgToLoopsPass());
   // Constants hoisted out of the launch by folding go back in: the kernel's
@@ -196,7 +192,7 @@ void ttt::buildPTXPipeline(OpPassManager &pm, const PipelineOptions &opts,
   pm.addPass(createGpuKernelOutliningPass());
   ttt::TTTOccupancyHintOptions occ;
   occ.programs = opts.gpuMinPrograms;
-  occ.sharedKBPerSM = smSharedKBForArch(arch);
+  occ.sharedKBPerSM = archSharedKB(arch).perSM;
   pm.addPass(ttt::createTTTOccupancyHint(occ));
   if (opts.gpuTidPerIteration)
     pm.addPass(ttt::createTTTThreadIdPerIteration());
