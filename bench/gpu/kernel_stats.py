@@ -22,6 +22,8 @@ import sys
 import tempfile
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+# The target options that give session 4's kernel (the default is "").
+SESSION4 = "rounds=strided,row-warps=0,tid-per-chunk=0,buffers=packed,min-programs=1"
 LAYERS = ("ttt_linear ttt_mlp titans_linear titans_mlp delta gated_delta linear_attention "
           "infini_attention infini_attention_delta").split()
 
@@ -64,14 +66,12 @@ def main():
     ap.add_argument("--arch", default="sm_90a")
     ap.add_argument("--head-dim", type=int, default=64)
     ap.add_argument("--layers", default=",".join(LAYERS))
-    ap.add_argument("--variants",
-                    default="rounds=strided,row-warps=0,tid-per-chunk=0,buffers=packed,min-programs=1;")
+    ap.add_argument("--variants", default=SESSION4 + ";")
     ap.add_argument("--tttc", default=os.path.join(ROOT, "build", "bin", "tttc"))
     a = ap.parse_args()
     cuobjdump = find_cuobjdump()
     variants = a.variants.split(";")
-    s4 = "rounds=strided,row-warps=0,tid-per-chunk=0,buffers=packed,min-programs=1"
-    label = lambda v: "(session 4 settings)" if v == s4 else (v or "(default)")[:43]
+    label = lambda v: "(session 4 settings)" if v == SESSION4 else (v or "(default)")[:43]
     tmp = tempfile.mkdtemp()
     print(f"arch {a.arch}, D={a.head_dim}; SASS by {cuobjdump or '(no cuobjdump: skipped)'}")
     print(f"{'layer':24}{'variant':44}{'regs':>5}{'spill B':>8}{'prog/SM':>8}"

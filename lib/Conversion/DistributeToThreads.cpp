@@ -290,6 +290,56 @@ IRMapping clonePayload(OpBuilder &b, Location loc, linalg::GenericOp g, ArrayRef
   return m;
 }
 
+/// Emits `g` at the point `iv` (its parallel indices) at `b`: its outputs
+/// loaded where the payload or a reduction reads them, its reductions as
+/// loops over `sizes` in order (their indices set in `iv`), its results
+/// stored.
+void emitPoint(OpBuilder &b, Location loc, linalg::GenericOp g, SmallVectorImpl<Value> &iv,
+               ArrayRef<Value> sizes) {
+  SmallVector<unsigned> red;
+  for (auto [d, it] : llvm::enumerate(g.getIteratorTypesArray()))
+    if (it == utils::IteratorType::reduction)
+      red.push_back(unsigned(d));
+  Block *body = g.getBody();
+  SmallVector<Value> accs;
+  SmallVector<SmallVector<Value>> outIdx;
+  for (OpOperand &init : g.getDpsInitsMutable()) {
+    outIdx.push_back(applyMap(b, loc, g.getMatchingIndexingMap(&init), iv));
+    if (g.payloadUsesValueFromOperand(&init) || !red.empty())
+      accs.push_back(memref::LoadOp::create(b, loc, init.get(), outIdx.back()));
+    else
+      accs.push_back(Value());
+  }
+  auto emitBody = [&](OpBuilder &bb, ArrayRef<Value> cur) {
+    IRMapping m = clonePayload(bb, loc, g, iv, cur);
+    SmallVector<Value> next;
+    for (Value y : body->getTerminator()->getOperands())
+      next.push_back(m.lookupOrDefault(y));
+    return next;
+  };
+  SmallVector<Value> result;
+  if (red.empty()) {
+    result = emitBody(b, accs);
+  } else {
+    Value zero = arith::ConstantIndexOp::create(b, loc, 0);
+    Value one = arith::ConstantIndexOp::create(b, loc, 1);
+    std::function<SmallVector<Value>(OpBuilder &, unsigned, ValueRange)> nest =
+        [&](OpBuilder &bb, unsigned k, ValueRange cur) -> SmallVector<Value> {
+      if (k == red.size())
+        return emitBody(bb, SmallVector<Value>(cur));
+      auto l = scf::ForOp::create(bb, loc, zero, sizes[red[k]], one, cur);
+      OpBuilder ib = OpBuilder::atBlockBegin(l.getBody());
+      iv[red[k]] = l.getInductionVar();
+      SmallVector<Value> n = nest(ib, k + 1, l.getRegionIterArgs());
+      scf::YieldOp::create(ib, loc, n);
+      return SmallVector<Value>(l.getResults());
+    };
+    result = nest(b, 0, accs);
+  }
+  for (auto [k, init] : llvm::enumerate(g.getDpsInitsMutable()))
+    memref::StoreOp::create(b, loc, result[k], init.get(), outIdx[k]);
+}
+
 /// Rewrites `g` as a loop over its parallel points, point p run by thread
 /// p mod `threads`; the reductions of a point run in order in its thread.
 /// With a static point count the loop runs a static number of rounds
@@ -356,44 +406,7 @@ scf::ForOp distribute(linalg::GenericOp g, Value tid, Value bdim, int64_t thread
     iv[d] = arith::RemUIOp::create(b, loc, rem, sizes[d]);
     rem = arith::DivUIOp::create(b, loc, rem, sizes[d]);
   }
-  Block *body = g.getBody();
-  SmallVector<Value> accs;
-  SmallVector<SmallVector<Value>> outIdx;
-  for (OpOperand &init : g.getDpsInitsMutable()) {
-    outIdx.push_back(applyMap(b, loc, g.getMatchingIndexingMap(&init), iv));
-    if (g.payloadUsesValueFromOperand(&init) || !red.empty())
-      accs.push_back(memref::LoadOp::create(b, loc, init.get(), outIdx.back()));
-    else
-      accs.push_back(Value());
-  }
-  auto emitBody = [&](OpBuilder &bb, ArrayRef<Value> cur) {
-    IRMapping m = clonePayload(bb, loc, g, iv, cur);
-    SmallVector<Value> next;
-    for (Value y : body->getTerminator()->getOperands())
-      next.push_back(m.lookupOrDefault(y));
-    return next;
-  };
-  SmallVector<Value> result;
-  if (red.empty()) {
-    result = emitBody(b, accs);
-  } else {
-    Value zero = arith::ConstantIndexOp::create(b, loc, 0);
-    Value one = arith::ConstantIndexOp::create(b, loc, 1);
-    std::function<SmallVector<Value>(OpBuilder &, unsigned, ValueRange)> nest =
-        [&](OpBuilder &bb, unsigned k, ValueRange cur) -> SmallVector<Value> {
-      if (k == red.size())
-        return emitBody(bb, SmallVector<Value>(cur));
-      auto l = scf::ForOp::create(bb, loc, zero, sizes[red[k]], one, cur);
-      OpBuilder ib = OpBuilder::atBlockBegin(l.getBody());
-      iv[red[k]] = l.getInductionVar();
-      SmallVector<Value> n = nest(ib, k + 1, l.getRegionIterArgs());
-      scf::YieldOp::create(ib, loc, n);
-      return SmallVector<Value>(l.getResults());
-    };
-    result = nest(b, 0, accs);
-  }
-  for (auto [k, init] : llvm::enumerate(g.getDpsInitsMutable()))
-    memref::StoreOp::create(b, loc, result[k], init.get(), outIdx[k]);
+  emitPoint(b, loc, g, iv, sizes);
   // Record which parallel dimension each access index is.
   DenseMap<Value, int> parPos;
   for (auto [k, d] : llvm::enumerate(par))
@@ -462,18 +475,7 @@ scf::ForOp distributeRows(linalg::GenericOp g, Value warp, Value lane, int64_t w
     iv.push_back(arith::AddIOp::create(
         ib, loc, lane, arith::MulIOp::create(ib, loc, cols.getInductionVar(), c(ib, 32))));
   }
-  SmallVector<Value> outs;
-  SmallVector<SmallVector<Value>> outIdx;
-  for (OpOperand &init : g.getDpsInitsMutable()) {
-    outIdx.push_back(applyMap(ib, loc, g.getMatchingIndexingMap(&init), iv));
-    outs.push_back(g.payloadUsesValueFromOperand(&init)
-                       ? memref::LoadOp::create(ib, loc, init.get(), outIdx.back()).getResult()
-                       : Value());
-  }
-  IRMapping m = clonePayload(ib, loc, g, iv, outs);
-  for (auto [k, init] : llvm::enumerate(g.getDpsInitsMutable()))
-    memref::StoreOp::create(ib, loc, m.lookupOrDefault(g.getBody()->getTerminator()->getOperand(k)),
-                            init.get(), outIdx[k]);
+  emitPoint(ib, loc, g, iv, {});
   info.total = c(b, R * C);
   info.sizes = {c(b, R), c(b, C)};
   info.warps = warps;
@@ -706,9 +708,9 @@ scf::ForOp distributeTensorCore(linalg::GenericOp g, Value tid, int64_t threads,
   // correction products (zero at first, added at the end), so that
   // consecutive mma.sync ops do not all wait on one another.
   SmallVector<Value> inits{acc};
-  Value zeroAcc = arith::ConstantOp::create(b, loc, cT, DenseElementsAttr::get(cT, 0.0f));
-  for (int64_t i = 1; i < chains; ++i)
-    inits.push_back(zeroAcc);
+  if (chains > 1)
+    inits.append(chains - 1,
+                 arith::ConstantOp::create(b, loc, cT, DenseElementsAttr::get(cT, 0.0f)));
   auto kLoop = scf::ForOp::create(b, loc, c(0), c(K), c(8), inits);
   {
     OpBuilder kb = OpBuilder::atBlockBegin(kLoop.getBody());
@@ -1157,7 +1159,6 @@ struct TTTDistributeToThreadsPass
       pads.push_back(padRows ? rowPadding(a) : 0);
       sizes.push_back(bufferBytes(paddedType(a.getType(), pads.back(), {})));
     }
-    SmallVector<Live> live = liveRanges(launch, shared, sizes);
     // Buffers that share bytes in turn make barriers: a buffer written where
     // another one was just read by other threads must wait for them. Where
     // all of them fit apart within the shared memory that keeps the target
@@ -1165,9 +1166,12 @@ struct TTTDistributeToThreadsPass
     int64_t all = 0;
     for (int64_t n : sizes)
       all += n;
+    SmallVector<Live> live;
     if (all <= std::min(occupancyKB, sharedKB) * 1024)
-      for (Live &l : live)
-        l = {0, std::numeric_limits<int64_t>::max(), l.size};
+      for (int64_t n : sizes)
+        live.push_back({0, std::numeric_limits<int64_t>::max(), n});
+    else
+      live = liveRanges(launch, shared, sizes);
     SmallVector<unsigned> order;
     for (unsigned i = 0; i < shared.size(); ++i)
       order.push_back(i);

@@ -264,8 +264,7 @@ struct TTTEmulateGPUPass : ttt::impl::TTTEmulateGPUBase<TTTEmulateGPUPass> {
     SmallVector<Value> passed;
     for (Value v : captured) {
       Operation *def = v.getDefiningOp();
-      if (def && def->hasTrait<OpTrait::ConstantLike>() && def->getNumResults() == 1 &&
-          !llvm::is_contained({gs.x, gs.y, gs.z, bs.x, bs.y, bs.z}, v))
+      if (def && def->hasTrait<OpTrait::ConstantLike>() && def->getNumResults() == 1)
         map.map(v, kb.clone(*def)->getResult(0));
       else
         passed.push_back(v);
