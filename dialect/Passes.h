@@ -55,6 +55,11 @@ struct PipelineOptions {
   bool emuCheckRaces = false; // cuda-emu: report unsynchronised shared accesses
   bool gpuTensorCores = true; // f32 matmuls on tensor cores (3xTF32)
   int64_t gpuMmaChains = 1;    // independent accumulators per tensor-core tile
+  /// Tensor-core operands: "tf32x3" (f32 accuracy), "tf32" (rounded to the
+  /// nearest tf32, one product: ~1e-3 relative error) or "tf32-rz" (the
+  /// top 19 bits as the tensor cores read them: no rounding instructions,
+  /// larger and biased error).
+  std::string gpuMmaPrecision = "tf32x3";
   int64_t gpuMinPrograms = 2;  // PTX: registers budgeted for this many blocks per SM
   // Shared memory per block (KB) that keeps gpuMinPrograms blocks on an SM
   // (buffers that fit apart within it share no bytes): 228 / 2 - 1 on

@@ -254,6 +254,15 @@ def TTTDistributeToThreads : Pass<"ttt-distribute-to-threads", "ModuleOp"> {
     3 takes TTT-Linear to 64 registers with spills and Titans-linear from 64
     to 115 (one program per SM instead of two); which pays is for a GPU to
     tell (bench/gpu/run.sh times mc2 and mc3 beside the default).
+    `mma-precision` tf32 and tf32-rz trade accuracy for work: one product
+    per k step instead of three. tf32 rounds each operand to the nearest
+    tf32 value first (an integer add and mask: what `cvt.rna.tf32.f32`
+    does, which ptxas expands to three instructions); tf32-rz hands the
+    f32 operands over as they are, and the tensor cores drop their low 13
+    bits (rounded toward zero: a bias that the TTT recurrences accumulate,
+    several times the error of tf32). Layer outputs at D=64 (cuda-emu): TTT-Linear 2e-4
+    (tf32) and 8e-4 (tf32-rz) relative to float64, Titans-MLP's states
+    6e-3 and 4e-2; tf32x3 keeps 1e-6.
 
     With `static-rounds`, a loop over a static number of points P runs
     ceil(P / threads) rounds, point k * threads + tid in round k (the last
@@ -302,6 +311,12 @@ def TTTDistributeToThreads : Pass<"ttt-distribute-to-threads", "ModuleOp"> {
            "independent accumulators per tensor-core tile: 1 (the 3xTF32 "
            "products chained), 2 (the two corrections apart), 3 (each product "
            "apart)">,
+    Option<"mmaPrecision", "mma-precision", "std::string", "\"tf32x3\"",
+           "tensor-core operands: tf32x3 (each split into a tf32 part and "
+           "the rest, three products: f32 accuracy), tf32 (rounded to the "
+           "nearest tf32, one product: about 3 significant digits) or tf32-rz "
+           "(one product of the operands' top 19 bits as the tensor cores "
+           "read them: rounded toward zero, no rounding instructions)">,
     Option<"occupancyKB", "occupancy-kb", "int64_t", "0",
            "shared memory per block (KB) that keeps the target blocks per SM: "
            "buffers that fit apart within it share no bytes (0: always pack)">,

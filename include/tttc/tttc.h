@@ -75,6 +75,9 @@ typedef struct {
                             "cuda-emu[:options]"; options: threads=N, column-blocks=N
                             (cuda's default "auto": chosen per launch from B*H and the
                             device, where the layer allows it), tensor-cores=0|1, mma-chains=1|2|3,
+                            precision=tf32x3|tf32|tf32-rz (tensor-core operands:
+                            f32 accuracy; rounded to tf32, ~1e-3 relative error;
+                            or truncated by the tensor cores, worse and biased),
                             rounds=static|strided, row-warps=1|0, tid-per-chunk=1|0,
                             buffers=apart|packed,
                             min-programs=N

@@ -666,13 +666,17 @@ bool isTensorCoreMatmul(linalg::GenericOp g) {
 
 /// Rewrites the matmul `g` for tensor cores: each warp takes m16n8 tiles of
 /// C in turn and accumulates over K with `nvgpu.mma.sync` (m16n8k8, tf32).
-/// f32 accuracy comes from splitting each operand x into a tf32 part hi and
-/// the rest lo (3xTF32: lo*hi + hi*lo + hi*hi). Fragments follow the PTX
+/// With `precision` "tf32x3", f32 accuracy comes from splitting each operand
+/// x into a tf32 part hi and the rest lo (lo*hi + hi*lo + hi*hi); "tf32"
+/// rounds each operand to the nearest tf32 value and takes one product
+/// (about 3 significant digits); "tf32-rz" passes the f32 operands as they
+/// are (the tensor cores read their top 19 bits: rounded toward zero).
+/// Fragments follow the PTX
 /// layout of mma.m16n8k8 (lane = 4 g + t): A rows g, g+8 at columns t, t+4;
 /// B rows t, t+4 at column g; C rows g, g+8 at columns 2t, 2t+1.
 /// `badFragment` (tests) swaps two A fragment registers.
 scf::ForOp distributeTensorCore(linalg::GenericOp g, Value tid, int64_t threads,
-                                int64_t chains, bool badFragment) {
+                                int64_t chains, StringRef precision, bool badFragment) {
   OpBuilder b(g);
   Location loc = g.getLoc();
   Value A = g->getOperand(0), Bm = g->getOperand(1), Cm = g->getOperand(2);
@@ -730,17 +734,17 @@ scf::ForOp distributeTensorCore(linalg::GenericOp g, Value tid, int64_t threads,
       lo = arith::SubFOp::create(kb, loc, x, hi);
     };
     SmallVector<Value> aHi, aLo, bHi, bLo;
-    for (Value x : a) {
-      Value h, l;
-      split(x, h, l);
-      aHi.push_back(h);
-      aLo.push_back(l);
-    }
-    for (Value x : bv) {
-      Value h, l;
-      split(x, h, l);
-      bHi.push_back(h);
-      bLo.push_back(l);
+    auto splitAll = [&](ArrayRef<Value> xs, SmallVector<Value> &his, SmallVector<Value> &los) {
+      for (Value x : xs) {
+        Value h, l;
+        split(x, h, l);
+        his.push_back(h);
+        los.push_back(l);
+      }
+    };
+    if (precision == "tf32x3") {
+      splitAll(a, aHi, aLo);
+      splitAll(bv, bHi, bLo);
     }
     auto aT = VectorType::get({4, 1}, f32), bT = VectorType::get({2, 1}, f32);
     auto vec = [&](VectorType t, ArrayRef<Value> xs) {
@@ -753,7 +757,22 @@ scf::ForOp distributeTensorCore(linalg::GenericOp g, Value tid, int64_t threads,
     };
     ValueRange in = kLoop.getRegionIterArgs();
     SmallVector<Value> out;
-    if (chains == 1) {
+    if (precision != "tf32x3") {
+      // tf32: round to nearest (ties away, as cvt.rna.tf32.f32, which
+      // ptxas expands to more instructions); tf32-rz: as they are (the
+      // tensor cores drop the low bits).
+      SmallVector<Value> ar = a, br = bv;
+      if (precision == "tf32")
+        for (Value *x : {&ar[0], &ar[1], &ar[2], &ar[3], &br[0], &br[1]}) {
+          auto i32 = kb.getI32Type();
+          Value bits = arith::BitcastOp::create(kb, loc, i32, *x);
+          Value half = arith::ConstantIntOp::create(kb, loc, i32, int64_t(0x1000));
+          Value mask = arith::ConstantIntOp::create(kb, loc, i32, int64_t(0xffffe000));
+          Value up = arith::AddIOp::create(kb, loc, bits, half);
+          *x = arith::BitcastOp::create(kb, loc, f32, arith::AndIOp::create(kb, loc, up, mask));
+        }
+      out = {mma(vec(aT, ar), vec(bT, br), in[0])};
+    } else if (chains == 1) {
       Value cur = mma(vec(aT, aLo), vec(bT, bHi), in[0]);
       cur = mma(vec(aT, aHi), vec(bT, bLo), cur);
       out = {mma(vec(aT, aHi), vec(bT, bHi), cur)};
@@ -1327,7 +1346,8 @@ struct TTTDistributeToThreadsPass
       // Matmuls on tensor cores when whole warps run the program; their
       // accesses follow the fragment layout (no same-thread elision).
       if (tensorCores && threads % 32 == 0 && isTensorCoreMatmul(g))
-        loop = distributeTensorCore(g, tid, threads, mmaChains, fault == "bad-fragment");
+        loop = distributeTensorCore(g, tid, threads, mmaChains, mmaPrecision,
+                                    fault == "bad-fragment");
       else if (std::optional<SplitSum> s = matchSplitSum(g, threads))
         loop = distributeSplitSum(g, *s, tid, threads, info);
       else if (rowWarps && threads % 32 == 0 && suitsRows(g, threads / 32))
@@ -1387,6 +1407,17 @@ struct TTTDistributeToThreadsPass
     }
     if (mmaChains < 1 || mmaChains > 3) {
       getOperation().emitError("ttt-distribute-to-threads: mma-chains must be 1, 2 or 3");
+      return signalPassFailure();
+    }
+    if (mmaPrecision != "tf32x3" && mmaPrecision != "tf32" && mmaPrecision != "tf32-rz") {
+      getOperation().emitError("ttt-distribute-to-threads: mma-precision must be tf32x3, "
+                               "tf32 or tf32-rz, not '")
+          << mmaPrecision << "'";
+      return signalPassFailure();
+    }
+    if (mmaPrecision != "tf32x3" && mmaChains != 1) {
+      getOperation().emitError("ttt-distribute-to-threads: mma-chains applies to the three "
+                               "products of mma-precision=tf32x3");
       return signalPassFailure();
     }
     if (threads < 1 || threads > 1024) {

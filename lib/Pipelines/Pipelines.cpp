@@ -124,6 +124,7 @@ void ttt::buildGPUKernelPipeline(OpPassManager &pm, const PipelineOptions &opts)
     d.sharedKB = opts.gpuSharedKB;
     d.tensorCores = opts.gpuTensorCores;
     d.mmaChains = opts.gpuMmaChains;
+    d.mmaPrecision = opts.gpuMmaPrecision;
     d.staticRounds = opts.gpuStaticRounds;
     d.rowWarps = opts.gpuRowWarps;
     d.occupancyKB = opts.gpuPackBuffers ? 0 : opts.gpuOccupancyKB;

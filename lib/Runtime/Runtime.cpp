@@ -64,7 +64,10 @@ bool parseStage(const std::string &n, Stage &s) {
 /// (the chunk step's order for barriers), check-races (report
 /// shared-memory accesses of two threads between barriers), tensor-cores=0|1
 /// (matmuls on tensor cores, default 1), mma-chains=1|2|3 (independent
-/// accumulators per tensor-core tile, default 1), row-warps=0|1 (row-wise
+/// accumulators per tensor-core tile, default 1), precision=tf32x3|tf32|
+/// tf32-rz (tensor-core operands: f32 accuracy from three products, default;
+/// one product of operands rounded to tf32; or of their top 19 bits as the
+/// tensor cores read them), row-warps=0|1 (row-wise
 /// elementwise steps a row per warp, warp barriers between them, default
 /// 1), rounds=static|strided (distributed loops, default static),
 /// tid-per-chunk=0|1 (PTX: the thread id re-read in each chunk step, so
@@ -140,6 +143,9 @@ bool parseTarget(const std::string &t, PipelineOptions &o, std::string &error) {
         return false;
       }
       o.gpuMmaChains = opt.back() - '0';
+    } else if (opt == "precision=tf32x3" || opt == "precision=tf32" ||
+               opt == "precision=tf32-rz") {
+      o.gpuMmaPrecision = opt.substr(10);
     } else if (opt.rfind("threads=", 0) == 0) {
       char *end = nullptr;
       long long n = std::strtoll(opt.c_str() + 8, &end, 10);
@@ -154,9 +160,13 @@ bool parseTarget(const std::string &t, PipelineOptions &o, std::string &error) {
       o.gpuFault = opt.substr(6);
     } else {
       error = "target '" + t + "': unknown option '" + opt +
-              "' (expected threads=N, column-blocks=N, schedule=alap|asap|none, check-races, tensor-cores=0, mma-chains=1|2|3, row-warps=0|1, rounds=static|strided, tid-per-chunk=0|1, buffers=apart|packed, min-programs=N, fault=short-grid|drop-barrier|bad-fragment|column-offset|drop-fill|drop-warp-sync)";
+              "' (expected threads=N, column-blocks=N, schedule=alap|asap|none, check-races, tensor-cores=0, mma-chains=1|2|3, precision=tf32x3|tf32|tf32-rz, row-warps=0|1, rounds=static|strided, tid-per-chunk=0|1, buffers=apart|packed, min-programs=N, fault=short-grid|drop-barrier|bad-fragment|column-offset|drop-fill|drop-warp-sync)";
       return false;
     }
+  }
+  if (o.gpuMmaPrecision != "tf32x3" && o.gpuMmaChains != 1) {
+    error = "target '" + t + "': mma-chains applies to the three products of precision=tf32x3";
+    return false;
   }
   return true;
 }

@@ -3,6 +3,10 @@
 // RUN: ttt-opt %s --ttt-distribute-to-threads="threads=64 tensor-cores=0 fault=drop-barrier pad-rows=0" | FileCheck %s --check-prefix=FAULT
 // RUN: ttt-opt %s --ttt-distribute-to-threads="threads=64 pad-rows=0" | FileCheck %s --check-prefix=TC
 // RUN: ttt-opt %s --ttt-distribute-to-threads="threads=96 tensor-cores=0 pad-rows=0 static-rounds=1" | FileCheck %s --check-prefix=STATIC
+// RUN: ttt-opt %s --ttt-distribute-to-threads="threads=64 pad-rows=0 mma-precision=tf32" | FileCheck %s --check-prefix=TF32
+// RUN: ttt-opt %s --ttt-distribute-to-threads="threads=64 pad-rows=0 mma-precision=tf32-rz" | FileCheck %s --check-prefix=RZ
+// RUN: not ttt-opt %s --ttt-distribute-to-threads="threads=64 mma-precision=tf32 mma-chains=2" 2>&1 | FileCheck %s --check-prefix=PCHAINS
+// RUN: not ttt-opt %s --ttt-distribute-to-threads="threads=64 mma-precision=f16" 2>&1 | FileCheck %s --check-prefix=PBAD
 
 // RUN: ttt-opt %s --ttt-distribute-to-threads="threads=64 tensor-cores=0" | FileCheck %s --check-prefix=PAD
 
@@ -77,6 +81,25 @@
 // TC-COUNT-3: nvgpu.mma.sync({{.*}}) {mmaShape = [16, 8, 8], tf32Enabled} : (vector<4x1xf32>, vector<2x1xf32>, vector<2x2xf32>) -> vector<2x2xf32>
 // TC-COUNT-4: memref.store
 // TC: gpu.barrier
+
+// precision=tf32: one product per k step of operands rounded to the nearest
+// tf32 (add half an ulp of tf32, clear the low 13 bits); tf32-rz: of the
+// operands as loaded.
+// TF32: scf.for %{{.*}} = %c0{{.*}} to %c16{{.*}} step %c8{{.*}} iter_args
+// TF32-COUNT-6: arith.andi
+// TF32-NOT: arith.subf
+// TF32: nvgpu.mma.sync
+// TF32-NOT: nvgpu.mma.sync
+// TF32: scf.yield
+// RZ: scf.for %{{.*}} = %c0{{.*}} to %c16{{.*}} step %c8{{.*}} iter_args
+// RZ-NOT: arith.andi
+// RZ-DAG: %[[A:.*]] = vector.from_elements {{.*}} : vector<4x1xf32>
+// RZ-DAG: %[[B:.*]] = vector.from_elements {{.*}} : vector<2x1xf32>
+// RZ: nvgpu.mma.sync(%[[A]], %[[B]], %{{.*}})
+// RZ-NOT: nvgpu.mma.sync
+// RZ: scf.yield
+// PCHAINS: error: ttt-distribute-to-threads: mma-chains applies to the three products of mma-precision=tf32x3
+// PBAD: error: ttt-distribute-to-threads: mma-precision must be tf32x3, tf32 or tf32-rz, not 'f16'
 
 // SMALL: remark: shared memory (2 KB) holds 2 of the program's 3 buffers; the other 1 (1 KB per program) live in global scratch memory (slower)
 // SMALL: %[[SCRATCH:.*]] = memref.alloc(%{{.*}}) {alignment = 256 : i64, ttt.scratch = 1024 : i64} : memref<?xi8>
