@@ -75,6 +75,9 @@ struct PipelineOptions {
   bool gpuStaticRounds = true;    // loops over static point counts: static rounds
   bool gpuRowWarps = true;        // row-wise elementwise steps: a row per warp
   bool gpuTidPerIteration = true; // PTX: thread id re-read in each chunk step
+  /// The next chunk's inputs loaded during the current step, this many
+  /// block barriers before its end (ttt-prefetch-next-chunk); 0: not.
+  int64_t gpuPrefetch = 2;
   /// Chunk steps level-ordered so that chains share barriers
   /// (ttt-schedule-for-barriers): "alap", "asap" or "none".
   std::string gpuSchedule = "alap";

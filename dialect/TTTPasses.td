@@ -430,6 +430,41 @@ def TTTThreadIdPerIteration : Pass<"ttt-thread-id-per-iteration", "ModuleOp"> {
   let dependentDialects = ["::mlir::LLVM::LLVMDialect", "::mlir::arith::ArithDialect"];
 }
 
+def TTTPrefetchNextChunk : Pass<"ttt-prefetch-next-chunk", "ModuleOp"> {
+  let summary = "Load the next chunk's inputs during the current chunk step";
+  let description = [{
+    After `ttt-distribute-to-threads`, in each outermost `scf.for` of a
+    `gpu.launch` body that contains a barrier (a chunk loop): the loads of
+    the layer's inputs that start a chunk step (global memory the launch
+    never writes; static round loops holding them are unrolled first) move
+    one step ahead. The values of chunk c + 1 are loaded at the top of step
+    c, before its `ahead`-th last block barrier (at its top when it has
+    fewer), under the same guards (scf.if chains whose conditions, like the
+    loads' indices, are pure arithmetic of the chunk index and values from
+    outside the loop; pure ops inside those guards are hoisted out of them
+    first) and under `c + 1 < upper bound`, and carried to step c + 1 as
+    loop-carried values; the first chunk's are loaded before the loop. A
+    step then no longer begins by waiting for global memory: the loads'
+    latency overlaps the previous step's last phases, for a register per
+    load. Loads that depend on anything else (what the step computes,
+    memory the launch writes) or not on the chunk index stay where they are.
+
+    The later the loads, the fewer registers they hold: at the top of the
+    step TTT-Linear's kernel (D=64, sm_90a) spills 8 bytes at 64 registers;
+    2 barriers ahead it keeps 64 with no spill (and every example layer
+    stays within its programs per SM with none).
+  }];
+  let options = [
+    Option<"ahead", "ahead", "int64_t", "2",
+           "block barriers between the next chunk's loads and the end of the "
+           "step (at its top when it has fewer)">,
+    Option<"fault", "fault", "std::string", "\"\"",
+           "testing only: stale-prefetch (each step loads its own chunk's "
+           "inputs for the next step, which then computes on stale data)">
+  ];
+  let dependentDialects = ["::mlir::scf::SCFDialect", "::mlir::arith::ArithDialect"];
+}
+
 def TTTExternDynamicSharedMemory : Pass<"ttt-extern-dynamic-shared-memory", "ModuleOp"> {
   let summary = "Declare dynamic shared memory as extern for the NVPTX backend";
   let description = [{

@@ -78,6 +78,8 @@ typedef struct {
                             precision=tf32x3|tf32|tf32-rz (tensor-core operands:
                             f32 accuracy; rounded to tf32, ~1e-3 relative error;
                             or truncated by the tensor cores, worse and biased),
+                            prefetch=N (next chunk's inputs loaded N barriers
+                            before a step's end, default 2; 0: not ahead),
                             rounds=static|strided, row-warps=1|0, tid-per-chunk=1|0,
                             buffers=apart|packed,
                             min-programs=N

@@ -133,6 +133,14 @@ void ttt::buildGPUKernelPipeline(OpPassManager &pm, const PipelineOptions &opts)
       d.fault = opts.gpuFault;
     pm.addPass(ttt::createTTTDistributeToThreads(d));
     pm.addPass(createCanonicalizerPass());
+    if (opts.gpuPrefetch > 0) {
+      ttt::TTTPrefetchNextChunkOptions pf;
+      pf.ahead = opts.gpuPrefetch;
+      if (opts.gpuFault == "stale-prefetch")
+        pf.fault = opts.gpuFault;
+      pm.addPass(ttt::createTTTPrefetchNextChunk(pf));
+      pm.addPass(createCanonicalizerPass());
+    }
   }
   pm.addPass(ttt::createTTTContractFloatOps());
   pm.addPass(ttt::createTTTCheckGPULocalMemory());

@@ -67,7 +67,9 @@ bool parseStage(const std::string &n, Stage &s) {
 /// accumulators per tensor-core tile, default 1), precision=tf32x3|tf32|
 /// tf32-rz (tensor-core operands: f32 accuracy from three products, default;
 /// one product of operands rounded to tf32; or of their top 19 bits as the
-/// tensor cores read them), row-warps=0|1 (row-wise
+/// tensor cores read them), prefetch=N (the next chunk's inputs loaded N
+/// block barriers before the end of a chunk step, default 2; 0: each step
+/// loads its own), row-warps=0|1 (row-wise
 /// elementwise steps a row per warp, warp barriers between them, default
 /// 1), rounds=static|strided (distributed loops, default static),
 /// tid-per-chunk=0|1 (PTX: the thread id re-read in each chunk step, so
@@ -78,7 +80,8 @@ bool parseStage(const std::string &n, Stage &s) {
 /// budgeted for N blocks per SM where they fit, default 2; 1: no budget),
 /// and, for tests only,
 /// fault=short-grid|drop-barrier|bad-fragment|column-offset|drop-fill|
-/// drop-warp-sync (a known mapping bug the emulation must catch).
+/// drop-warp-sync|stale-prefetch (a known mapping bug the emulation must
+/// catch).
 bool parseTarget(const std::string &t, PipelineOptions &o, std::string &error) {
   if (t == "cpu")
     return true;
@@ -123,6 +126,14 @@ bool parseTarget(const std::string &t, PipelineOptions &o, std::string &error) {
       o.gpuTensorCores = opt.back() == '1';
     } else if (opt == "tid-per-chunk=0" || opt == "tid-per-chunk=1") {
       o.gpuTidPerIteration = opt.back() == '1';
+    } else if (opt.rfind("prefetch=", 0) == 0) {
+      char *end = nullptr;
+      long long n = std::strtoll(opt.c_str() + 9, &end, 10);
+      if (!*(opt.c_str() + 9) || *end || n < 0 || n > 64) {
+        error = "target '" + t + "': prefetch must be an integer in [0, 64]";
+        return false;
+      }
+      o.gpuPrefetch = n;
     } else if (opt == "row-warps=0" || opt == "row-warps=1") {
       o.gpuRowWarps = opt.back() == '1';
     } else if (opt == "buffers=apart" || opt == "buffers=packed") {
@@ -156,11 +167,12 @@ bool parseTarget(const std::string &t, PipelineOptions &o, std::string &error) {
       o.gpuThreads = n;
     } else if (opt == "fault=short-grid" || opt == "fault=drop-barrier" ||
                opt == "fault=bad-fragment" || opt == "fault=column-offset" ||
-               opt == "fault=drop-fill" || opt == "fault=drop-warp-sync") {
+               opt == "fault=drop-fill" || opt == "fault=drop-warp-sync" ||
+               opt == "fault=stale-prefetch") {
       o.gpuFault = opt.substr(6);
     } else {
       error = "target '" + t + "': unknown option '" + opt +
-              "' (expected threads=N, column-blocks=N, schedule=alap|asap|none, check-races, tensor-cores=0, mma-chains=1|2|3, precision=tf32x3|tf32|tf32-rz, row-warps=0|1, rounds=static|strided, tid-per-chunk=0|1, buffers=apart|packed, min-programs=N, fault=short-grid|drop-barrier|bad-fragment|column-offset|drop-fill|drop-warp-sync)";
+              "' (expected threads=N, column-blocks=N, schedule=alap|asap|none, check-races, tensor-cores=0, mma-chains=1|2|3, precision=tf32x3|tf32|tf32-rz, prefetch=N, row-warps=0|1, rounds=static|strided, tid-per-chunk=0|1, buffers=apart|packed, min-programs=N, fault=short-grid|drop-barrier|bad-fragment|column-offset|drop-fill|drop-warp-sync|stale-prefetch)";
       return false;
     }
   }

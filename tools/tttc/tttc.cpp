@@ -55,6 +55,8 @@ const char *kUsage = R"(usage:
       to tf32, about 1e-3 relative error; or of their top 19 bits as the
       tensor cores read them, no rounding work, larger and biased error:
       --check then allows 2e-2 and 1e-1 for every output),
+      prefetch=N (the next chunk's inputs loaded N block barriers before
+      the end of a chunk step, default 2; 0: each step loads its own),
       rounds=static|strided, row-warps=1|0, tid-per-chunk=1|0 (how
       threads walk a step's points; the first values are the defaults),
       buffers=apart|packed (shared buffers apart where two programs per
