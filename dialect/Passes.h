@@ -53,6 +53,7 @@ struct PipelineOptions {
   /// PTX pipeline lowers it to its architecture's (sharedKBForArch).
   int64_t gpuSharedKB = 227;
   bool emuCheckRaces = false; // cuda-emu: report unsynchronised shared accesses
+  bool emuCountOps = false;   // cuda-emu: print the warp-ops each block runs
   bool gpuTensorCores = true; // f32 matmuls on tensor cores (3xTF32)
   int64_t gpuMmaChains = 1;    // independent accumulators per tensor-core tile
   /// Tensor-core operands: "tf32x3" (f32 accuracy), "tf32" (rounded to the
@@ -60,6 +61,7 @@ struct PipelineOptions {
   /// top 19 bits as the tensor cores read them: no rounding instructions,
   /// larger and biased error).
   std::string gpuMmaPrecision = "tf32x3";
+  int64_t gpuMmaNTiles = 1;    // adjacent m16n8 tiles per warp task (shared A fragments)
   int64_t gpuMinPrograms = 2;  // PTX: registers budgeted for this many blocks per SM
   // Shared memory per block (KB) that keeps gpuMinPrograms blocks on an SM
   // (buffers that fit apart within it share no bytes): 228 / 2 - 1 on

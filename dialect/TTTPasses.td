@@ -254,6 +254,13 @@ def TTTDistributeToThreads : Pass<"ttt-distribute-to-threads", "ModuleOp"> {
     3 takes TTT-Linear to 64 registers with spills and Titans-linear from 64
     to 115 (one program per SM instead of two); which pays is for a GPU to
     tell (bench/gpu/run.sh times mc2 and mc3 beside the default).
+    With `mma-n-tiles` R > 1, a warp computes R adjacent tiles of a row of
+    tiles at once: each k step loads (and for 3xTF32 splits) the A
+    fragments once for all R, and R independent accumulator chains
+    interleave; fewer warps take part when the result has few tiles
+    (TTT-Linear's 16 x 64 products: 8 tiles, 8 / R warps). 2 takes
+    TTT-Linear's chunk loop (D=64, sm_90a) from 1397 to 1273 SASS
+    instructions at the same registers.
     `mma-precision` tf32 and tf32-rz trade accuracy for work: one product
     per k step instead of three. tf32 rounds each operand to the nearest
     tf32 value first (an integer add and mask: what `cvt.rna.tf32.f32`
@@ -317,6 +324,10 @@ def TTTDistributeToThreads : Pass<"ttt-distribute-to-threads", "ModuleOp"> {
            "nearest tf32, one product: about 3 significant digits) or tf32-rz "
            "(one product of the operands' top 19 bits as the tensor cores "
            "read them: rounded toward zero, no rounding instructions)">,
+    Option<"mmaNTiles", "mma-n-tiles", "int64_t", "1",
+           "adjacent m16n8 tiles a warp computes together, sharing the A "
+           "fragments of each k step (fewer where they do not divide the "
+           "result's columns)">,
     Option<"occupancyKB", "occupancy-kb", "int64_t", "0",
            "shared memory per block (KB) that keeps the target blocks per SM: "
            "buffers that fit apart within it share no bytes (0: always pack)">,
@@ -370,7 +381,11 @@ def TTTEmulateGPU : Pass<"ttt-emulate-gpu", "ModuleOp"> {
   }];
   let options = [
     Option<"checkRaces", "check-races", "bool", "false",
-           "report conflicting accesses (threads between barriers, blocks)">
+           "report conflicting accesses (threads between barriers, blocks)">,
+    Option<"countOps", "count-ops", "bool", "false",
+           "count the IR ops each thread runs and print, per launch, the "
+           "warp-ops per block (each warp's busiest lane, summed over warps): "
+           "a proxy, without a GPU, for the instructions the block issues">
   ];
   let dependentDialects = ["::mlir::scf::SCFDialect", "::mlir::arith::ArithDialect",
                            "::mlir::memref::MemRefDialect", "::mlir::func::FuncDialect",

@@ -11,7 +11,13 @@ the programs per SM they allow (`tttc compile --emit=cubin`), the PTX's block
 and warp barriers, and, when cuobjdump is found ($CUOBJDUMP, $CUDA_HOME/bin,
 /usr/local/cuda/bin, PATH; also PyPI's nvidia-cuda-cuobjdump), the SASS
 instructions of the kernel and of its chunk loop (the largest loop), with
-ratios to the baseline. Static counts: no substitute for timing on a GPU.
+ratios to the baseline; and, dynamic, from the emulation (`cuda-emu:count-ops`,
+one (b, h) program over --emu-tokens tokens; --emu-tokens 0 skips it): the
+IR ops per chunk the program's warps run (each warp counted by its busiest
+lane) and along its critical path (the busiest lane of each barrier phase),
+a proxy for issued instructions and for latency that sees what unrolled
+code hides but not what LLVM hoists or folds. No substitute for timing on a
+GPU.
 """
 import argparse
 import os
@@ -68,6 +74,8 @@ def main():
     ap.add_argument("--layers", default=",".join(LAYERS))
     ap.add_argument("--variants", default=SESSION4 + ";")
     ap.add_argument("--tttc", default=os.path.join(ROOT, "build", "bin", "tttc"))
+    ap.add_argument("--emu-tokens", type=int, default=128,
+                    help="tokens of the emulated count-ops run (0: none)")
     a = ap.parse_args()
     cuobjdump = find_cuobjdump()
     variants = a.variants.split(";")
@@ -75,7 +83,8 @@ def main():
     tmp = tempfile.mkdtemp()
     print(f"arch {a.arch}, D={a.head_dim}; SASS by {cuobjdump or '(no cuobjdump: skipped)'}")
     print(f"{'layer':24}{'variant':44}{'regs':>5}{'spill B':>8}{'prog/SM':>8}"
-          f"{'bar':>5}{'wbar':>5}{'SASS':>7}{'loop':>7}{'loop x':>8}")
+          f"{'bar':>5}{'wbar':>5}{'SASS':>7}{'loop':>7}{'loop x':>8}"
+          f"{'ops/chunk':>10}{'x':>6}{'path/chunk':>11}{'x':>6}")
     for layer in a.layers.split(","):
         base = None
         for v in variants:
@@ -97,11 +106,22 @@ def main():
             text = open(ptx).read()
             bar, wbar = text.count("bar.sync"), text.count("bar.warp.sync")
             total, loop = sass(cuobjdump, cubin) if cuobjdump else (0, 0)
+            ops = path = 0
+            if a.emu_tokens > 0:
+                e = subprocess.run([a.tttc, "run", os.path.join(ROOT, "examples", layer + ".mlir"),
+                                    "--target", "cuda-emu:count-ops" + ("," + v if v else ""),
+                                    "--head-dim", str(a.head_dim), "--seq-len", str(a.emu_tokens),
+                                    "--batch", "1", "--heads", "1"], capture_output=True, text=True)
+                c = re.search(r"threads: (\d+) warp-ops.*critical path (\d+) ops", e.stderr)
+                chunks = -(-a.emu_tokens // 16)
+                if c:
+                    ops, path = int(c.group(1)) / chunks, int(c.group(2)) / chunks
             if base is None:
-                base = loop
-            ratio = f"{loop / base:.2f}" if base and loop else "-"
+                base = (loop, ops, path)
+            rel = lambda x, b: f"{x / b:.2f}" if b and x else "-"
             print(f"{layer:24}{label(v):44}{m.group(1):>5}{m.group(3):>8}{m.group(4):>8}"
-                  f"{bar:>5}{wbar:>5}{total or '-':>7}{loop or '-':>7}{ratio:>8}")
+                  f"{bar:>5}{wbar:>5}{total or '-':>7}{loop or '-':>7}{rel(loop, base[0]):>8}"
+                  f"{ops:>10.0f}{rel(ops, base[1]):>6}{path:>11.0f}{rel(path, base[2]):>6}")
     shutil.rmtree(tmp)
 
 

@@ -78,6 +78,7 @@ typedef struct {
                             precision=tf32x3|tf32|tf32-rz (tensor-core operands:
                             f32 accuracy; rounded to tf32, ~1e-3 relative error;
                             or truncated by the tensor cores, worse and biased),
+                            mma-n-tiles=R (tensor-core tiles per warp task),
                             prefetch=N (next chunk's inputs loaded N barriers
                             before a step's end, default 2; 0: not ahead),
                             rounds=static|strided, row-warps=1|0, tid-per-chunk=1|0,

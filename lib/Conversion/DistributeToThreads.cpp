@@ -664,19 +664,21 @@ bool isTensorCoreMatmul(linalg::GenericOp g) {
   return (mul.getLhs() == x && mul.getRhs() == y) || (mul.getLhs() == y && mul.getRhs() == x);
 }
 
-/// Rewrites the matmul `g` for tensor cores: each warp takes m16n8 tiles of
-/// C in turn and accumulates over K with `nvgpu.mma.sync` (m16n8k8, tf32).
-/// With `precision` "tf32x3", f32 accuracy comes from splitting each operand
-/// x into a tf32 part hi and the rest lo (lo*hi + hi*lo + hi*hi); "tf32"
+/// Rewrites the matmul `g` for tensor cores: each warp takes strips of
+/// `nTiles` adjacent m16n8 tiles of C in turn (fewer where they do not
+/// divide C's columns) and accumulates over K with `nvgpu.mma.sync` (m16n8k8,
+/// tf32); a strip's tiles share the A fragments of each k step. With
+/// `precision` "tf32x3", f32 accuracy comes from splitting each operand x
+/// into a tf32 part hi and the rest lo (lo*hi + hi*lo + hi*hi); "tf32"
 /// rounds each operand to the nearest tf32 value and takes one product
 /// (about 3 significant digits); "tf32-rz" passes the f32 operands as they
 /// are (the tensor cores read their top 19 bits: rounded toward zero).
-/// Fragments follow the PTX
-/// layout of mma.m16n8k8 (lane = 4 g + t): A rows g, g+8 at columns t, t+4;
+/// Fragments follow the PTX layout of mma.m16n8k8 (lane = 4 g + t): A rows g, g+8 at columns t, t+4;
 /// B rows t, t+4 at column g; C rows g, g+8 at columns 2t, 2t+1.
 /// `badFragment` (tests) swaps two A fragment registers.
 scf::ForOp distributeTensorCore(linalg::GenericOp g, Value tid, int64_t threads,
-                                int64_t chains, StringRef precision, bool badFragment) {
+                                int64_t chains, StringRef precision, int64_t nTiles,
+                                bool badFragment) {
   OpBuilder b(g);
   Location loc = g.getLoc();
   Value A = g->getOperand(0), Bm = g->getOperand(1), Cm = g->getOperand(2);
@@ -688,33 +690,46 @@ scf::ForOp distributeTensorCore(linalg::GenericOp g, Value tid, int64_t threads,
   Value warp = arith::DivUIOp::create(b, loc, tid, c(32));
   Value gq = arith::DivUIOp::create(b, loc, lane, c(4));
   Value tq = arith::RemUIOp::create(b, loc, lane, c(4));
+  // A warp's task: R adjacent m16n8 tiles of one row of tiles, which share
+  // the A fragments (loaded and split once per k step for all R).
   int64_t tilesN = N / 8;
-  auto loop = scf::ForOp::create(b, loc, warp, c((M / 16) * tilesN), c(threads / 32));
+  int64_t R = std::max<int64_t>(1, std::min(nTiles, tilesN));
+  while (tilesN % R)
+    --R;
+  int64_t strips = tilesN / R;
+  auto loop = scf::ForOp::create(b, loc, warp, c((M / 16) * strips), c(threads / 32));
   b.setInsertionPointToStart(loop.getBody());
-  Value tile = loop.getInductionVar();
-  Value tm = arith::DivUIOp::create(b, loc, tile, c(tilesN));
-  Value tn = arith::RemUIOp::create(b, loc, tile, c(tilesN));
+  Value task = loop.getInductionVar();
+  Value tm = arith::DivUIOp::create(b, loc, task, c(strips));
+  Value tn0 = arith::MulIOp::create(b, loc, arith::RemUIOp::create(b, loc, task, c(strips)), c(R));
   Value r0 = arith::AddIOp::create(b, loc, arith::MulIOp::create(b, loc, tm, c(16)), gq);
   Value r1 = arith::AddIOp::create(b, loc, r0, c(8));
-  Value col0 = arith::AddIOp::create(b, loc, arith::MulIOp::create(b, loc, tn, c(8)),
-                                     arith::MulIOp::create(b, loc, tq, c(2)));
-  Value col1 = arith::AddIOp::create(b, loc, col0, c(1));
-  Value bn = arith::AddIOp::create(b, loc, arith::MulIOp::create(b, loc, tn, c(8)), gq);
+  SmallVector<Value> col0s, col1s, bns;
+  for (int64_t r = 0; r < R; ++r) {
+    Value n8 = arith::MulIOp::create(b, loc, arith::AddIOp::create(b, loc, tn0, c(r)), c(8));
+    Value col0 = arith::AddIOp::create(b, loc, n8, arith::MulIOp::create(b, loc, tq, c(2)));
+    col0s.push_back(col0);
+    col1s.push_back(arith::AddIOp::create(b, loc, col0, c(1)));
+    bns.push_back(arith::AddIOp::create(b, loc, n8, gq));
+  }
   auto f32 = b.getF32Type();
   auto ld = [&](OpBuilder &bb, Value m, Value i, Value j) {
     return memref::LoadOp::create(bb, loc, m, ValueRange{i, j}).getResult();
   };
   auto cT = VectorType::get({2, 2}, f32);
-  Value acc = vector::FromElementsOp::create(
-      b, loc, cT, ValueRange{ld(b, Cm, r0, col0), ld(b, Cm, r0, col1), ld(b, Cm, r1, col0),
-                             ld(b, Cm, r1, col1)});
-  // Accumulators: the sum so far, and with chains > 1 separate ones for the
-  // correction products (zero at first, added at the end), so that
-  // consecutive mma.sync ops do not all wait on one another.
-  SmallVector<Value> inits{acc};
-  if (chains > 1)
-    inits.append(chains - 1,
-                 arith::ConstantOp::create(b, loc, cT, DenseElementsAttr::get(cT, 0.0f)));
+  // Accumulators, `chains` per tile: the sum so far, and with chains > 1
+  // separate ones for the correction products (zero at first, added at the
+  // end), so that consecutive mma.sync ops do not all wait on one another.
+  SmallVector<Value> inits;
+  for (int64_t r = 0; r < R; ++r) {
+    inits.push_back(vector::FromElementsOp::create(
+        b, loc, cT,
+        ValueRange{ld(b, Cm, r0, col0s[r]), ld(b, Cm, r0, col1s[r]), ld(b, Cm, r1, col0s[r]),
+                   ld(b, Cm, r1, col1s[r])}));
+    if (chains > 1)
+      inits.append(chains - 1,
+                   arith::ConstantOp::create(b, loc, cT, DenseElementsAttr::get(cT, 0.0f)));
+  }
   auto kLoop = scf::ForOp::create(b, loc, c(0), c(K), c(8), inits);
   {
     OpBuilder kb = OpBuilder::atBlockBegin(kLoop.getBody());
@@ -725,27 +740,32 @@ scf::ForOp distributeTensorCore(linalg::GenericOp g, Value tid, int64_t threads,
                             ld(kb, A, r1, kb4)};
     if (badFragment)
       std::swap(a[1], a[2]);
-    SmallVector<Value> bv = {ld(kb, Bm, ka, bn), ld(kb, Bm, kb4, bn)};
-    // hi: x with its low 13 mantissa bits cleared (a tf32 value); lo = x - hi.
-    auto split = [&](Value x, Value &hi, Value &lo) {
-      Value bits = arith::BitcastOp::create(kb, loc, kb.getI32Type(), x);
-      Value mask = arith::ConstantIntOp::create(kb, loc, kb.getI32Type(), int64_t(0xffffe000));
-      hi = arith::BitcastOp::create(kb, loc, f32, arith::AndIOp::create(kb, loc, bits, mask));
-      lo = arith::SubFOp::create(kb, loc, x, hi);
-    };
-    SmallVector<Value> aHi, aLo, bHi, bLo;
-    auto splitAll = [&](ArrayRef<Value> xs, SmallVector<Value> &his, SmallVector<Value> &los) {
+    auto i32 = kb.getI32Type();
+    // 3xTF32: hi is x with its low 13 mantissa bits cleared (a tf32 value),
+    // lo = x - hi.
+    auto split = [&](ArrayRef<Value> xs, SmallVector<Value> &his, SmallVector<Value> &los) {
       for (Value x : xs) {
-        Value h, l;
-        split(x, h, l);
-        his.push_back(h);
-        los.push_back(l);
+        Value bits = arith::BitcastOp::create(kb, loc, i32, x);
+        Value mask = arith::ConstantIntOp::create(kb, loc, i32, int64_t(0xffffe000));
+        Value hi = arith::BitcastOp::create(kb, loc, f32, arith::AndIOp::create(kb, loc, bits, mask));
+        his.push_back(hi);
+        los.push_back(arith::SubFOp::create(kb, loc, x, hi));
       }
     };
-    if (precision == "tf32x3") {
-      splitAll(a, aHi, aLo);
-      splitAll(bv, bHi, bLo);
-    }
+    // tf32: rounded to the nearest (ties away, as cvt.rna.tf32.f32, which
+    // ptxas expands to more instructions); tf32-rz: as they are (the
+    // tensor cores drop the low bits).
+    auto toTF32 = [&](SmallVector<Value> xs) {
+      if (precision == "tf32")
+        for (Value &x : xs) {
+          Value bits = arith::BitcastOp::create(kb, loc, i32, x);
+          Value half = arith::ConstantIntOp::create(kb, loc, i32, int64_t(0x1000));
+          Value mask = arith::ConstantIntOp::create(kb, loc, i32, int64_t(0xffffe000));
+          Value up = arith::AddIOp::create(kb, loc, bits, half);
+          x = arith::BitcastOp::create(kb, loc, f32, arith::AndIOp::create(kb, loc, up, mask));
+        }
+      return xs;
+    };
     auto aT = VectorType::get({4, 1}, f32), bT = VectorType::get({2, 1}, f32);
     auto vec = [&](VectorType t, ArrayRef<Value> xs) {
       return vector::FromElementsOp::create(kb, loc, t, xs).getResult();
@@ -755,52 +775,58 @@ scf::ForOp distributeTensorCore(linalg::GenericOp g, Value tid, int64_t threads,
                                       /*tf32Enabled=*/true)
           .getResult();
     };
-    ValueRange in = kLoop.getRegionIterArgs();
+    bool three = precision == "tf32x3";
+    SmallVector<Value> aHi, aLo, aOne;
+    if (three)
+      split(a, aHi, aLo);
+    else
+      aOne = toTF32(a);
+    ValueRange args = kLoop.getRegionIterArgs();
     SmallVector<Value> out;
-    if (precision != "tf32x3") {
-      // tf32: round to nearest (ties away, as cvt.rna.tf32.f32, which
-      // ptxas expands to more instructions); tf32-rz: as they are (the
-      // tensor cores drop the low bits).
-      SmallVector<Value> ar = a, br = bv;
-      if (precision == "tf32")
-        for (Value *x : {&ar[0], &ar[1], &ar[2], &ar[3], &br[0], &br[1]}) {
-          auto i32 = kb.getI32Type();
-          Value bits = arith::BitcastOp::create(kb, loc, i32, *x);
-          Value half = arith::ConstantIntOp::create(kb, loc, i32, int64_t(0x1000));
-          Value mask = arith::ConstantIntOp::create(kb, loc, i32, int64_t(0xffffe000));
-          Value up = arith::AddIOp::create(kb, loc, bits, half);
-          *x = arith::BitcastOp::create(kb, loc, f32, arith::AndIOp::create(kb, loc, up, mask));
-        }
-      out = {mma(vec(aT, ar), vec(bT, br), in[0])};
-    } else if (chains == 1) {
-      Value cur = mma(vec(aT, aLo), vec(bT, bHi), in[0]);
-      cur = mma(vec(aT, aHi), vec(bT, bLo), cur);
-      out = {mma(vec(aT, aHi), vec(bT, bHi), cur)};
-    } else if (chains == 2) {
-      Value lo = mma(vec(aT, aLo), vec(bT, bHi), in[1]);
-      out = {mma(vec(aT, aHi), vec(bT, bHi), in[0]), mma(vec(aT, aHi), vec(bT, bLo), lo)};
-    } else {
-      out = {mma(vec(aT, aHi), vec(bT, bHi), in[0]), mma(vec(aT, aLo), vec(bT, bHi), in[1]),
-             mma(vec(aT, aHi), vec(bT, bLo), in[2])};
+    for (int64_t r = 0; r < R; ++r) {
+      ValueRange in = args.slice(r * chains, chains);
+      SmallVector<Value> bv = {ld(kb, Bm, ka, bns[r]), ld(kb, Bm, kb4, bns[r])};
+      if (!three) {
+        out.push_back(mma(vec(aT, aOne), vec(bT, toTF32(bv)), in[0]));
+        continue;
+      }
+      SmallVector<Value> bHi, bLo;
+      split(bv, bHi, bLo);
+      if (chains == 1) {
+        Value cur = mma(vec(aT, aLo), vec(bT, bHi), in[0]);
+        cur = mma(vec(aT, aHi), vec(bT, bLo), cur);
+        out.push_back(mma(vec(aT, aHi), vec(bT, bHi), cur));
+      } else if (chains == 2) {
+        Value lo = mma(vec(aT, aLo), vec(bT, bHi), in[1]);
+        out.push_back(mma(vec(aT, aHi), vec(bT, bHi), in[0]));
+        out.push_back(mma(vec(aT, aHi), vec(bT, bLo), lo));
+      } else {
+        out.push_back(mma(vec(aT, aHi), vec(bT, bHi), in[0]));
+        out.push_back(mma(vec(aT, aLo), vec(bT, bHi), in[1]));
+        out.push_back(mma(vec(aT, aHi), vec(bT, bLo), in[2]));
+      }
     }
     scf::YieldOp::create(kb, loc, out);
   }
-  Value rows[2] = {r0, r1}, cols[2] = {col0, col1};
-  for (int i = 0; i < 2; ++i)
-    for (int j = 0; j < 2; ++j) {
-      auto at = [&](Value v) {
-        return vector::ExtractOp::create(b, loc, v, ArrayRef<int64_t>{i, j}).getResult();
-      };
-      // The (small) corrections summed first, then added to the sum.
-      Value corr;
-      for (int64_t k = 1; k < chains; ++k)
-        corr = corr ? arith::AddFOp::create(b, loc, corr, at(kLoop.getResult(k))).getResult()
-                    : at(kLoop.getResult(k));
-      Value e = at(kLoop.getResult(0));
-      if (corr)
-        e = arith::AddFOp::create(b, loc, e, corr);
-      memref::StoreOp::create(b, loc, e, Cm, ValueRange{rows[i], cols[j]});
-    }
+  for (int64_t r = 0; r < R; ++r) {
+    Value rows[2] = {r0, r1}, cols[2] = {col0s[r], col1s[r]};
+    for (int i = 0; i < 2; ++i)
+      for (int j = 0; j < 2; ++j) {
+        auto at = [&](int64_t k) {
+          return vector::ExtractOp::create(b, loc, kLoop.getResult(r * chains + k),
+                                           ArrayRef<int64_t>{i, j})
+              .getResult();
+        };
+        // The (small) corrections summed first, then added to the sum.
+        Value corr;
+        for (int64_t k = 1; k < chains; ++k)
+          corr = corr ? arith::AddFOp::create(b, loc, corr, at(k)).getResult() : at(k);
+        Value e = at(0);
+        if (corr)
+          e = arith::AddFOp::create(b, loc, e, corr);
+        memref::StoreOp::create(b, loc, e, Cm, ValueRange{rows[i], cols[j]});
+      }
+  }
   g.erase();
   return loop;
 }
@@ -1346,7 +1372,7 @@ struct TTTDistributeToThreadsPass
       // Matmuls on tensor cores when whole warps run the program; their
       // accesses follow the fragment layout (no same-thread elision).
       if (tensorCores && threads % 32 == 0 && isTensorCoreMatmul(g))
-        loop = distributeTensorCore(g, tid, threads, mmaChains, mmaPrecision,
+        loop = distributeTensorCore(g, tid, threads, mmaChains, mmaPrecision, mmaNTiles,
                                     fault == "bad-fragment");
       else if (std::optional<SplitSum> s = matchSplitSum(g, threads))
         loop = distributeSplitSum(g, *s, tid, threads, info);
@@ -1413,6 +1439,10 @@ struct TTTDistributeToThreadsPass
       getOperation().emitError("ttt-distribute-to-threads: mma-precision must be tf32x3, "
                                "tf32 or tf32-rz, not '")
           << mmaPrecision << "'";
+      return signalPassFailure();
+    }
+    if (mmaNTiles < 1 || mmaNTiles > 8) {
+      getOperation().emitError("ttt-distribute-to-threads: mma-n-tiles must be in [1, 8]");
       return signalPassFailure();
     }
     if (mmaPrecision != "tf32x3" && mmaChains != 1) {

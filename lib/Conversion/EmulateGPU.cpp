@@ -214,6 +214,27 @@ struct TTTEmulateGPUPass : ttt::impl::TTTEmulateGPUBase<TTTEmulateGPUPass> {
     }
     auto ptrT = LLVM::LLVMPointerType::get(ctx);
     auto indexT = IndexType::get(ctx);
+    if (countOps) {
+      // Each block of the kernel counts its ops (constants aside) when it
+      // runs: a proxy for the instructions a warp issues.
+      auto countFn = declare(module, "tttc_emu_count", FunctionType::get(ctx, {indexT}, {}));
+      SmallVector<Block *> blocks = {&body};
+      body.walk([&](Operation *op) {
+        for (Region &r : op->getRegions())
+          for (Block &blk : r)
+            blocks.push_back(&blk);
+      });
+      for (Block *blk : blocks) {
+        int64_t n = llvm::count_if(*blk, [](Operation &op) {
+          return !op.hasTrait<OpTrait::ConstantLike>();
+        });
+        if (!n)
+          continue;
+        OpBuilder cb = OpBuilder::atBlockBegin(blk);
+        func::CallOp::create(cb, loc, countFn,
+                             ValueRange{arith::ConstantIndexOp::create(cb, loc, n)});
+      }
+    }
     if (checkRaces) {
       auto hookT = FunctionType::get(ctx, {indexT, indexT}, {});
       instrumentAccesses(body, declare(module, "tttc_emu_access", hookT),
@@ -419,7 +440,8 @@ struct TTTEmulateGPUPass : ttt::impl::TTTEmulateGPUBase<TTTEmulateGPUPass> {
     auto launchFn = declare(module, "tttc_emu_launch", FunctionType::get(ctx, largs, {}));
     Value fn = func::ConstantOp::create(b, loc, kType, SymbolRefAttr::get(kernel));
     Value fnPtr = UnrealizedConversionCastOp::create(b, loc, ptrT, fn).getResult(0);
-    Value check = arith::ConstantIndexOp::create(b, loc, checkRaces ? 1 : 0);
+    Value check =
+        arith::ConstantIndexOp::create(b, loc, (checkRaces ? 1 : 0) | (countOps ? 2 : 0));
     func::CallOp::create(b, loc, launchFn,
                          ValueRange{fnPtr, ctxArr, gs.x, gs.y, gs.z, bs.x, bs.y, bs.z, check,
                                     smemPtr, smemBytes});

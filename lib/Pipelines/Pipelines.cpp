@@ -125,6 +125,7 @@ void ttt::buildGPUKernelPipeline(OpPassManager &pm, const PipelineOptions &opts)
     d.tensorCores = opts.gpuTensorCores;
     d.mmaChains = opts.gpuMmaChains;
     d.mmaPrecision = opts.gpuMmaPrecision;
+    d.mmaNTiles = opts.gpuMmaNTiles;
     d.staticRounds = opts.gpuStaticRounds;
     d.rowWarps = opts.gpuRowWarps;
     d.occupancyKB = opts.gpuPackBuffers ? 0 : opts.gpuOccupancyKB;
@@ -150,6 +151,7 @@ void ttt::buildCUDAEmuPipeline(OpPassManager &pm, const PipelineOptions &opts) {
   buildGPUKernelPipeline(pm, opts);
   ttt::TTTEmulateGPUOptions e;
   e.checkRaces = opts.emuCheckRaces;
+  e.countOps = opts.emuCountOps;
   pm.addPass(ttt::createTTTEmulateGPU(e));
   addLoopsToLLVM(pm);
 }

@@ -123,6 +123,7 @@ struct Fiber {
   int64_t tid[3] = {0, 0, 0};
   int64_t linear = 0;
   bool done = false, atBarrier = false, atWarpSync = false;
+  int64_t ops = 0, opsAtPhase = 0; // IR ops run, and at the last barrier (count-ops)
 };
 
 struct Block {
@@ -137,6 +138,13 @@ struct Block {
   ucontext_t scheduler;
 #endif
   bool checkRaces = false;
+  // count-ops: per block, the IR ops of each warp (its busiest lane's),
+  // summed over warps and over the launch's blocks.
+  bool countOps = false;
+  int64_t warpOps = 0;
+  // And the sum over barrier phases of the busiest lane's ops in the phase:
+  // the block's critical path.
+  int64_t pathOps = 0;
   // Per warp, the lanes' operands and results of a collective (an m16n8k8
   // tf32 MMA or an xor shuffle).
   struct WarpCollective {
@@ -193,6 +201,7 @@ void fiberMainTrampoline() { fiberMain(); }
 
 void start(Fiber &f) {
   f.done = f.atBarrier = f.atWarpSync = false;
+  f.ops = f.opsAtPhase = 0;
 #if defined(__x86_64__)
   auto *sp = reinterpret_cast<uintptr_t *>(f.stack + kStackBytes);
   *--sp = 0;                                          // keeps the entry aligned
@@ -339,9 +348,30 @@ void runBlock(Block &b) {
     for (Fiber &f : b.fibers)
       f.atBarrier = false;
     b.epoch++;
+    if (b.countOps) {
+      int64_t most = 0;
+      for (Fiber &f : b.fibers) {
+        most = std::max(most, f.ops - f.opsAtPhase);
+        f.opsAtPhase = f.ops;
+      }
+      b.pathOps += most;
+    }
     b.shadow.clear();
   }
   b.shadow.clear();
+  if (b.countOps) {
+    int64_t last = 0;
+    for (Fiber &f : b.fibers)
+      last = std::max(last, f.ops - f.opsAtPhase);
+    b.pathOps += last;
+  }
+  if (b.countOps)
+    for (size_t w = 0; w * 32 < b.fibers.size(); ++w) {
+      int64_t most = 0;
+      for (size_t l = w * 32; l < std::min(b.fibers.size(), w * 32 + 32); ++l)
+        most = std::max(most, b.fibers[l].ops);
+      b.warpOps += most;
+    }
 }
 /// The barrier rule within a block: between two barriers, an address one
 /// thread writes is touched by no other thread.
@@ -372,7 +402,9 @@ void tttc_emu_launch(void *fn, void *ctx, int64_t gx, int64_t gy, int64_t gz, in
   Block b;
   b.fn = reinterpret_cast<KernelFn>(fn);
   b.ctx = ctx;
-  b.checkRaces = checkRaces != 0;
+  // Flags: 1 check races, 2 count ops.
+  b.checkRaces = (checkRaces & 1) != 0;
+  b.countOps = (checkRaces & 2) != 0;
   b.smem = smem;
   int64_t n = bx * by * bz;
   b.fibers.resize(n);
@@ -415,6 +447,21 @@ void tttc_emu_launch(void *fn, void *ctx, int64_t gx, int64_t gy, int64_t gz, in
       }
   current = saved;
   munmap(mem, n * (kStackBytes + page));
+  if (b.countOps) {
+    int64_t blocks = gx * gy * gz;
+    double per = double(std::max<int64_t>(blocks, 1));
+    std::fprintf(stderr,
+                 "cuda-emu: %lld block(s) of %lld threads: %.0f warp-ops per block (the IR ops "
+                 "of each warp's busiest lane, summed over its %lld warps), critical path %.0f "
+                 "ops (the busiest lane of each barrier phase, summed)\n",
+                 (long long)blocks, (long long)n, double(b.warpOps) / per,
+                 (long long)((n + 31) / 32), double(b.pathOps) / per);
+  }
+}
+
+void tttc_emu_count(int64_t ops) {
+  Block *b = current;
+  b->fibers[b->running].ops += ops;
 }
 
 void tttc_emu_barrier() {
@@ -507,6 +554,7 @@ namespace tttc::emu {
 std::vector<std::pair<const char *, void *>> symbols() {
   return {{"tttc_emu_launch", reinterpret_cast<void *>(&tttc_emu_launch)},
           {"tttc_emu_barrier", reinterpret_cast<void *>(&tttc_emu_barrier)},
+          {"tttc_emu_count", reinterpret_cast<void *>(&tttc_emu_count)},
           {"tttc_emu_syncwarp", reinterpret_cast<void *>(&tttc_emu_syncwarp)},
           {"tttc_emu_access", reinterpret_cast<void *>(&tttc_emu_access)},
           {"tttc_emu_global_access", reinterpret_cast<void *>(&tttc_emu_global_access)},

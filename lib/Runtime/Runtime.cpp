@@ -67,7 +67,8 @@ bool parseStage(const std::string &n, Stage &s) {
 /// accumulators per tensor-core tile, default 1), precision=tf32x3|tf32|
 /// tf32-rz (tensor-core operands: f32 accuracy from three products, default;
 /// one product of operands rounded to tf32; or of their top 19 bits as the
-/// tensor cores read them), prefetch=N (the next chunk's inputs loaded N
+/// tensor cores read them), mma-n-tiles=R (adjacent tensor-core tiles a
+/// warp computes together, sharing A fragments, default 1), prefetch=N (the next chunk's inputs loaded N
 /// block barriers before the end of a chunk step, default 2; 0: each step
 /// loads its own), row-warps=0|1 (row-wise
 /// elementwise steps a row per warp, warp barriers between them, default
@@ -120,12 +121,20 @@ bool parseTarget(const std::string &t, PipelineOptions &o, std::string &error) {
       return false;
     } else if (opt == "check-races") {
       o.emuCheckRaces = true;
+    } else if (opt == "count-ops" && kind == "cuda-emu") {
+      o.emuCountOps = true;
     } else if (opt == "schedule=alap" || opt == "schedule=asap" || opt == "schedule=none") {
       o.gpuSchedule = opt.substr(9);
     } else if (opt == "tensor-cores=0" || opt == "tensor-cores=1") {
       o.gpuTensorCores = opt.back() == '1';
     } else if (opt == "tid-per-chunk=0" || opt == "tid-per-chunk=1") {
       o.gpuTidPerIteration = opt.back() == '1';
+    } else if (opt.rfind("mma-n-tiles=", 0) == 0) {
+      if (opt.size() != 13 || opt[12] < '1' || opt[12] > '8') {
+        error = "target '" + t + "': mma-n-tiles must be an integer in [1, 8]";
+        return false;
+      }
+      o.gpuMmaNTiles = opt[12] - '0';
     } else if (opt.rfind("prefetch=", 0) == 0) {
       char *end = nullptr;
       long long n = std::strtoll(opt.c_str() + 9, &end, 10);
@@ -172,7 +181,7 @@ bool parseTarget(const std::string &t, PipelineOptions &o, std::string &error) {
       o.gpuFault = opt.substr(6);
     } else {
       error = "target '" + t + "': unknown option '" + opt +
-              "' (expected threads=N, column-blocks=N, schedule=alap|asap|none, check-races, tensor-cores=0, mma-chains=1|2|3, precision=tf32x3|tf32|tf32-rz, prefetch=N, row-warps=0|1, rounds=static|strided, tid-per-chunk=0|1, buffers=apart|packed, min-programs=N, fault=short-grid|drop-barrier|bad-fragment|column-offset|drop-fill|drop-warp-sync|stale-prefetch)";
+              "' (expected threads=N, column-blocks=N, schedule=alap|asap|none, check-races, count-ops, tensor-cores=0, mma-chains=1|2|3, precision=tf32x3|tf32|tf32-rz, mma-n-tiles=R, prefetch=N, row-warps=0|1, rounds=static|strided, tid-per-chunk=0|1, buffers=apart|packed, min-programs=N, fault=short-grid|drop-barrier|bad-fragment|column-offset|drop-fill|drop-warp-sync|stale-prefetch)";
       return false;
     }
   }

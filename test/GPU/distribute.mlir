@@ -6,6 +6,8 @@
 // RUN: ttt-opt %s --ttt-distribute-to-threads="threads=64 pad-rows=0 mma-precision=tf32" | FileCheck %s --check-prefix=TF32
 // RUN: ttt-opt %s --ttt-distribute-to-threads="threads=64 pad-rows=0 mma-precision=tf32-rz" | FileCheck %s --check-prefix=RZ
 // RUN: not ttt-opt %s --ttt-distribute-to-threads="threads=64 mma-precision=tf32 mma-chains=2" 2>&1 | FileCheck %s --check-prefix=PCHAINS
+// RUN: ttt-opt %s --ttt-distribute-to-threads="threads=64 pad-rows=0 mma-n-tiles=2" | FileCheck %s --check-prefix=NT2
+// RUN: not ttt-opt %s --ttt-distribute-to-threads="threads=64 mma-n-tiles=9" 2>&1 | FileCheck %s --check-prefix=NTBAD
 // RUN: not ttt-opt %s --ttt-distribute-to-threads="threads=64 mma-precision=f16" 2>&1 | FileCheck %s --check-prefix=PBAD
 
 // RUN: ttt-opt %s --ttt-distribute-to-threads="threads=64 tensor-cores=0" | FileCheck %s --check-prefix=PAD
@@ -98,6 +100,24 @@
 // RZ: nvgpu.mma.sync(%[[A]], %[[B]], %{{.*}})
 // RZ-NOT: nvgpu.mma.sync
 // RZ: scf.yield
+// mma-n-tiles=2: one warp task per row of two tiles (of 2: the warp loop
+// runs once, from the warp id to 1), two accumulators; per k step the A
+// fragment is loaded and split once (4 loads, 4 masks), then each tile's B
+// fragment (2 loads, 2 masks) and its three products.
+// NT2: scf.for %{{.*}} = %[[W:.*]] to %c1{{.*}} step %c2
+// NT2: scf.for %{{.*}} = %c0{{.*}} to %c16{{.*}} step %c8{{.*}} iter_args(%{{.*}} = %{{.*}}, %{{.*}} = %{{.*}}) -> (vector<2x2xf32>, vector<2x2xf32>)
+// NT2-COUNT-4: memref.load
+// NT2-COUNT-4: arith.andi
+// NT2-COUNT-2: memref.load
+// NT2-COUNT-2: arith.andi
+// NT2-COUNT-3: nvgpu.mma.sync
+// NT2-COUNT-2: memref.load
+// NT2-COUNT-2: arith.andi
+// NT2-COUNT-3: nvgpu.mma.sync
+// NT2-NOT: nvgpu.mma.sync
+// NT2: scf.yield
+// NT2-COUNT-8: memref.store
+// NTBAD: error: ttt-distribute-to-threads: mma-n-tiles must be in [1, 8]
 // PCHAINS: error: ttt-distribute-to-threads: mma-chains applies to the three products of mma-precision=tf32x3
 // PBAD: error: ttt-distribute-to-threads: mma-precision must be tf32x3, tf32 or tf32-rz, not 'f16'
 

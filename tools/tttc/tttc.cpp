@@ -55,6 +55,8 @@ const char *kUsage = R"(usage:
       to tf32, about 1e-3 relative error; or of their top 19 bits as the
       tensor cores read them, no rounding work, larger and biased error:
       --check then allows 2e-2 and 1e-1 for every output),
+      mma-n-tiles=R (adjacent tensor-core tiles per warp, sharing the A
+      fragments; default 1),
       prefetch=N (the next chunk's inputs loaded N block barriers before
       the end of a chunk step, default 2; 0: each step loads its own),
       rounds=static|strided, row-warps=1|0, tid-per-chunk=1|0 (how
@@ -70,7 +72,9 @@ const char *kUsage = R"(usage:
       allows it), schedule=alap|asap|none (the chunk step's order for
       barriers), and for
       cuda-emu check-races (report conflicting accesses: threads of a
-      block between barriers, and blocks writing what others touch).
+      block between barriers, and blocks writing what others touch) and
+      count-ops (print per launch the IR ops a block's warps run, each
+      warp counted by its busiest lane: a proxy for issued instructions).
       --io-dtype: per-token inputs and readouts in memory as bfloat16 or
       float16 (states and arithmetic stay float32); .npy files stay float32
       (inputs are rounded to the I/O type first, so --check compares against
