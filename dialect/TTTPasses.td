@@ -145,6 +145,13 @@ def TTTBufferize : Pass<"ttt-bufferize", "ModuleOp"> {
     needed), and, once the loops that only carry the destination buffers
     have folded away, functions returning their own output arguments
     rewritten to return nothing.
+
+    Empty-tensor elimination runs first: an op whose result is copied over
+    a loop-carried state (the chunk loop's next states) and whose init is
+    a `tensor.empty` writes the carried buffer directly where the analysis
+    finds it safe, so no copy and no second state buffer remain (TTT-Linear
+    at D=64: a 64 x 64 copy per chunk step; one-thread Titans-MLP programs
+    at D=32: 347 -> 267 KB of buffers).
   }];
   let dependentDialects = ["::mlir::memref::MemRefDialect",
                            "::mlir::linalg::LinalgDialect",

@@ -5,6 +5,8 @@
 #include "mlir/Dialect/Bufferization/IR/Bufferization.h"
 #include "mlir/Dialect/Bufferization/Transforms/OneShotAnalysis.h"
 #include "mlir/Dialect/Bufferization/Transforms/OneShotModuleBufferize.h"
+#include "mlir/Dialect/Bufferization/Transforms/Transforms.h"
+#include "mlir/IR/PatternMatch.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
@@ -45,6 +47,14 @@ struct TTTBufferizePass : ttt::impl::TTTBufferizeBase<TTTBufferizePass> {
       linalg::CopyOp::create(b, loc, from, to);
       return success();
     };
+    // A chunk loop's next states are copied over the carried ones (a copy
+    // that bufferizes in place): the ops computing them write the carried
+    // buffers instead of fresh ones (their tensor.empty inits replaced by
+    // the copies' destinations, where the analysis finds that safe), so a
+    // step neither copies its states nor holds a second buffer of each.
+    IRRewriter rw(&getContext());
+    if (failed(bufferization::eliminateEmptyTensors(rw, getOperation())))
+      return signalPassFailure();
     bufferization::BufferizationState state;
     if (failed(bufferization::runOneShotModuleBufferize(getOperation(), opts, state)))
       return signalPassFailure();
