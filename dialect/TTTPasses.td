@@ -137,6 +137,25 @@ def TTTColumnBlocks : Pass<"ttt-column-blocks", "ModuleOp"> {
   let dependentDialects = ["::mlir::scf::SCFDialect", "::mlir::arith::ArithDialect"];
 }
 
+def TTTFoldMatmulAccumulate : Pass<"ttt-fold-matmul-accumulate", "ModuleOp"> {
+  let summary = "C + A B and C - A B as one matmul accumulating into C";
+  let description = [{
+    On tensors: an elementwise `linalg.generic` (identity maps) whose body
+    is one `arith.addf` of its two inputs, or an `arith.subf` whose
+    subtrahend is the product, where one input is an f32 `linalg.matmul`
+    into a zero `linalg.fill` used only there, becomes that matmul with
+    the other input as its init: `matmul(A, B, C)` for C + A B, and
+    `matmul(A, -B, C)` for C - A B (the negation an elementwise op on B,
+    which elementwise fusion folds into B's producer). The dual form's
+    state updates take this shape (W - X^T G, S + K^T V): the fill and
+    the pass over the product go, and the product accumulates into the
+    state's own buffer. The sum's rounding changes (C is the first term,
+    not the last), not its terms.
+  }];
+  let dependentDialects = ["::mlir::linalg::LinalgDialect", "::mlir::arith::ArithDialect",
+                           "::mlir::tensor::TensorDialect"];
+}
+
 def TTTBufferize : Pass<"ttt-bufferize", "ModuleOp"> {
   let summary = "One-shot bufferization for compiled layers";
   let description = [{

@@ -59,6 +59,7 @@ void ttt::buildLinalgPipeline(OpPassManager &pm, const PipelineOptions &opts) {
 
 namespace {
 void addBufferize(OpPassManager &pm) {
+  pm.addPass(ttt::createTTTFoldMatmulAccumulate());
   pm.addPass(ttt::createTTTFuseElementwise());
   pm.addPass(ttt::createTTTMatmulLoopOrder());
   pm.addPass(ttt::createTTTBufferize());
