@@ -83,6 +83,27 @@ bool parseStage(const std::string &n, Stage &s) {
 /// fault=short-grid|drop-barrier|bad-fragment|column-offset|drop-fill|
 /// drop-warp-sync|stale-prefetch (a known mapping bug the emulation must
 /// catch).
+namespace {
+/// An integer option `NAME=N` of target `t` with N in [lo, hi] into `out`:
+/// false (and no error) when `opt` is another option, false with `error`
+/// set when N is not such an integer.
+bool intOption(const std::string &t, const std::string &opt, const std::string &name,
+               int64_t lo, int64_t hi, int64_t &out, std::string &error) {
+  if (opt.rfind(name + "=", 0) != 0)
+    return false;
+  const char *v = opt.c_str() + name.size() + 1;
+  char *end = nullptr;
+  long long n = std::strtoll(v, &end, 10);
+  if (!*v || *end || n < lo || n > hi) {
+    error = "target '" + t + "': " + name + " must be an integer in [" + std::to_string(lo) +
+            ", " + std::to_string(hi) + "]";
+    return false;
+  }
+  out = n;
+  return true;
+}
+} // namespace
+
 bool parseTarget(const std::string &t, PipelineOptions &o, std::string &error) {
   if (t == "cpu")
     return true;
@@ -97,16 +118,12 @@ bool parseTarget(const std::string &t, PipelineOptions &o, std::string &error) {
   while (std::getline(opts, opt, ',')) {
     if (opt == "column-blocks=auto" && kind == "cuda")
       continue; // chosen per launch (CompiledLayer)
-    if (opt.rfind("column-blocks=", 0) == 0) {
-      const char *v = opt.c_str() + 14;
-      char *end = nullptr;
-      long long n = std::strtoll(v, &end, 10);
-      if (!*v || *end || n < 1 || n > 1024) {
-        error = "target '" + t + "': column-blocks must be an integer in [1, 1024]";
-        return false;
-      }
-      o.columnBlocks = n;
+    std::string bad; // an integer option's error
+    if (intOption(t, opt, "column-blocks", 1, 1024, o.columnBlocks, bad))
       continue;
+    if (!bad.empty()) {
+      error = bad;
+      return false;
     }
     if (kind == "cpu") {
       error = "target '" + t + "': unknown option '" + opt +
@@ -129,34 +146,20 @@ bool parseTarget(const std::string &t, PipelineOptions &o, std::string &error) {
       o.gpuTensorCores = opt.back() == '1';
     } else if (opt == "tid-per-chunk=0" || opt == "tid-per-chunk=1") {
       o.gpuTidPerIteration = opt.back() == '1';
-    } else if (opt.rfind("mma-n-tiles=", 0) == 0) {
-      if (opt.size() != 13 || opt[12] < '1' || opt[12] > '8') {
-        error = "target '" + t + "': mma-n-tiles must be an integer in [1, 8]";
-        return false;
-      }
-      o.gpuMmaNTiles = opt[12] - '0';
-    } else if (opt.rfind("prefetch=", 0) == 0) {
-      char *end = nullptr;
-      long long n = std::strtoll(opt.c_str() + 9, &end, 10);
-      if (!*(opt.c_str() + 9) || *end || n < 0 || n > 64) {
-        error = "target '" + t + "': prefetch must be an integer in [0, 64]";
-        return false;
-      }
-      o.gpuPrefetch = n;
+    } else if (intOption(t, opt, "mma-n-tiles", 1, 8, o.gpuMmaNTiles, bad) ||
+               intOption(t, opt, "prefetch", 0, 64, o.gpuPrefetch, bad) ||
+               intOption(t, opt, "min-programs", 1, 32, o.gpuMinPrograms, bad) ||
+               intOption(t, opt, "threads", 1, 1024, o.gpuThreads, bad)) {
+      continue;
+    } else if (!bad.empty()) {
+      error = bad;
+      return false;
     } else if (opt == "row-warps=0" || opt == "row-warps=1") {
       o.gpuRowWarps = opt.back() == '1';
     } else if (opt == "buffers=apart" || opt == "buffers=packed") {
       o.gpuPackBuffers = opt == "buffers=packed";
     } else if (opt == "rounds=static" || opt == "rounds=strided") {
       o.gpuStaticRounds = opt == "rounds=static";
-    } else if (opt.rfind("min-programs=", 0) == 0) {
-      char *end = nullptr;
-      long long n = std::strtoll(opt.c_str() + 13, &end, 10);
-      if (!*(opt.c_str() + 13) || *end || n < 1 || n > 32) {
-        error = "target '" + t + "': min-programs must be an integer in [1, 32]";
-        return false;
-      }
-      o.gpuMinPrograms = n;
     } else if (opt.rfind("mma-chains=", 0) == 0) {
       if (opt != "mma-chains=1" && opt != "mma-chains=2" && opt != "mma-chains=3") {
         error = "target '" + t + "': mma-chains must be 1, 2 or 3";
@@ -166,14 +169,6 @@ bool parseTarget(const std::string &t, PipelineOptions &o, std::string &error) {
     } else if (opt == "precision=tf32x3" || opt == "precision=tf32" ||
                opt == "precision=tf32-rz") {
       o.gpuMmaPrecision = opt.substr(10);
-    } else if (opt.rfind("threads=", 0) == 0) {
-      char *end = nullptr;
-      long long n = std::strtoll(opt.c_str() + 8, &end, 10);
-      if (!*(opt.c_str() + 8) || *end || n < 1 || n > 1024) {
-        error = "target '" + t + "': threads must be an integer in [1, 1024]";
-        return false;
-      }
-      o.gpuThreads = n;
     } else if (opt == "fault=short-grid" || opt == "fault=drop-barrier" ||
                opt == "fault=bad-fragment" || opt == "fault=column-offset" ||
                opt == "fault=drop-fill" || opt == "fault=drop-warp-sync" ||
