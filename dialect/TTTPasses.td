@@ -165,13 +165,20 @@ def TTTBufferize : Pass<"ttt-bufferize", "ModuleOp"> {
     have folded away, functions returning their own output arguments
     rewritten to return nothing.
 
-    Empty-tensor elimination runs first: an op whose result is copied over
-    a loop-carried state (the chunk loop's next states) and whose init is
-    a `tensor.empty` writes the carried buffer directly where the analysis
-    finds it safe, so no copy and no second state buffer remain (TTT-Linear
-    at D=64: a 64 x 64 copy per chunk step; one-thread Titans-MLP programs
-    at D=32: 347 -> 267 KB of buffers).
+    With `states-in-place`, empty-tensor elimination runs first: an op
+    whose result is copied over a loop-carried state (the chunk loop's next
+    states) and whose init is a `tensor.empty` writes the carried buffer
+    directly where the analysis finds it safe, so no copy and no second
+    state buffer remain (TTT-Linear at D=64: a 64 x 64 copy per chunk step;
+    one-thread Titans-MLP programs at D=32: 347 -> 267 KB of buffers). The
+    GPU kernel pipeline sets it; the CPU pipeline does not (it made the CPU
+    Infini-attention 1.6x slower, not yet understood).
   }];
+  let options = [
+    Option<"statesInPlace", "states-in-place", "bool", "true",
+           "eliminate empty tensors first: next states written over the "
+           "carried ones">
+  ];
   let dependentDialects = ["::mlir::memref::MemRefDialect",
                            "::mlir::linalg::LinalgDialect",
                            "::mlir::bufferization::BufferizationDialect"];

@@ -37,6 +37,7 @@ void dropArgumentResults(func::FuncOp f) {
 }
 
 struct TTTBufferizePass : ttt::impl::TTTBufferizeBase<TTTBufferizePass> {
+  using Base::Base;
   void runOnOperation() override {
     bufferization::OneShotBufferizationOptions opts;
     opts.bufferizeFunctionBoundaries = true;
@@ -53,7 +54,7 @@ struct TTTBufferizePass : ttt::impl::TTTBufferizeBase<TTTBufferizePass> {
     // the copies' destinations, where the analysis finds that safe), so a
     // step neither copies its states nor holds a second buffer of each.
     IRRewriter rw(&getContext());
-    if (failed(bufferization::eliminateEmptyTensors(rw, getOperation())))
+    if (statesInPlace && failed(bufferization::eliminateEmptyTensors(rw, getOperation())))
       return signalPassFailure();
     bufferization::BufferizationState state;
     if (failed(bufferization::runOneShotModuleBufferize(getOperation(), opts, state)))

@@ -1,4 +1,5 @@
 // RUN: ttt-opt %s --ttt-bufferize --canonicalize | FileCheck %s
+// RUN: ttt-opt %s --ttt-bufferize=states-in-place=0 --canonicalize | FileCheck %s --check-prefix=COPY
 
 // A chunk loop's next state is copied over the carried one (LayerToFunc):
 // the elementwise op that computes it then writes the carried buffer
