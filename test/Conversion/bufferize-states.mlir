@@ -13,6 +13,12 @@
 // CHECK-NEXT: linalg.generic {{.*}} ins(%[[S]], %[[G]] : memref<4xf32>, memref<4xf32>) outs(%[[S]] : memref<4xf32>)
 // CHECK-NOT: linalg.copy
 // CHECK: return
+// Without states-in-place (the CPU pipeline): a buffer for the next state
+// and a copy over the carried one.
+// COPY-LABEL: func.func @in_place(
+// COPY: scf.for
+// COPY: memref.alloc
+// COPY: linalg.copy
 func.func @in_place(%init: tensor<4xf32>, %g: tensor<4xf32>, %n: index) -> tensor<4xf32> {
   %c0 = arith.constant 0 : index
   %c1 = arith.constant 1 : index
