@@ -18,6 +18,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "dialect/Passes.h"
+#include "ChunkLoops.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
@@ -132,7 +133,7 @@ struct Prefetcher {
   };
 
   /// Finds the fetches at or under `op` (through scf.if regions only).
-  bool collect(Operation *op, SmallVector<scf::IfOp> &guards, SmallVector<Fetch> &fetches,
+  void collect(Operation *op, SmallVector<scf::IfOp> &guards, SmallVector<Fetch> &fetches,
                DenseSet<Operation *> &deps) {
     if (readsOnlyInputs(op)) {
       SmallVector<Value> used;
@@ -151,20 +152,17 @@ struct Prefetcher {
       if (dependencies(used, mine)) {
         fetches.push_back({op, conditions});
         deps.insert(mine.begin(), mine.end());
-        return true;
       }
-      return false;
+      return;
     }
     auto ifOp = dyn_cast<scf::IfOp>(op);
     if (!ifOp)
-      return false;
+      return;
     guards.push_back(ifOp);
-    bool any = false;
     for (Region &r : ifOp->getRegions())
       for (Operation &inner : r.getOps())
-        any |= collect(&inner, guards, fetches, deps);
+        collect(&inner, guards, fetches, deps);
     guards.pop_back();
-    return any;
   }
 
   LogicalResult run() {
@@ -306,14 +304,8 @@ struct TTTPrefetchNextChunkPass : ttt::impl::TTTPrefetchNextChunkBase<TTTPrefetc
       return signalPassFailure();
     }
     SmallVector<scf::ForOp> loops;
-    getOperation().walk([&](gpu::LaunchOp launch) {
-      // The launch body's outermost loops that synchronize: chunk loops.
-      for (Operation &op : launch.getBody().front())
-        if (auto loop = dyn_cast<scf::ForOp>(op))
-          if (loop->walk([](gpu::BarrierOp) { return WalkResult::interrupt(); })
-                  .wasInterrupted())
-            loops.push_back(loop);
-    });
+    getOperation().walk(
+        [&](gpu::LaunchOp launch) { loops.append(ttt::chunkLoops(launch.getBody().front())); });
     for (scf::ForOp loop : loops) {
       Prefetcher p{loop, ahead, fault == "stale-prefetch", {}};
       if (failed(p.run())) {

@@ -12,6 +12,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "dialect/Passes.h"
+#include "ChunkLoops.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
@@ -37,12 +38,7 @@ struct TTTThreadIdPerIterationPass
         if (t.getDimension() == gpu::Dimension::x)
           ids.push_back(t);
       });
-      // The kernel body's outermost loops that synchronize (chunk loops).
-      for (Operation &op : kernel.getBody().front()) {
-        auto loop = dyn_cast<scf::ForOp>(op);
-        if (!loop || !loop->walk([](gpu::BarrierOp) { return WalkResult::interrupt(); })
-                          .wasInterrupted())
-          continue;
+      for (scf::ForOp loop : ttt::chunkLoops(kernel.getBody().front())) {
         OpBuilder b = OpBuilder::atBlockBegin(loop.getBody());
         Location loc = loop.getLoc();
         auto asmOp = LLVM::InlineAsmOp::create(

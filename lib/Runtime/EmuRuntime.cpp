@@ -310,6 +310,17 @@ bool completeWarpCollectives(Block &b) {
   return released;
 }
 
+/// count-ops: a barrier phase ends; its busiest lane adds to the block's
+/// critical path.
+void closePhase(Block &b) {
+  int64_t most = 0;
+  for (Fiber &f : b.fibers) {
+    most = std::max(most, f.ops - f.opsAtPhase);
+    f.opsAtPhase = f.ops;
+  }
+  b.pathOps += most;
+}
+
 void runBlock(Block &b) {
   for (Fiber &f : b.fibers)
     start(f);
@@ -348,30 +359,20 @@ void runBlock(Block &b) {
     for (Fiber &f : b.fibers)
       f.atBarrier = false;
     b.epoch++;
-    if (b.countOps) {
-      int64_t most = 0;
-      for (Fiber &f : b.fibers) {
-        most = std::max(most, f.ops - f.opsAtPhase);
-        f.opsAtPhase = f.ops;
-      }
-      b.pathOps += most;
-    }
+    if (b.countOps)
+      closePhase(b);
     b.shadow.clear();
   }
   b.shadow.clear();
   if (b.countOps) {
-    int64_t last = 0;
-    for (Fiber &f : b.fibers)
-      last = std::max(last, f.ops - f.opsAtPhase);
-    b.pathOps += last;
-  }
-  if (b.countOps)
+    closePhase(b);
     for (size_t w = 0; w * 32 < b.fibers.size(); ++w) {
       int64_t most = 0;
       for (size_t l = w * 32; l < std::min(b.fibers.size(), w * 32 + 32); ++l)
         most = std::max(most, b.fibers[l].ops);
       b.warpOps += most;
     }
+  }
 }
 /// The barrier rule within a block: between two barriers, an address one
 /// thread writes is touched by no other thread.
@@ -397,14 +398,14 @@ void checkThreads(Block &b, Shadow &s, int64_t addr, bool write, const char *spa
 
 extern "C" {
 void tttc_emu_launch(void *fn, void *ctx, int64_t gx, int64_t gy, int64_t gz, int64_t bx,
-                     int64_t by, int64_t bz, int64_t checkRaces, int64_t smem,
+                     int64_t by, int64_t bz, int64_t flags, int64_t smem,
                      int64_t smemBytes) {
   Block b;
   b.fn = reinterpret_cast<KernelFn>(fn);
   b.ctx = ctx;
   // Flags: 1 check races, 2 count ops.
-  b.checkRaces = (checkRaces & 1) != 0;
-  b.countOps = (checkRaces & 2) != 0;
+  b.checkRaces = (flags & 1) != 0;
+  b.countOps = (flags & 2) != 0;
   b.smem = smem;
   int64_t n = bx * by * bz;
   b.fibers.resize(n);
