@@ -54,6 +54,7 @@ struct PipelineOptions {
   int64_t gpuSharedKB = 227;
   bool emuCheckRaces = false; // cuda-emu: report unsynchronised shared accesses
   bool emuCountOps = false;   // cuda-emu: print the warp-ops each block runs
+  bool emuCountPhases = false; // cuda-emu: and each barrier phase's (first block)
   bool gpuTensorCores = true; // f32 matmuls on tensor cores (3xTF32)
   int64_t gpuMmaChains = 1;    // independent accumulators per tensor-core tile
   /// Tensor-core operands: "tf32x3" (f32 accuracy), "tf32" (rounded to the

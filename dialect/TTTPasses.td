@@ -418,7 +418,10 @@ def TTTEmulateGPU : Pass<"ttt-emulate-gpu", "ModuleOp"> {
     Option<"countOps", "count-ops", "bool", "false",
            "count the IR ops each thread runs and print, per launch, the "
            "warp-ops per block (each warp's busiest lane, summed over warps): "
-           "a proxy, without a GPU, for the instructions the block issues">
+           "a proxy, without a GPU, for the instructions the block issues">,
+    Option<"countPhases", "count-phases", "bool", "false",
+           "with count-ops: also print, for each launch's first block, each "
+           "barrier phase's warp-ops and busiest lane">
   ];
   let dependentDialects = ["::mlir::scf::SCFDialect", "::mlir::arith::ArithDialect",
                            "::mlir::memref::MemRefDialect", "::mlir::func::FuncDialect",

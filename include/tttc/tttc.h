@@ -96,6 +96,10 @@ char *tttc_emit_file_opts(const char *path, const char *stage, const tttc_option
                           const char *arch);
 /* "f32", "bf16" or "f16". */
 const char *tttc_io_dtype(const tttc_layer *layer);
+/* The operands of the layer's matmuls: "f32", or on tensor cores "tf32x3"
+ * (f32 accuracy from three products), "tf32" (rounded to tf32, ~1e-3
+ * relative error) or "tf32-rz" (truncated by the tensor cores). */
+const char *tttc_matmul_precision(const tttc_layer *layer);
 void tttc_destroy(tttc_layer *layer);
 
 const char *tttc_layer_name(const tttc_layer *layer);
@@ -121,7 +125,8 @@ int tttc_output_shape(const tttc_layer *layer, int i, int64_t B, int64_t T, int6
 
 /* Run the layer. Every required input and every output must be given, by
  * name, with the right shape; B, T and H are taken from the first per-token
- * vector input. Returns 0 on success. */
+ * vector input. Outputs may share no memory with inputs or other outputs
+ * (no in-place state updates: an error). Returns 0 on success. */
 int tttc_run(tttc_layer *layer, const tttc_tensor *inputs, int num_inputs,
              const tttc_tensor *outputs, int num_outputs);
 
@@ -129,7 +134,8 @@ int tttc_run(tttc_layer *layer, const tttc_tensor *inputs, int num_inputs,
  * caller-owned device buffers (`data` are device pointers, float32,
  * C-contiguous, 4-byte aligned) on `stream` (a CUstream; NULL: the default
  * stream). Does not synchronise. Returns 0, or non-zero with the reason in
- * tttc_last_error() (wrong shapes, host memory, no driver, launch failure). */
+ * tttc_last_error() (wrong shapes, overlapping outputs, host memory, no driver,
+ * launch failure). */
 int tttc_run_cuda(tttc_layer *layer, const tttc_tensor *inputs, int num_inputs,
                   const tttc_tensor *outputs, int num_outputs, void *stream);
 

@@ -132,6 +132,9 @@ tttc_layer *tttc_compile_file_opts(const char *path, const tttc_options *o) {
 }
 
 const char *tttc_io_dtype(const tttc_layer *l) { return l ? l->impl->ioType().c_str() : ""; }
+const char *tttc_matmul_precision(const tttc_layer *l) {
+  return l ? l->impl->matmulPrecision().c_str() : "";
+}
 
 void tttc_destroy(tttc_layer *layer) { delete layer; }
 

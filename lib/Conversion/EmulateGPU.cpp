@@ -224,15 +224,29 @@ struct TTTEmulateGPUPass : ttt::impl::TTTEmulateGPUBase<TTTEmulateGPUPass> {
           for (Block &blk : r)
             blocks.push_back(&blk);
       });
+      // A block's ops are counted where they run between block barriers:
+      // at the start of each run of ops that neither is nor holds a barrier
+      // (so the critical path charges each barrier phase its own ops).
+      auto holdsBarrier = [](Operation &op) {
+        return op.walk([](gpu::BarrierOp) { return WalkResult::interrupt(); })
+            .wasInterrupted();
+      };
       for (Block *blk : blocks) {
-        int64_t n = llvm::count_if(*blk, [](Operation &op) {
-          return !op.hasTrait<OpTrait::ConstantLike>();
-        });
-        if (!n)
-          continue;
-        OpBuilder cb = OpBuilder::atBlockBegin(blk);
-        func::CallOp::create(cb, loc, countFn,
-                             ValueRange{arith::ConstantIndexOp::create(cb, loc, n)});
+        SmallVector<std::pair<Operation *, int64_t>> runs; // first op, ops
+        bool startRun = true;
+        for (Operation &op : *blk) {
+          if (op.hasTrait<OpTrait::ConstantLike>())
+            continue;
+          if (startRun)
+            runs.push_back({&op, 0});
+          runs.back().second += 1;
+          startRun = holdsBarrier(op);
+        }
+        for (auto [first, n] : runs) {
+          OpBuilder cb(first);
+          func::CallOp::create(cb, loc, countFn,
+                               ValueRange{arith::ConstantIndexOp::create(cb, loc, n)});
+        }
       }
     }
     if (checkRaces) {
@@ -441,7 +455,8 @@ struct TTTEmulateGPUPass : ttt::impl::TTTEmulateGPUBase<TTTEmulateGPUPass> {
     Value fn = func::ConstantOp::create(b, loc, kType, SymbolRefAttr::get(kernel));
     Value fnPtr = UnrealizedConversionCastOp::create(b, loc, ptrT, fn).getResult(0);
     Value check =
-        arith::ConstantIndexOp::create(b, loc, (checkRaces ? 1 : 0) | (countOps ? 2 : 0));
+        arith::ConstantIndexOp::create(b, loc, (checkRaces ? 1 : 0) | (countOps ? 2 : 0) |
+                                               (countOps && countPhases ? 4 : 0));
     func::CallOp::create(b, loc, launchFn,
                          ValueRange{fnPtr, ctxArr, gs.x, gs.y, gs.z, bs.x, bs.y, bs.z, check,
                                     smemPtr, smemBytes});

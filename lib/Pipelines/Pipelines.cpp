@@ -142,6 +142,9 @@ void ttt::buildGPUKernelPipeline(OpPassManager &pm, const PipelineOptions &opts)
       d.fault = opts.gpuFault;
     pm.addPass(ttt::createTTTDistributeToThreads(d));
     pm.addPass(createCanonicalizerPass());
+    // The thread-index arithmetic each distributed step repeats (lane and
+    // warp of the thread id...) computed once per block.
+    pm.addPass(createCSEPass());
     if (opts.gpuPrefetch > 0) {
       ttt::TTTPrefetchNextChunkOptions pf;
       pf.ahead = opts.gpuPrefetch;
@@ -160,6 +163,7 @@ void ttt::buildCUDAEmuPipeline(OpPassManager &pm, const PipelineOptions &opts) {
   ttt::TTTEmulateGPUOptions e;
   e.checkRaces = opts.emuCheckRaces;
   e.countOps = opts.emuCountOps;
+  e.countPhases = opts.emuCountPhases;
   pm.addPass(ttt::createTTTEmulateGPU(e));
   addLoopsToLLVM(pm);
 }

@@ -141,6 +141,8 @@ struct Block {
   // count-ops: per block, the IR ops of each warp (its busiest lane's),
   // summed over warps and over the launch's blocks.
   bool countOps = false;
+  bool countPhases = false; // and print each phase of the first block
+  int64_t phase = 0;        // barrier phases closed in this block
   int64_t warpOps = 0;
   // And the sum over barrier phases of the busiest lane's ops in the phase:
   // the block's critical path.
@@ -313,11 +315,21 @@ bool completeWarpCollectives(Block &b) {
 /// count-ops: a barrier phase ends; its busiest lane adds to the block's
 /// critical path.
 void closePhase(Block &b) {
-  int64_t most = 0;
+  int64_t most = 0, warpOps = 0;
+  for (size_t w = 0; w * 32 < b.fibers.size(); ++w) {
+    int64_t busiest = 0;
+    for (size_t l = w * 32; l < std::min(b.fibers.size(), w * 32 + 32); ++l)
+      busiest = std::max(busiest, b.fibers[l].ops - b.fibers[l].opsAtPhase);
+    warpOps += busiest;
+  }
   for (Fiber &f : b.fibers) {
     most = std::max(most, f.ops - f.opsAtPhase);
     f.opsAtPhase = f.ops;
   }
+  if (b.countPhases && b.linearBlock == 0)
+    std::fprintf(stderr, "cuda-emu: phase %lld: %lld warp-ops, busiest lane %lld\n",
+                 (long long)b.phase, (long long)warpOps, (long long)most);
+  b.phase++;
   b.pathOps += most;
 }
 
@@ -403,9 +415,10 @@ void tttc_emu_launch(void *fn, void *ctx, int64_t gx, int64_t gy, int64_t gz, in
   Block b;
   b.fn = reinterpret_cast<KernelFn>(fn);
   b.ctx = ctx;
-  // Flags: 1 check races, 2 count ops.
+  // Flags: 1 check races, 2 count ops, 4 and print the first block's phases.
   b.checkRaces = (flags & 1) != 0;
   b.countOps = (flags & 2) != 0;
+  b.countPhases = (flags & 4) != 0;
   b.smem = smem;
   int64_t n = bx * by * bz;
   b.fibers.resize(n);
@@ -444,6 +457,7 @@ void tttc_emu_launch(void *fn, void *ctx, int64_t gx, int64_t gy, int64_t gz, in
         // before a write reaches the outputs.
         if (smem && smemBytes > 0)
           std::memset(reinterpret_cast<void *>(smem), 0xff, size_t(smemBytes));
+        b.phase = 0;
         runBlock(b);
       }
   current = saved;

@@ -140,6 +140,8 @@ bool parseTarget(const std::string &t, PipelineOptions &o, std::string &error) {
       o.emuCheckRaces = true;
     } else if (opt == "count-ops" && kind == "cuda-emu") {
       o.emuCountOps = true;
+    } else if (opt == "count-ops=phases" && kind == "cuda-emu") {
+      o.emuCountOps = o.emuCountPhases = true;
     } else if (opt == "schedule=alap" || opt == "schedule=asap" || opt == "schedule=none") {
       o.gpuSchedule = opt.substr(9);
     } else if (opt == "tensor-cores=0" || opt == "tensor-cores=1") {
@@ -176,7 +178,7 @@ bool parseTarget(const std::string &t, PipelineOptions &o, std::string &error) {
       o.gpuFault = opt.substr(6);
     } else {
       error = "target '" + t + "': unknown option '" + opt +
-              "' (expected threads=N, column-blocks=N, schedule=alap|asap|none, check-races, count-ops, tensor-cores=0, mma-chains=1|2|3, precision=tf32x3|tf32|tf32-rz, mma-n-tiles=R, prefetch=N, row-warps=0|1, rounds=static|strided, tid-per-chunk=0|1, buffers=apart|packed, min-programs=N, fault=short-grid|drop-barrier|bad-fragment|column-offset|drop-fill|drop-warp-sync|stale-prefetch)";
+              "' (expected threads=N, column-blocks=N, schedule=alap|asap|none, check-races, count-ops[=phases], tensor-cores=0, mma-chains=1|2|3, precision=tf32x3|tf32|tf32-rz, mma-n-tiles=R, prefetch=N, row-warps=0|1, rounds=static|strided, tid-per-chunk=0|1, buffers=apart|packed, min-programs=N, fault=short-grid|drop-barrier|bad-fragment|column-offset|drop-fill|drop-warp-sync|stale-prefetch)";
       return false;
     }
   }
@@ -387,6 +389,10 @@ std::unique_ptr<CompiledLayer> CompiledLayer::compile(const std::string &source,
     PipelineOptions o;
     if (!parseTarget(target, o, error))
       return nullptr;
+    // Matmuls leave f32 only on tensor cores (distributed GPU programs).
+    bool gpu = target.rfind("cuda", 0) == 0;
+    cl->precisionName =
+        gpu && o.gpuTensorCores && o.gpuThreads > 1 ? o.gpuMmaPrecision : "f32";
   }
   if (target == "cuda" || target.rfind("cuda:", 0) == 0) {
     // PTX for the device's architecture, loaded through the driver.
@@ -555,6 +561,14 @@ bool checkNames(const std::vector<Tensor> &given, const std::vector<ArgInfo> &ex
 }
 } // namespace
 
+namespace {
+/// The extents of a descriptor built by `Descriptor`.
+std::vector<int64_t> extentsOf(const Descriptor &d) {
+  size_t rank = (d.words.size() - 3) / 2;
+  return std::vector<int64_t>(d.words.begin() + 3, d.words.begin() + 3 + rank);
+}
+} // namespace
+
 bool CompiledLayer::validateInputs(const std::vector<Tensor> &inputs, int64_t &B,
                                    int64_t &T, int64_t &H, std::vector<Descriptor> *descs,
                                    std::string &error) const {
@@ -668,16 +682,34 @@ bool CompiledLayer::validate(const std::vector<Tensor> &inputs,
     }
     descs.emplace_back(t->data, want);
   }
+  // Outputs are written while inputs are read (in another order than the
+  // per-token one): an output may share no byte with an input or another
+  // output, on the host or the device.
+  size_t nIn = descs.size() - sig.outputs.size();
+  auto argOf = [&](size_t i) -> const ArgInfo & {
+    return i < nIn ? sig.inputs[i] : sig.outputs[i - nIn];
+  };
+  auto range = [&](size_t i) {
+    size_t bytes = elementBytes(argOf(i));
+    for (int64_t e : extentsOf(descs[i]))
+      bytes *= size_t(e);
+    auto begin = uintptr_t(descs[i].words[1]);
+    return std::make_pair(begin, begin + bytes);
+  };
+  for (size_t o = nIn; o < descs.size(); ++o) {
+    auto [ob, oe] = range(o);
+    for (size_t i = 0; i < o && ob != oe; ++i) {
+      auto [ib, ie] = range(i);
+      if (ib == ie || ie <= ob || oe <= ib)
+        continue;
+      error = "output '" + argOf(o).name + "' overlaps " + (i < nIn ? "input" : "output") +
+              " '" + argOf(i).name + "': outputs must not share memory with inputs or " +
+              "other outputs (no in-place updates)";
+      return false;
+    }
+  }
   return true;
 }
-
-namespace {
-/// The extents of a descriptor built by `Descriptor`.
-std::vector<int64_t> extentsOf(const Descriptor &d) {
-  size_t rank = (d.words.size() - 3) / 2;
-  return std::vector<int64_t>(d.words.begin() + 3, d.words.begin() + 3 + rank);
-}
-} // namespace
 
 bool CompiledLayer::launch(int64_t B, int64_t H, std::vector<Descriptor> &descs, void *stream,
                            std::string &error) {

@@ -71,6 +71,9 @@ public:
   int64_t lastColumnBlocks() const { return lastBlocks; }
   /// Element type of the per-token inputs and readouts: f32, bf16 or f16.
   const std::string &ioType() const { return ioTypeName; }
+  /// The operands of the layer's matmuls: f32, or on tensor cores tf32x3
+  /// (f32 accuracy), tf32 or tf32-rz (target option precision=).
+  const std::string &matmulPrecision() const { return precisionName; }
   /// Bytes per element of argument `a` in memory.
   size_t elementBytes(const mlir::ttt::ArgInfo &a) const;
 
@@ -101,7 +104,7 @@ private:
   struct CudaKernel;
   CudaKernel *cudaKernel(int64_t blocks, std::string &error);
   int64_t columnBlocksFor(int64_t B, int64_t H);
-  std::string targetName, ioTypeName = "f32";
+  std::string targetName, ioTypeName = "f32", precisionName = "f32";
   int64_t lastBlocks = 0;
   struct Impl;
   std::unique_ptr<Impl> impl;

@@ -115,6 +115,46 @@ TEST(Api, RunRejectsBadInputsWithClearMessages) {
   badOut[2].shape = sbBad;
   expectError(ins, badOut, "output 'b_final' has shape [2, 3, 15], expected [2, 3, 16]");
   expectError(ins, {outs[0], outs[1]}, "missing output 'b_final'");
+
+  // Outputs share no memory with inputs or each other; inputs may share.
+  std::vector<tttc_tensor> inPlace = outs;
+  for (const tttc_tensor &t : ins)
+    if (std::string(t.name) == "w_init")
+      inPlace[1].data = t.data; // [3, 16, 16] init under [2, 3, 16, 16] final
+  expectError(ins, inPlace, "output 'w_final' overlaps input 'w_init'");
+  std::vector<tttc_tensor> tail = outs;
+  tail[2].data = w.data() + w.size() - 1; // last element of w_final
+  expectError(ins, tail, "output 'b_final' overlaps output 'w_final'");
+  std::vector<tttc_tensor> adjacent = outs;
+  std::vector<float> wb(w.size() + b.size());
+  adjacent[1].data = wb.data();
+  adjacent[2].data = wb.data() + w.size();
+  EXPECT_EQ(tttc_run(l, ins.data(), int(ins.size()), adjacent.data(), 3), 0) << tttc_last_error();
+  std::vector<tttc_tensor> sameQK = ins;
+  for (tttc_tensor &t : sameQK)
+    if (std::string(t.name) == "k")
+      for (const tttc_tensor &q : ins)
+        if (std::string(q.name) == "q")
+          t.data = q.data;
+  EXPECT_EQ(tttc_run(l, sameQK.data(), int(sameQK.size()), outs.data(), 3), 0)
+      << tttc_last_error();
+}
+
+// The matmul precision a target implies: f32 unless matmuls run on tensor
+// cores (distributed GPU programs), where precision= picks it.
+TEST(Api, MatmulPrecision) {
+  for (auto [target, want] : std::vector<std::pair<const char *, const char *>>{
+           {"cpu", "f32"},
+           {"cuda-emu", "tf32x3"},
+           {"cuda-emu:precision=tf32", "tf32"},
+           {"cuda-emu:threads=96,precision=tf32-rz", "tf32-rz"},
+           {"cuda-emu:precision=tf32,tensor-cores=0", "f32"},
+           {"cuda-emu:threads=1,precision=tf32", "f32"}}) {
+    tttc_layer *l = compiled("linear_attention", 16, 16, target);
+    ASSERT_NE(l, nullptr) << target << ": " << tttc_last_error();
+    EXPECT_STREQ(tttc_matmul_precision(l), want) << target;
+  }
+  EXPECT_STREQ(tttc_matmul_precision(nullptr), "");
 }
 
 TEST(Api, SharedAndPerBatchInitialStatesAgree) {

@@ -74,7 +74,8 @@ const char *kUsage = R"(usage:
       cuda-emu check-races (report conflicting accesses: threads of a
       block between barriers, and blocks writing what others touch) and
       count-ops (print per launch the IR ops a block's warps run, each
-      warp counted by its busiest lane: a proxy for issued instructions).
+      warp counted by its busiest lane: a proxy for issued instructions;
+      count-ops=phases also prints each barrier phase of the first block).
       --io-dtype: per-token inputs and readouts in memory as bfloat16 or
       float16 (states and arithmetic stay float32); .npy files stay float32
       (inputs are rounded to the I/O type first, so --check compares against
@@ -254,21 +255,6 @@ std::string tolStr(double v) {
   if (size_t e = s.find("e-0"); e != std::string::npos)
     s.erase(e + 2, 1);
   return s;
-}
-
-/// The value of `key=VALUE` among a target's comma-separated options
-/// ("cuda-emu:threads=96,precision=tf32"), else `otherwise`.
-std::string targetOption(const std::string &target, const std::string &key,
-                         const std::string &otherwise) {
-  size_t colon = target.find(':');
-  if (colon == std::string::npos)
-    return otherwise;
-  std::stringstream opts(target.substr(colon + 1));
-  std::string opt;
-  while (std::getline(opts, opt, ','))
-    if (opt.rfind(key + "=", 0) == 0)
-      return opt.substr(key.size() + 1);
-  return otherwise;
 }
 
 std::string shapeStr(const std::vector<int64_t> &s) {
@@ -730,7 +716,7 @@ int runCommand(const Args &a) {
   bool pass = true;
   // Tolerances: 1e-5, except where the tensor cores take tf32 operands
   // (every output) and for readouts in a 16-bit I/O type.
-  std::string precision = targetOption(a.target, "precision", "tf32x3");
+  std::string precision = tttc_matmul_precision(layer);
   double stateTol = precision == "tf32" ? 2e-2 : precision == "tf32-rz" ? 1e-1 : 1e-5;
   double ioTol =
       std::max(stateTol, a.ioDtype == "bf16" ? 1e-2 : a.ioDtype == "f16" ? 1e-3 : 1e-5);
