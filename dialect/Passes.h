@@ -77,6 +77,13 @@ struct PipelineOptions {
   // alone costs registers (bench/RESULTS.md, session 5).
   bool gpuStaticRounds = true;    // loops over static point counts: static rounds
   bool gpuRowWarps = true;        // row-wise elementwise steps: a row per warp
+  /// Tensor-core matmuls' warps round-robin. Off by default: emulated, it
+  /// shortens TTT-Linear's critical path 5% (D=64), but ptxas then spills
+  /// 8 bytes at the 64-register cap (for a GPU to time: bench variant rot1).
+  bool gpuWarpRotate = false;
+  /// Split-K for tensor-core matmuls with few tiles (idle warps take k
+  /// steps; partial sums added after a barrier). Off by default.
+  bool gpuMmaKSplit = false;
   bool gpuTidPerIteration = true; // PTX: thread id re-read in each chunk step
   /// The next chunk's inputs loaded during the current step, this many
   /// block barriers before its end (ttt-prefetch-next-chunk); 0: not.

@@ -79,6 +79,8 @@ typedef struct {
                             f32 accuracy; rounded to tf32, ~1e-3 relative error;
                             or truncated by the tensor cores, worse and biased),
                             mma-n-tiles=R (tensor-core tiles per warp task),
+                            warp-rotate=0|1 (matmuls' warps round-robin),
+                            k-split=0|1 (matmuls' k steps over idle warps),
                             prefetch=N (next chunk's inputs loaded N barriers
                             before a step's end, default 2; 0: not ahead),
                             rounds=static|strided, row-warps=1|0, tid-per-chunk=1|0,

@@ -664,6 +664,18 @@ bool isTensorCoreMatmul(linalg::GenericOp g) {
   return (mul.getLhs() == x && mul.getRhs() == y) || (mul.getLhs() == y && mul.getRhs() == x);
 }
 
+/// A tensor-core matmul's warp tasks for C[M, N]: strips of R adjacent
+/// m16n8 tiles (R the largest divisor of N / 8 at most `nTiles`).
+int64_t tensorCoreTasks(int64_t M, int64_t N, int64_t nTiles, int64_t *R = nullptr) {
+  int64_t tilesN = N / 8;
+  int64_t r = std::max<int64_t>(1, std::min(nTiles, tilesN));
+  while (tilesN % r)
+    --r;
+  if (R)
+    *R = r;
+  return (M / 16) * (tilesN / r);
+}
+
 /// Rewrites the matmul `g` for tensor cores: each warp takes strips of
 /// `nTiles` adjacent m16n8 tiles of C in turn (fewer where they do not
 /// divide C's columns) and accumulates over K with `nvgpu.mma.sync` (m16n8k8,
@@ -675,10 +687,19 @@ bool isTensorCoreMatmul(linalg::GenericOp g) {
 /// are (the tensor cores read their top 19 bits: rounded toward zero).
 /// Fragments follow the PTX layout of mma.m16n8k8 (lane = 4 g + t): A rows g, g+8 at columns t, t+4;
 /// B rows t, t+4 at column g; C rows g, g+8 at columns 2t, 2t+1.
+/// With `rotate`, tasks go to warps round-robin from warp `firstWarp` (task
+/// t to warp (firstWarp + t) mod W), which advances past each matmul's
+/// tasks: consecutive matmuls with fewer tasks than warps (in one barrier
+/// phase) then run on different warps instead of all on the first ones.
+/// With `kSplit` S > 1 (split-K), there are S tasks per strip, task s
+/// summing k steps [s K / S, (s + 1) K / S): the first into C, the others
+/// from zero into `partials`[s - 1] (an [S - 1, M, N] buffer), which a
+/// later step adds to C.
 /// `badFragment` (tests) swaps two A fragment registers.
 scf::ForOp distributeTensorCore(linalg::GenericOp g, Value tid, int64_t threads,
                                 int64_t chains, StringRef precision, int64_t nTiles,
-                                bool badFragment) {
+                                int64_t &firstWarp, bool rotate, int64_t kSplit,
+                                Value partials, bool badFragment) {
   OpBuilder b(g);
   Location loc = g.getLoc();
   Value A = g->getOperand(0), Bm = g->getOperand(1), Cm = g->getOperand(2);
@@ -691,15 +712,29 @@ scf::ForOp distributeTensorCore(linalg::GenericOp g, Value tid, int64_t threads,
   Value gq = arith::DivUIOp::create(b, loc, lane, c(4));
   Value tq = arith::RemUIOp::create(b, loc, lane, c(4));
   // A warp's task: R adjacent m16n8 tiles of one row of tiles, which share
-  // the A fragments (loaded and split once per k step for all R).
-  int64_t tilesN = N / 8;
-  int64_t R = std::max<int64_t>(1, std::min(nTiles, tilesN));
-  while (tilesN % R)
-    --R;
-  int64_t strips = tilesN / R;
-  auto loop = scf::ForOp::create(b, loc, warp, c((M / 16) * strips), c(threads / 32));
+  // the A fragments (loaded and split once per k step for all R), over the
+  // k steps of its split.
+  int64_t R;
+  int64_t stripTasks = tensorCoreTasks(M, N, nTiles, &R);
+  int64_t strips = N / 8 / R;
+  int64_t warps = threads / 32, tasks = stripTasks * kSplit;
+  Value first = warp;
+  if (int64_t off = firstWarp % warps; off && rotate) {
+    Value w = arith::AddIOp::create(b, loc, warp, c(warps - off));
+    first = llvm::isPowerOf2_64(warps)
+                ? arith::AndIOp::create(b, loc, w, c(warps - 1)).getResult()
+                : arith::RemUIOp::create(b, loc, w, c(warps)).getResult();
+  }
+  firstWarp = (firstWarp + tasks) % warps;
+  auto loop = scf::ForOp::create(b, loc, first, c(tasks), c(warps));
   b.setInsertionPointToStart(loop.getBody());
-  Value task = loop.getInductionVar();
+  Value task = loop.getInductionVar(), split, kLo = c(0), kHi = c(K);
+  if (kSplit > 1) {
+    split = arith::DivUIOp::create(b, loc, task, c(stripTasks));
+    task = arith::RemUIOp::create(b, loc, task, c(stripTasks));
+    kLo = arith::MulIOp::create(b, loc, split, c(K / kSplit));
+    kHi = arith::AddIOp::create(b, loc, kLo, c(K / kSplit));
+  }
   Value tm = arith::DivUIOp::create(b, loc, task, c(strips));
   Value tn0 = arith::MulIOp::create(b, loc, arith::RemUIOp::create(b, loc, task, c(strips)), c(R));
   Value r0 = arith::AddIOp::create(b, loc, arith::MulIOp::create(b, loc, tm, c(16)), gq);
@@ -721,16 +756,36 @@ scf::ForOp distributeTensorCore(linalg::GenericOp g, Value tid, int64_t threads,
   // separate ones for the correction products (zero at first, added at the
   // end), so that consecutive mma.sync ops do not all wait on one another.
   SmallVector<Value> inits;
+  auto zeros = [&](OpBuilder &bb) {
+    return arith::ConstantOp::create(bb, loc, cT, DenseElementsAttr::get(cT, 0.0f)).getResult();
+  };
+  // Split-K: only the first split starts from C (the others must not read
+  // it: the first split's warp writes it in the same phase).
+  Value first0 = kSplit > 1 ? arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, split,
+                                                    c(0))
+                                  .getResult()
+                            : Value();
   for (int64_t r = 0; r < R; ++r) {
-    inits.push_back(vector::FromElementsOp::create(
-        b, loc, cT,
-        ValueRange{ld(b, Cm, r0, col0s[r]), ld(b, Cm, r0, col1s[r]), ld(b, Cm, r1, col0s[r]),
-                   ld(b, Cm, r1, col1s[r])}));
+    auto loadC = [&](OpBuilder &bb) {
+      return vector::FromElementsOp::create(
+                 bb, loc, cT,
+                 ValueRange{ld(bb, Cm, r0, col0s[r]), ld(bb, Cm, r0, col1s[r]),
+                            ld(bb, Cm, r1, col0s[r]), ld(bb, Cm, r1, col1s[r])})
+          .getResult();
+    };
+    if (first0) {
+      auto ifOp = scf::IfOp::create(
+          b, loc, first0,
+          [&](OpBuilder &bb, Location l) { scf::YieldOp::create(bb, l, loadC(bb)); },
+          [&](OpBuilder &bb, Location l) { scf::YieldOp::create(bb, l, zeros(bb)); });
+      inits.push_back(ifOp.getResult(0));
+    } else {
+      inits.push_back(loadC(b));
+    }
     if (chains > 1)
-      inits.append(chains - 1,
-                   arith::ConstantOp::create(b, loc, cT, DenseElementsAttr::get(cT, 0.0f)));
+      inits.append(chains - 1, zeros(b));
   }
-  auto kLoop = scf::ForOp::create(b, loc, c(0), c(K), c(8), inits);
+  auto kLoop = scf::ForOp::create(b, loc, kLo, kHi, c(8), inits);
   {
     OpBuilder kb = OpBuilder::atBlockBegin(kLoop.getBody());
     Value kk = kLoop.getInductionVar();
@@ -808,6 +863,8 @@ scf::ForOp distributeTensorCore(linalg::GenericOp g, Value tid, int64_t threads,
     }
     scf::YieldOp::create(kb, loc, out);
   }
+  SmallVector<Value> results;
+  SmallVector<std::pair<Value, Value>> where;
   for (int64_t r = 0; r < R; ++r) {
     Value rows[2] = {r0, r1}, cols[2] = {col0s[r], col1s[r]};
     for (int i = 0; i < 2; ++i)
@@ -824,8 +881,33 @@ scf::ForOp distributeTensorCore(linalg::GenericOp g, Value tid, int64_t threads,
         Value e = at(0);
         if (corr)
           e = arith::AddFOp::create(b, loc, e, corr);
-        memref::StoreOp::create(b, loc, e, Cm, ValueRange{rows[i], cols[j]});
+        results.push_back(e);
+        where.push_back({rows[i], cols[j]});
       }
+  }
+  auto storeAll = [&](OpBuilder &bb, Value m, Value part) {
+    for (auto [e, rc] : llvm::zip(results, where)) {
+      SmallVector<Value> idx = {rc.first, rc.second};
+      if (part)
+        idx.insert(idx.begin(), part);
+      memref::StoreOp::create(bb, loc, e, m, idx);
+    }
+  };
+  if (!first0) {
+    storeAll(b, Cm, Value());
+  } else {
+    scf::IfOp::create(
+        b, loc, first0,
+        [&](OpBuilder &bb, Location l) {
+          storeAll(bb, Cm, Value());
+          scf::YieldOp::create(bb, l);
+        },
+        [&](OpBuilder &bb, Location l) {
+          Value part = arith::SubIOp::create(bb, l, split,
+                                             arith::ConstantIndexOp::create(bb, l, 1));
+          storeAll(bb, partials, part);
+          scf::YieldOp::create(bb, l);
+        });
   }
   g.erase();
   return loop;
@@ -1187,8 +1269,72 @@ struct TTTDistributeToThreadsPass
     : ttt::impl::TTTDistributeToThreadsBase<TTTDistributeToThreadsPass> {
   using Base::Base;
 
+  /// Split-K (mma-k-split): a tensor-core matmul with fewer warp tasks than
+  /// half the warps and at least 4 k steps spreads its k steps over S
+  /// times as many tasks (S a power of two, at least 2 k steps each), where
+  /// the buffers, its [S - 1, M, N] partial sums included, still fit apart
+  /// in the shared memory of the target occupancy. The partial sums are
+  /// added to C by an elementwise step right after it (marked
+  /// ttt.k_split_sum; the matmul ttt.k_split = S), a barrier between.
+  void splitK(gpu::LaunchOp launch) {
+    Block &entry = launch.getBody().front();
+    int64_t warps = threads / 32, bytes = 0;
+    for (Operation &op : entry)
+      if (auto a = dyn_cast<memref::AllocaOp>(op); a && a.getType().hasStaticShape())
+        bytes += bufferBytes(a.getType());
+    int64_t budget = std::min<int64_t>(occupancyKB, sharedKB) * 1024;
+    SmallVector<linalg::GenericOp> mms;
+    launch.walk([&](linalg::GenericOp g) {
+      if (isTensorCoreMatmul(g))
+        mms.push_back(g);
+    });
+    for (linalg::GenericOp g : mms) {
+      auto ct = cast<MemRefType>(g.getDpsInits()[0].getType());
+      int64_t M = ct.getDimSize(0), N = ct.getDimSize(1);
+      int64_t K = cast<MemRefType>(g.getDpsInputs()[0].getType()).getDimSize(1);
+      int64_t tasks = tensorCoreTasks(M, N, mmaNTiles), S = 1;
+      while (tasks * S * 2 <= warps && S * 2 <= K / 16)
+        S *= 2;
+      int64_t partBytes = (S - 1) * M * N * 4;
+      if (S == 1 || bytes + partBytes > budget)
+        continue;
+      bytes += partBytes;
+      Location loc = g.getLoc();
+      OpBuilder eb = OpBuilder::atBlockBegin(&entry);
+      auto f32 = eb.getF32Type();
+      Value P = memref::AllocaOp::create(eb, loc, MemRefType::get({S - 1, M, N}, f32));
+      OpBuilder b(g); // the partial sums' views before the matmul, their sum after
+      SmallVector<Value> parts;
+      for (int64_t s = 1; s < S; ++s) {
+        SmallVector<OpFoldResult> offs = {b.getIndexAttr(s - 1), b.getIndexAttr(0),
+                                          b.getIndexAttr(0)},
+                                  sizes = {b.getIndexAttr(1), b.getIndexAttr(M),
+                                           b.getIndexAttr(N)},
+                                  ones(3, b.getIndexAttr(1));
+        auto t = memref::SubViewOp::inferRankReducedResultType(
+            {M, N}, cast<MemRefType>(P.getType()), offs, sizes, ones);
+        parts.push_back(memref::SubViewOp::create(b, loc, t, P, offs, sizes, ones));
+      }
+      AffineMap id = b.getMultiDimIdentityMap(2);
+      b.setInsertionPointAfter(g);
+      auto sum = linalg::GenericOp::create(
+          b, loc, parts, g.getDpsInits(), SmallVector<AffineMap>(parts.size() + 1, id),
+          SmallVector<utils::IteratorType>(2, utils::IteratorType::parallel),
+          [&](OpBuilder &bb, Location l, ValueRange args) {
+            Value acc = args.back();
+            for (Value p : args.drop_back())
+              acc = arith::AddFOp::create(bb, l, acc, p);
+            linalg::YieldOp::create(bb, l, acc);
+          });
+      sum->setAttr("ttt.k_split_sum", b.getUnitAttr());
+      g->setAttr("ttt.k_split", b.getI64IntegerAttr(S));
+    }
+  }
+
   LogicalResult run(gpu::LaunchOp launch) {
     Block &entry = launch.getBody().front();
+    if (mmaKSplit && tensorCores && threads % 32 == 0)
+      splitK(launch);
     // Buffers of the program that can be shared by its threads, packed into
     // one allocation: buffers never live at the same time share bytes.
     SmallVector<memref::AllocaOp> shared;
@@ -1357,6 +1503,7 @@ struct TTTDistributeToThreadsPass
       warp = arith::DivUIOp::create(wb, loc, tid, w);
       lane = arith::RemUIOp::create(wb, loc, tid, w);
     }
+    int64_t firstWarp = 0; // of the next tensor-core matmul's tasks
     for (linalg::LinalgOp op : ops) {
       IRRewriter rw(op.getContext());
       linalg::GenericOp g = dyn_cast<linalg::GenericOp>(op.getOperation());
@@ -1371,9 +1518,21 @@ struct TTTDistributeToThreadsPass
       scf::ForOp loop;
       // Matmuls on tensor cores when whole warps run the program; their
       // accesses follow the fragment layout (no same-thread elision).
-      if (tensorCores && threads % 32 == 0 && isTensorCoreMatmul(g))
+      if (tensorCores && threads % 32 == 0 && isTensorCoreMatmul(g)) {
+        int64_t S = 1;
+        Value partials;
+        if (auto a = g->getAttrOfType<IntegerAttr>("ttt.k_split")) {
+          // The partial sums: the buffer the next op (their sum) reads.
+          auto sum = dyn_cast_or_null<linalg::GenericOp>(g->getNextNode());
+          if (!sum || !sum->hasAttr("ttt.k_split_sum"))
+            return g.emitError("ttt-distribute-to-threads: split-K matmul without its sum");
+          S = a.getInt();
+          partials = sum.getDpsInputs()[0].getDefiningOp<memref::SubViewOp>().getSource();
+        }
         loop = distributeTensorCore(g, tid, threads, mmaChains, mmaPrecision, mmaNTiles,
+                                    firstWarp, warpRotate, S, partials,
                                     fault == "bad-fragment");
+      }
       else if (std::optional<SplitSum> s = matchSplitSum(g, threads))
         loop = distributeSplitSum(g, *s, tid, threads, info);
       else if (rowWarps && threads % 32 == 0 && suitsRows(g, threads / 32))

@@ -136,6 +136,8 @@ void ttt::buildGPUKernelPipeline(OpPassManager &pm, const PipelineOptions &opts)
     d.mmaNTiles = opts.gpuMmaNTiles;
     d.staticRounds = opts.gpuStaticRounds;
     d.rowWarps = opts.gpuRowWarps;
+    d.warpRotate = opts.gpuWarpRotate;
+    d.mmaKSplit = opts.gpuMmaKSplit;
     d.occupancyKB = opts.gpuPackBuffers ? 0 : opts.gpuOccupancyKB;
     if (opts.gpuFault == "drop-barrier" || opts.gpuFault == "bad-fragment" ||
         opts.gpuFault == "drop-fill" || opts.gpuFault == "drop-warp-sync")

@@ -68,7 +68,10 @@ bool parseStage(const std::string &n, Stage &s) {
 /// tf32-rz (tensor-core operands: f32 accuracy from three products, default;
 /// one product of operands rounded to tf32; or of their top 19 bits as the
 /// tensor cores read them), mma-n-tiles=R (adjacent tensor-core tiles a
-/// warp computes together, sharing A fragments, default 1), prefetch=N (the next chunk's inputs loaded N
+/// warp computes together, sharing A fragments, default 1), warp-rotate=0|1
+/// (tensor-core matmuls' tasks start after the previous matmul's warps,
+/// default 0), k-split=0|1 (split-K over idle warps for tensor-core matmuls
+/// with few tiles, default 0), prefetch=N (the next chunk's inputs loaded N
 /// block barriers before the end of a chunk step, default 2; 0: each step
 /// loads its own), row-warps=0|1 (row-wise
 /// elementwise steps a row per warp, warp barriers between them, default
@@ -158,6 +161,10 @@ bool parseTarget(const std::string &t, PipelineOptions &o, std::string &error) {
       return false;
     } else if (opt == "row-warps=0" || opt == "row-warps=1") {
       o.gpuRowWarps = opt.back() == '1';
+    } else if (opt == "warp-rotate=0" || opt == "warp-rotate=1") {
+      o.gpuWarpRotate = opt.back() == '1';
+    } else if (opt == "k-split=0" || opt == "k-split=1") {
+      o.gpuMmaKSplit = opt.back() == '1';
     } else if (opt == "buffers=apart" || opt == "buffers=packed") {
       o.gpuPackBuffers = opt == "buffers=packed";
     } else if (opt == "rounds=static" || opt == "rounds=strided") {
@@ -178,7 +185,7 @@ bool parseTarget(const std::string &t, PipelineOptions &o, std::string &error) {
       o.gpuFault = opt.substr(6);
     } else {
       error = "target '" + t + "': unknown option '" + opt +
-              "' (expected threads=N, column-blocks=N, schedule=alap|asap|none, check-races, count-ops[=phases], tensor-cores=0, mma-chains=1|2|3, precision=tf32x3|tf32|tf32-rz, mma-n-tiles=R, prefetch=N, row-warps=0|1, rounds=static|strided, tid-per-chunk=0|1, buffers=apart|packed, min-programs=N, fault=short-grid|drop-barrier|bad-fragment|column-offset|drop-fill|drop-warp-sync|stale-prefetch)";
+              "' (expected threads=N, column-blocks=N, schedule=alap|asap|none, check-races, count-ops[=phases], tensor-cores=0, mma-chains=1|2|3, precision=tf32x3|tf32|tf32-rz, mma-n-tiles=R, warp-rotate=0|1, k-split=0|1, prefetch=N, row-warps=0|1, rounds=static|strided, tid-per-chunk=0|1, buffers=apart|packed, min-programs=N, fault=short-grid|drop-barrier|bad-fragment|column-offset|drop-fill|drop-warp-sync|stale-prefetch)";
       return false;
     }
   }

@@ -394,3 +394,122 @@ func.func @reuse(%out: memref<?x16x16xf32>, %n: index) {
   }
   return
 }
+
+// Two matmuls of one m16n8 tile each, nothing between them to wait for: the
+// second one's task goes to the next warp (warp 1 of 4), not to warp 0 again.
+// RUN: ttt-opt %s --ttt-distribute-to-threads="threads=128 pad-rows=0 warp-rotate=1" | FileCheck %s --check-prefix=ROT
+// RUN: ttt-opt %s --ttt-distribute-to-threads="threads=128 pad-rows=0" | FileCheck %s --check-prefix=NOROT
+// Without warp-rotate both start at warp 0.
+// NOROT-LABEL: func.func @two_matmuls(
+// NOROT: %[[WARP:.*]] = arith.divui %{{.*}}, %c32
+// NOROT: scf.for %{{.*}} = %[[WARP]] to %c1{{[_0-9]*}} step %c4
+// NOROT: %[[W2:.*]] = arith.divui %{{.*}}, %c32
+// NOROT-NOT: arith.addi %[[W2]]
+// NOROT: scf.for %{{.*}} = %[[W2]] to %c1{{[_0-9]*}} step %c4
+// ROT-LABEL: func.func @two_matmuls(
+// ROT: %[[WARP:.*]] = arith.divui %{{.*}}, %c32
+// ROT: gpu.barrier
+// ROT: scf.for %{{.*}} = %[[WARP]] to %c1{{[_0-9]*}} step %c4
+// ROT: nvgpu.mma.sync
+// ROT-NOT: gpu.barrier
+// ROT: %[[W2:.*]] = arith.divui %{{.*}}, %c32
+// ROT-NOT: gpu.barrier
+// ROT: %[[S:.*]] = arith.addi %[[W2]], %c3
+// ROT: %[[F:.*]] = arith.andi %[[S]], %c3
+// ROT: scf.for %{{.*}} = %[[F]] to %c1{{[_0-9]*}} step %c4
+// ROT: nvgpu.mma.sync
+// ROT: gpu.barrier
+func.func @two_matmuls(%a: memref<16x8xf32>, %b: memref<8x8xf32>, %out: memref<16x8xf32>) {
+  %c1 = arith.constant 1 : index
+  gpu.launch blocks(%bx, %by, %bz) in (%gx = %c1, %gy = %c1, %gz = %c1)
+             threads(%tx, %ty, %tz) in (%sx = %c1, %sy = %c1, %sz = %c1) {
+    %c = memref.alloca() : memref<16x8xf32>
+    %d = memref.alloca() : memref<16x8xf32>
+    linalg.copy ins(%out : memref<16x8xf32>) outs(%c : memref<16x8xf32>)
+    linalg.copy ins(%out : memref<16x8xf32>) outs(%d : memref<16x8xf32>)
+    linalg.generic {indexing_maps = [#a, #b, #c],
+                    iterator_types = ["parallel", "reduction", "parallel"]}
+        ins(%a, %b : memref<16x8xf32>, memref<8x8xf32>) outs(%c : memref<16x8xf32>) {
+    ^bb0(%x: f32, %y: f32, %o: f32):
+      %m = arith.mulf %x, %y : f32
+      %s = arith.addf %o, %m : f32
+      linalg.yield %s : f32
+    }
+    linalg.generic {indexing_maps = [#a, #b, #c],
+                    iterator_types = ["parallel", "reduction", "parallel"]}
+        ins(%a, %b : memref<16x8xf32>, memref<8x8xf32>) outs(%d : memref<16x8xf32>) {
+    ^bb0(%x: f32, %y: f32, %o: f32):
+      %m = arith.mulf %x, %y : f32
+      %s = arith.addf %o, %m : f32
+      linalg.yield %s : f32
+    }
+    linalg.generic {indexing_maps = [#id, #id, #id], iterator_types = ["parallel", "parallel"]}
+        ins(%c, %d : memref<16x8xf32>, memref<16x8xf32>) outs(%out : memref<16x8xf32>) {
+    ^bb0(%x: f32, %y: f32, %o: f32):
+      %e = arith.addf %x, %y : f32
+      linalg.yield %e : f32
+    }
+    gpu.terminator
+  }
+  return
+}
+
+// Split-K: one m16n8 tile with 8 k steps on 4 warps: 4 tasks of 2 k steps;
+// the first from C into C, the others from zero into a [3, 16, 8] buffer of
+// partial sums, added to C after a barrier (in order). Not without room
+// for the partial sums (occupancy-kb=0: buffers packed).
+// RUN: ttt-opt %s --ttt-distribute-to-threads="threads=128 pad-rows=0 mma-k-split=1 occupancy-kb=64" | FileCheck %s --check-prefix=KSPLIT
+// RUN: ttt-opt %s --ttt-distribute-to-threads="threads=128 pad-rows=0 mma-k-split=1" | FileCheck %s --check-prefix=NOSPLIT
+// KSPLIT-LABEL: func.func @long_k(
+// KSPLIT: %[[P:.*]] = memref.view %{{.*}} to memref<3x16x8xf32, #gpu.address_space<workgroup>>
+// KSPLIT: %[[P1:.*]] = memref.subview %[[P]][0, 0, 0] [1, 16, 8] [1, 1, 1]
+// KSPLIT: %[[P2:.*]] = memref.subview %[[P]][1, 0, 0] [1, 16, 8] [1, 1, 1]
+// KSPLIT: %[[P3:.*]] = memref.subview %[[P]][2, 0, 0] [1, 16, 8] [1, 1, 1]
+// KSPLIT: %[[WARP:.*]] = arith.divui %{{.*}}, %c32
+// KSPLIT: scf.for %[[T:.*]] = %[[WARP]] to %c4{{[_0-9]*}} step %c4
+// KSPLIT:   %[[S:.*]] = arith.divui %[[T]], %c1
+// KSPLIT:   %[[LO:.*]] = arith.muli %[[S]], %c16
+// KSPLIT:   %[[HI:.*]] = arith.addi %[[LO]], %c16
+// KSPLIT:   %[[FIRST:.*]] = arith.cmpi eq, %[[S]], %c0
+// KSPLIT:   %[[INIT:.*]] = scf.if %[[FIRST]] -> (vector<2x2xf32>) {
+// KSPLIT:     memref.load %[[C:[^\[]*]]
+// KSPLIT:   } else {
+// KSPLIT:     scf.yield %cst{{[_0-9]*}} : vector<2x2xf32>
+// KSPLIT:   scf.for %{{.*}} = %[[LO]] to %[[HI]] step %c8{{[_0-9]*}} iter_args(%{{.*}} = %[[INIT]])
+// KSPLIT-COUNT-3: nvgpu.mma.sync
+// KSPLIT:   scf.if %[[FIRST]] {
+// KSPLIT-COUNT-4: memref.store %{{.*}}, %[[C]][
+// KSPLIT:   } else {
+// KSPLIT:     %[[J:.*]] = arith.subi %[[S]], %c1
+// KSPLIT-COUNT-4: memref.store %{{.*}}, %[[P]][%[[J]],
+// KSPLIT: gpu.barrier
+// KSPLIT: memref.load %[[C]]
+// KSPLIT: memref.load %[[P1]]
+// KSPLIT: memref.load %[[P2]]
+// KSPLIT: memref.load %[[P3]]
+// KSPLIT: arith.addf
+// KSPLIT: arith.addf
+// KSPLIT: arith.addf
+// KSPLIT: memref.store %{{.*}}, %[[C]]
+// NOSPLIT-LABEL: func.func @long_k(
+// NOSPLIT-NOT: 3x16x8
+// NOSPLIT: scf.for %{{.*}} = %c0{{[_0-9]*}} to %c64{{[_0-9]*}} step %c8
+func.func @long_k(%a: memref<16x64xf32>, %b: memref<64x8xf32>, %out: memref<16x8xf32>) {
+  %c1 = arith.constant 1 : index
+  gpu.launch blocks(%bx, %by, %bz) in (%gx = %c1, %gy = %c1, %gz = %c1)
+             threads(%tx, %ty, %tz) in (%sx = %c1, %sy = %c1, %sz = %c1) {
+    %c = memref.alloca() : memref<16x8xf32>
+    linalg.copy ins(%out : memref<16x8xf32>) outs(%c : memref<16x8xf32>)
+    linalg.generic {indexing_maps = [#a, #b, #c],
+                    iterator_types = ["parallel", "reduction", "parallel"]}
+        ins(%a, %b : memref<16x64xf32>, memref<64x8xf32>) outs(%c : memref<16x8xf32>) {
+    ^bb0(%x: f32, %y: f32, %o: f32):
+      %m = arith.mulf %x, %y : f32
+      %s = arith.addf %o, %m : f32
+      linalg.yield %s : f32
+    }
+    linalg.copy ins(%c : memref<16x8xf32>) outs(%out : memref<16x8xf32>)
+    gpu.terminator
+  }
+  return
+}

@@ -55,6 +55,11 @@ const char *kUsage = R"(usage:
       to tf32, about 1e-3 relative error; or of their top 19 bits as the
       tensor cores read them, no rounding work, larger and biased error:
       --check then allows 2e-2 and 1e-1 for every output),
+      warp-rotate=0|1 (1: each tensor-core matmul's tasks start at the
+      warp after the previous one's; default 0: every one at warp 0),
+      k-split=0|1 (1: tensor-core matmuls with few tiles and 4+ k steps
+      spread their k steps over idle warps, partial sums in shared memory
+      added after a barrier, where the buffers fit apart; default 0),
       mma-n-tiles=R (adjacent tensor-core tiles per warp, sharing the A
       fragments; default 1),
       prefetch=N (the next chunk's inputs loaded N block barriers before
