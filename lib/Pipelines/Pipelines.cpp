@@ -61,8 +61,13 @@ namespace {
 /// `statesInPlace`: next states computed into the carried buffers (GPU
 /// kernels, whose states live in shared memory). On the CPU it made
 /// Infini-attention 1.6x slower (0.98 -> 1.7 ms at B=2 T=256 H=2, the other
-/// examples within noise; bench/RESULTS.md, session 6), so the CPU keeps a
-/// buffer per state and a copy per chunk until that is understood.
+/// examples within noise; bench/RESULTS.md, session 6). Mostly aliasing: the
+/// updates then write through the entry's pointer arguments, which LLVM
+/// must assume overlap the inputs; with every pointer argument marked
+/// llvm.noalias (the API refuses overlapping outputs) in-place ran 0.87-0.96
+/// ms against 0.83-0.84 with the copy (session 7, by hand; noalias alone
+/// changed none of the nine examples). No gain, so the CPU keeps a buffer
+/// per state and a copy per chunk.
 void addBufferize(OpPassManager &pm, bool statesInPlace) {
   pm.addPass(ttt::createTTTFoldMatmulAccumulate());
   pm.addPass(ttt::createTTTFuseElementwise());
