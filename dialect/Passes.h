@@ -62,7 +62,7 @@ struct PipelineOptions {
   /// top 19 bits as the tensor cores read them: no rounding instructions,
   /// larger and biased error).
   std::string gpuMmaPrecision = "tf32x3";
-  int64_t gpuMmaNTiles = 1;    // adjacent m16n8 tiles per warp task (shared A fragments)
+  int64_t gpuMmaNTiles = 0;    // adjacent m16n8 tiles per warp task (shared A fragments; 0: auto)
   int64_t gpuMinPrograms = 2;  // PTX: registers budgeted for this many blocks per SM
   // Shared memory per block (KB) that keeps gpuMinPrograms blocks on an SM
   // (buffers that fit apart within it share no bytes): 228 / 2 - 1 on

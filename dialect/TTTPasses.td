@@ -371,7 +371,8 @@ def TTTDistributeToThreads : Pass<"ttt-distribute-to-threads", "ModuleOp"> {
     Option<"mmaNTiles", "mma-n-tiles", "int64_t", "1",
            "adjacent m16n8 tiles a warp computes together, sharing the A "
            "fragments of each k step (fewer where they do not divide the "
-           "result's columns)">,
+           "result's columns); 0: per matmul, the most (up to 4) that still "
+           "give every warp a task">,
     Option<"occupancyKB", "occupancy-kb", "int64_t", "0",
            "shared memory per block (KB) that keeps the target blocks per SM: "
            "buffers that fit apart within it share no bytes (0: always pack)">,

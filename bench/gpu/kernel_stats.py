@@ -29,7 +29,7 @@ import tempfile
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 # The target options that give session 4's kernel (the default is "").
-SESSION4 = "rounds=strided,row-warps=0,tid-per-chunk=0,buffers=packed,min-programs=1"
+SESSION4 = "rounds=strided,row-warps=0,tid-per-chunk=0,buffers=packed,min-programs=1,mma-n-tiles=1"
 LAYERS = ("ttt_linear ttt_mlp titans_linear titans_mlp delta gated_delta linear_attention "
           "infini_attention infini_attention_delta").split()
 

@@ -35,10 +35,10 @@ prepare() {
     # (bench_gpu.py --variant) with their ratio to the default.
     for v in threads=128:t128 threads=1024:t1024 schedule=asap:asap schedule=none:none \
         tensor-cores=0:tc0 mma-chains=2:mc2 mma-chains=3:mc3 \
-        rounds=strided,row-warps=0,tid-per-chunk=0,buffers=packed,min-programs=1:s4 \
+        rounds=strided,row-warps=0,tid-per-chunk=0,buffers=packed,min-programs=1,mma-n-tiles=1:s4 \
         row-warps=0:rw0 tid-per-chunk=0:tid0 rounds=strided:strided buffers=packed:packed \
         precision=tf32:tf32 precision=tf32-rz:rz prefetch=0:pf0 prefetch=1:pf1 prefetch=64:pftop \
-        mma-n-tiles=2:nt2 mma-n-tiles=4:nt4 precision=tf32-rz,mma-n-tiles=2:rznt2 \
+        mma-n-tiles=1:nt1 mma-n-tiles=2:nt2 mma-n-tiles=4:nt4 precision=tf32-rz,mma-n-tiles=2:rznt2 \
         warp-rotate=1:rot1 k-split=1:ks k-split=1,warp-rotate=1:ksrot; do
       $tttc compile examples/$l.mlir --target=cuda:${v%%:*} --arch=$arch --emit=ptx \
         --head-dim 64 -o $out/bench/$l.${v##*:}.ptx > /dev/null 2>&1
@@ -140,7 +140,7 @@ device() {
   fi
   $py bench/gpu/bench_gpu.py $out/bench "$@"
   $py bench/gpu/bench_gpu.py $out/bench --io bf16 "$@"
-  $py bench/gpu/bench_gpu.py $out/bench --quick --variant ,.s4,.rw0,.tid0,.strided,.packed,.t128,.t1024,.asap,.none,.tc0,.mc2,.mc3,.tf32,.rz,.pf0,.pf1,.pftop,.nt2,.nt4,.rznt2,.rot1,.ks,.ksrot "$@"
+  $py bench/gpu/bench_gpu.py $out/bench --quick --variant ,.s4,.rw0,.tid0,.strided,.packed,.t128,.t1024,.asap,.none,.tc0,.mc2,.mc3,.tf32,.rz,.pf0,.pf1,.pftop,.nt1,.nt2,.nt4,.rznt2,.rot1,.ks,.ksrot "$@"
   $py bench/gpu/bench_columns.py $out/bench
 }
 

@@ -78,7 +78,7 @@ typedef struct {
                             precision=tf32x3|tf32|tf32-rz (tensor-core operands:
                             f32 accuracy; rounded to tf32, ~1e-3 relative error;
                             or truncated by the tensor cores, worse and biased),
-                            mma-n-tiles=R (tensor-core tiles per warp task),
+                            mma-n-tiles=R|auto (tensor-core tiles per warp task; auto),
                             warp-rotate=0|1 (matmuls' warps round-robin),
                             k-split=0|1 (matmuls' k steps over idle warps),
                             prefetch=N (next chunk's inputs loaded N barriers

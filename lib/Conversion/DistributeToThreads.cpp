@@ -665,9 +665,17 @@ bool isTensorCoreMatmul(linalg::GenericOp g) {
 }
 
 /// A tensor-core matmul's warp tasks for C[M, N]: strips of R adjacent
-/// m16n8 tiles (R the largest divisor of N / 8 at most `nTiles`).
-int64_t tensorCoreTasks(int64_t M, int64_t N, int64_t nTiles, int64_t *R = nullptr) {
+/// m16n8 tiles (R the largest divisor of N / 8 at most `nTiles`; with
+/// `nTiles` 0, the largest power of two up to 4 that leaves at least one
+/// task per warp of `warps`).
+int64_t tensorCoreTasks(int64_t M, int64_t N, int64_t nTiles, int64_t warps,
+                        int64_t *R = nullptr) {
   int64_t tilesN = N / 8;
+  if (nTiles == 0) {
+    nTiles = 1;
+    while (nTiles < 4 && tilesN % (nTiles * 2) == 0 && (M / 16) * (tilesN / (nTiles * 2)) >= warps)
+      nTiles *= 2;
+  }
   int64_t r = std::max<int64_t>(1, std::min(nTiles, tilesN));
   while (tilesN % r)
     --r;
@@ -715,7 +723,7 @@ scf::ForOp distributeTensorCore(linalg::GenericOp g, Value tid, int64_t threads,
   // the A fragments (loaded and split once per k step for all R), over the
   // k steps of its split.
   int64_t R;
-  int64_t stripTasks = tensorCoreTasks(M, N, nTiles, &R);
+  int64_t stripTasks = tensorCoreTasks(M, N, nTiles, threads / 32, &R);
   int64_t strips = N / 8 / R;
   int64_t warps = threads / 32, tasks = stripTasks * kSplit;
   Value first = warp;
@@ -1292,7 +1300,7 @@ struct TTTDistributeToThreadsPass
       auto ct = cast<MemRefType>(g.getDpsInits()[0].getType());
       int64_t M = ct.getDimSize(0), N = ct.getDimSize(1);
       int64_t K = cast<MemRefType>(g.getDpsInputs()[0].getType()).getDimSize(1);
-      int64_t tasks = tensorCoreTasks(M, N, mmaNTiles), S = 1;
+      int64_t tasks = tensorCoreTasks(M, N, mmaNTiles, warps), S = 1;
       while (tasks * S * 2 <= warps && S * 2 <= K / 16)
         S *= 2;
       int64_t partBytes = (S - 1) * M * N * 4;
@@ -1600,8 +1608,8 @@ struct TTTDistributeToThreadsPass
           << mmaPrecision << "'";
       return signalPassFailure();
     }
-    if (mmaNTiles < 1 || mmaNTiles > 8) {
-      getOperation().emitError("ttt-distribute-to-threads: mma-n-tiles must be in [1, 8]");
+    if (mmaNTiles < 0 || mmaNTiles > 8) {
+      getOperation().emitError("ttt-distribute-to-threads: mma-n-tiles must be in [0, 8]");
       return signalPassFailure();
     }
     if (mmaPrecision != "tf32x3" && mmaChains != 1) {

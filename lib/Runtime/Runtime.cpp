@@ -67,8 +67,9 @@ bool parseStage(const std::string &n, Stage &s) {
 /// accumulators per tensor-core tile, default 1), precision=tf32x3|tf32|
 /// tf32-rz (tensor-core operands: f32 accuracy from three products, default;
 /// one product of operands rounded to tf32; or of their top 19 bits as the
-/// tensor cores read them), mma-n-tiles=R (adjacent tensor-core tiles a
-/// warp computes together, sharing A fragments, default 1), warp-rotate=0|1
+/// tensor cores read them), mma-n-tiles=R|auto (adjacent tensor-core tiles
+/// a warp computes together, sharing A fragments; default auto: per matmul,
+/// the most, up to 4, that leave every warp a task), warp-rotate=0|1
 /// (tensor-core matmuls' tasks start after the previous matmul's warps,
 /// default 0), k-split=0|1 (split-K over idle warps for tensor-core matmuls
 /// with few tiles, default 0), prefetch=N (the next chunk's inputs loaded N
@@ -121,6 +122,10 @@ bool parseTarget(const std::string &t, PipelineOptions &o, std::string &error) {
   while (std::getline(opts, opt, ',')) {
     if (opt == "column-blocks=auto" && kind == "cuda")
       continue; // chosen per launch (CompiledLayer)
+    if (opt == "mma-n-tiles=auto") {
+      o.gpuMmaNTiles = 0; // chosen per matmul (ttt-distribute-to-threads)
+      continue;
+    }
     std::string bad; // an integer option's error
     if (intOption(t, opt, "column-blocks", 1, 1024, o.columnBlocks, bad))
       continue;
@@ -185,7 +190,7 @@ bool parseTarget(const std::string &t, PipelineOptions &o, std::string &error) {
       o.gpuFault = opt.substr(6);
     } else {
       error = "target '" + t + "': unknown option '" + opt +
-              "' (expected threads=N, column-blocks=N, schedule=alap|asap|none, check-races, count-ops[=phases], tensor-cores=0, mma-chains=1|2|3, precision=tf32x3|tf32|tf32-rz, mma-n-tiles=R, warp-rotate=0|1, k-split=0|1, prefetch=N, row-warps=0|1, rounds=static|strided, tid-per-chunk=0|1, buffers=apart|packed, min-programs=N, fault=short-grid|drop-barrier|bad-fragment|column-offset|drop-fill|drop-warp-sync|stale-prefetch)";
+              "' (expected threads=N, column-blocks=N, schedule=alap|asap|none, check-races, count-ops[=phases], tensor-cores=0, mma-chains=1|2|3, precision=tf32x3|tf32|tf32-rz, mma-n-tiles=R|auto, warp-rotate=0|1, k-split=0|1, prefetch=N, row-warps=0|1, rounds=static|strided, tid-per-chunk=0|1, buffers=apart|packed, min-programs=N, fault=short-grid|drop-barrier|bad-fragment|column-offset|drop-fill|drop-warp-sync|stale-prefetch)";
       return false;
     }
   }

@@ -117,7 +117,7 @@
 // NT2-NOT: nvgpu.mma.sync
 // NT2: scf.yield
 // NT2-COUNT-8: memref.store
-// NTBAD: error: ttt-distribute-to-threads: mma-n-tiles must be in [1, 8]
+// NTBAD: error: ttt-distribute-to-threads: mma-n-tiles must be in [0, 8]
 // PCHAINS: error: ttt-distribute-to-threads: mma-chains applies to the three products of mma-precision=tf32x3
 // PBAD: error: ttt-distribute-to-threads: mma-precision must be tf32x3, tf32 or tf32-rz, not 'f16'
 
@@ -509,6 +509,41 @@ func.func @long_k(%a: memref<16x64xf32>, %b: memref<64x8xf32>, %out: memref<16x8
       linalg.yield %s : f32
     }
     linalg.copy ins(%c : memref<16x8xf32>) outs(%out : memref<16x8xf32>)
+    gpu.terminator
+  }
+  return
+}
+
+// mma-n-tiles=0 (auto): per matmul, the most tiles per task (up to 4) that
+// still give every warp a task: a 16 x 64 result (8 tiles) on 4 warps takes
+// 2 tiles per task (4 tasks); on 16 warps, 1 (8 tasks, 8 warps idle).
+// RUN: ttt-opt %s --ttt-distribute-to-threads="threads=128 pad-rows=0 mma-n-tiles=0" | FileCheck %s --check-prefix=AUTO4
+// RUN: ttt-opt %s --ttt-distribute-to-threads="threads=512 pad-rows=0 mma-n-tiles=0" | FileCheck %s --check-prefix=AUTO16
+// AUTO4-LABEL: func.func @wide(
+// AUTO4: scf.for %{{.*}} = %{{.*}} to %c4{{[_0-9]*}} step %c4
+// AUTO4: scf.for {{.*}} iter_args({{.*}}, {{.*}}) -> (vector<2x2xf32>, vector<2x2xf32>)
+// AUTO4-COUNT-6: nvgpu.mma.sync
+// AUTO4-NOT: nvgpu.mma.sync
+// AUTO16-LABEL: func.func @wide(
+// AUTO16: scf.for %{{.*}} = %{{.*}} to %c8{{[_0-9]*}} step %c16
+// AUTO16: scf.for {{.*}} iter_args({{[^,]*}}) -> (vector<2x2xf32>)
+// AUTO16-COUNT-3: nvgpu.mma.sync
+// AUTO16-NOT: nvgpu.mma.sync
+func.func @wide(%a: memref<16x8xf32>, %b: memref<8x64xf32>, %out: memref<16x64xf32>) {
+  %c1 = arith.constant 1 : index
+  gpu.launch blocks(%bx, %by, %bz) in (%gx = %c1, %gy = %c1, %gz = %c1)
+             threads(%tx, %ty, %tz) in (%sx = %c1, %sy = %c1, %sz = %c1) {
+    %c = memref.alloca() : memref<16x64xf32>
+    linalg.copy ins(%out : memref<16x64xf32>) outs(%c : memref<16x64xf32>)
+    linalg.generic {indexing_maps = [#a, #b, #c],
+                    iterator_types = ["parallel", "reduction", "parallel"]}
+        ins(%a, %b : memref<16x8xf32>, memref<8x64xf32>) outs(%c : memref<16x64xf32>) {
+    ^bb0(%x: f32, %y: f32, %o: f32):
+      %m = arith.mulf %x, %y : f32
+      %s = arith.addf %o, %m : f32
+      linalg.yield %s : f32
+    }
+    linalg.copy ins(%c : memref<16x64xf32>) outs(%out : memref<16x64xf32>)
     gpu.terminator
   }
   return

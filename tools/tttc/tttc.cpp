@@ -60,8 +60,9 @@ const char *kUsage = R"(usage:
       k-split=0|1 (1: tensor-core matmuls with few tiles and 4+ k steps
       spread their k steps over idle warps, partial sums in shared memory
       added after a barrier, where the buffers fit apart; default 0),
-      mma-n-tiles=R (adjacent tensor-core tiles per warp, sharing the A
-      fragments; default 1),
+      mma-n-tiles=R|auto (adjacent tensor-core tiles per warp, sharing the
+      A fragments; default auto: per matmul, the most, up to 4, that
+      still give every warp a task),
       prefetch=N (the next chunk's inputs loaded N block barriers before
       the end of a chunk step, default 2; 0: each step loads its own),
       rounds=static|strided, row-warps=1|0, tid-per-chunk=1|0 (how
