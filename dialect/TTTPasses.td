@@ -172,7 +172,9 @@ def TTTBufferize : Pass<"ttt-bufferize", "ModuleOp"> {
     state buffer remain (TTT-Linear at D=64: a 64 x 64 copy per chunk step;
     one-thread Titans-MLP programs at D=32: 347 -> 267 KB of buffers). The
     GPU kernel pipeline sets it; the CPU pipeline does not (it made the CPU
-    Infini-attention 1.6x slower, not yet understood).
+    Infini-attention 1.6x slower, mostly because the updates then write
+    through pointer arguments LLVM must assume alias the inputs; with them
+    marked noalias it was still no faster than the copy).
   }];
   let options = [
     Option<"statesInPlace", "states-in-place", "bool", "true",

@@ -23,6 +23,7 @@
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/MemRef/Utils/MemRefUtils.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/SCF/Utils/Utils.h"
 #include "mlir/IR/IRMapping.h"
@@ -40,18 +41,22 @@ using namespace mlir;
 namespace {
 /// The buffer a memref value views (through subviews, views, casts).
 Value rootOf(Value m) {
-  while (Operation *def = m.getDefiningOp()) {
-    if (auto v = dyn_cast<ViewLikeOpInterface>(def))
-      m = v.getViewSource();
-    else
-      break;
-  }
-  return m;
+  auto mv = dyn_cast<MemrefValue>(m);
+  return mv ? memref::skipViewLikeOps(mv) : m;
 }
 
 bool isGlobal(Value memref) {
   auto t = dyn_cast<MemRefType>(memref.getType());
   return t && !t.getMemorySpace();
+}
+
+/// Whether `op` holds a load of global memory.
+bool loadsGlobal(Operation *op) {
+  return op
+      ->walk([](memref::LoadOp l) {
+        return isGlobal(l.getMemRef()) ? WalkResult::interrupt() : WalkResult::advance();
+      })
+      .wasInterrupted();
 }
 
 struct Prefetcher {
@@ -107,10 +112,7 @@ struct Prefetcher {
   /// indices computed inside a guard become ops of the step itself.
   void hoistFromGuards(Operation *op) {
     auto ifOp = dyn_cast<scf::IfOp>(op);
-    if (!ifOp || !ifOp->walk([&](memref::LoadOp l) {
-                         return isGlobal(l.getMemRef()) ? WalkResult::interrupt()
-                                                        : WalkResult::advance();
-                       }).wasInterrupted())
+    if (!ifOp || !loadsGlobal(ifOp))
       return;
     for (Region &r : ifOp->getRegions())
       for (Operation &inner : llvm::make_early_inc_range(r.getOps())) {
@@ -190,11 +192,7 @@ struct Prefetcher {
     for (Operation &op : *loop.getBody())
       if (auto inner = dyn_cast<scf::ForOp>(op)) {
         std::optional<APInt> trips = inner.getStaticTripCount();
-        bool loads = inner->walk([&](memref::LoadOp l) {
-                            return isGlobal(l.getMemRef()) ? WalkResult::interrupt()
-                                                           : WalkResult::advance();
-                          }).wasInterrupted();
-        if (loads && trips && trips->ule(8))
+        if (loadsGlobal(inner) && trips && trips->ule(8))
           rounds.push_back(inner);
       }
     for (scf::ForOp r : rounds)

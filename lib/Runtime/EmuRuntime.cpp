@@ -314,21 +314,30 @@ bool completeWarpCollectives(Block &b) {
 
 /// count-ops: a barrier phase ends; its busiest lane adds to the block's
 /// critical path.
-void closePhase(Block &b) {
-  int64_t most = 0, warpOps = 0;
+/// count-ops: the sum over the block's warps of their busiest lane's
+/// `ops(fiber)`.
+template <typename Ops>
+int64_t warpOpsOf(const Block &b, Ops ops) {
+  int64_t sum = 0;
   for (size_t w = 0; w * 32 < b.fibers.size(); ++w) {
     int64_t busiest = 0;
     for (size_t l = w * 32; l < std::min(b.fibers.size(), w * 32 + 32); ++l)
-      busiest = std::max(busiest, b.fibers[l].ops - b.fibers[l].opsAtPhase);
-    warpOps += busiest;
+      busiest = std::max(busiest, ops(b.fibers[l]));
+    sum += busiest;
   }
-  for (Fiber &f : b.fibers) {
-    most = std::max(most, f.ops - f.opsAtPhase);
-    f.opsAtPhase = f.ops;
-  }
+  return sum;
+}
+
+void closePhase(Block &b) {
+  auto inPhase = [](const Fiber &f) { return f.ops - f.opsAtPhase; };
+  int64_t most = 0;
+  for (const Fiber &f : b.fibers)
+    most = std::max(most, inPhase(f));
   if (b.countPhases && b.linearBlock == 0)
     std::fprintf(stderr, "cuda-emu: phase %lld: %lld warp-ops, busiest lane %lld\n",
-                 (long long)b.phase, (long long)warpOps, (long long)most);
+                 (long long)b.phase, (long long)warpOpsOf(b, inPhase), (long long)most);
+  for (Fiber &f : b.fibers)
+    f.opsAtPhase = f.ops;
   b.phase++;
   b.pathOps += most;
 }
@@ -378,12 +387,7 @@ void runBlock(Block &b) {
   b.shadow.clear();
   if (b.countOps) {
     closePhase(b);
-    for (size_t w = 0; w * 32 < b.fibers.size(); ++w) {
-      int64_t most = 0;
-      for (size_t l = w * 32; l < std::min(b.fibers.size(), w * 32 + 32); ++l)
-        most = std::max(most, b.fibers[l].ops);
-      b.warpOps += most;
-    }
+    b.warpOps += warpOpsOf(b, [](const Fiber &f) { return f.ops; });
   }
 }
 /// The barrier rule within a block: between two barriers, an address one

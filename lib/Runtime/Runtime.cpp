@@ -697,16 +697,10 @@ bool CompiledLayer::validate(const std::vector<Tensor> &inputs,
   // Outputs are written while inputs are read (in another order than the
   // per-token one): an output may share no byte with an input or another
   // output, on the host or the device.
-  size_t nIn = descs.size() - sig.outputs.size();
-  auto argOf = [&](size_t i) -> const ArgInfo & {
-    return i < nIn ? sig.inputs[i] : sig.outputs[i - nIn];
-  };
+  size_t nIn = sig.inputs.size();
   auto range = [&](size_t i) {
-    size_t bytes = elementBytes(argOf(i));
-    for (int64_t e : extentsOf(descs[i]))
-      bytes *= size_t(e);
     auto begin = uintptr_t(descs[i].words[1]);
-    return std::make_pair(begin, begin + bytes);
+    return std::make_pair(begin, begin + bytesOf(descs[i], i));
   };
   for (size_t o = nIn; o < descs.size(); ++o) {
     auto [ob, oe] = range(o);
@@ -714,13 +708,24 @@ bool CompiledLayer::validate(const std::vector<Tensor> &inputs,
       auto [ib, ie] = range(i);
       if (ib == ie || ie <= ob || oe <= ib)
         continue;
-      error = "output '" + argOf(o).name + "' overlaps " + (i < nIn ? "input" : "output") +
-              " '" + argOf(i).name + "': outputs must not share memory with inputs or " +
+      error = "output '" + argAt(o).name + "' overlaps " + (i < nIn ? "input" : "output") +
+              " '" + argAt(i).name + "': outputs must not share memory with inputs or " +
               "other outputs (no in-place updates)";
       return false;
     }
   }
   return true;
+}
+
+const ArgInfo &CompiledLayer::argAt(size_t i) const {
+  return i < sig.inputs.size() ? sig.inputs[i] : sig.outputs[i - sig.inputs.size()];
+}
+
+size_t CompiledLayer::bytesOf(const Descriptor &d, size_t i) const {
+  size_t bytes = elementBytes(argAt(i));
+  for (int64_t e : extentsOf(d))
+    bytes *= size_t(e);
+  return bytes;
 }
 
 bool CompiledLayer::launch(int64_t B, int64_t H, std::vector<Descriptor> &descs, void *stream,
@@ -891,14 +896,9 @@ bool CompiledLayer::run(const std::vector<Tensor> &inputs,
       for (void *p : dev)
         tttc_cuda_free_device(p);
     };
-    size_t nIn = descs.size() - sig.outputs.size();
-    auto argOf = [&](size_t i) -> const ArgInfo & {
-      return i < nIn ? sig.inputs[i] : sig.outputs[i - nIn];
-    };
+    size_t nIn = sig.inputs.size();
     for (size_t i = 0; i < descs.size(); ++i) {
-      size_t bytes = elementBytes(argOf(i));
-      for (int64_t e : extentsOf(descs[i]))
-        bytes *= size_t(e);
+      size_t bytes = bytesOf(descs[i], i);
       if (bytes == 0)
         continue;
       dev[i] = tttc_cuda_alloc_device(bytes);
@@ -914,9 +914,7 @@ bool CompiledLayer::run(const std::vector<Tensor> &inputs,
       devDescs[i].words[0] = devDescs[i].words[1] = reinterpret_cast<int64_t>(dev[i]);
     bool ok = T == 0 || launch(B, H, devDescs, nullptr, error);
     for (size_t i = nIn; ok && i < descs.size(); ++i) {
-      size_t bytes = elementBytes(argOf(i));
-      for (int64_t e : extentsOf(descs[i]))
-        bytes *= size_t(e);
+      size_t bytes = bytesOf(descs[i], i);
       if (bytes && tttc_cuda_copy_to_host(reinterpret_cast<void *>(descs[i].words[1]), dev[i],
                                           bytes)) {
         error = tttc_cuda_last_error();

@@ -99,6 +99,10 @@ private:
                 std::string &error) const;
   bool launch(int64_t B, int64_t H, std::vector<Descriptor> &descs, void *stream,
               std::string &error);
+  /// Argument i of the descriptors `validate` builds (inputs, then outputs),
+  /// and the bytes its descriptor `d` spans.
+  const mlir::ttt::ArgInfo &argAt(size_t i) const;
+  size_t bytesOf(const Descriptor &d, size_t i) const;
   /// The cuda target: the kernel with `blocks` column blocks (compiled on
   /// first use), and the count a launch of B x H programs uses.
   struct CudaKernel;
