@@ -348,7 +348,9 @@ bool measureMemory(const std::string &spec, const std::string &layer, int64_t T,
   if (pid == 0) {
     close(fd[0]);
     Problem p = makeProblem(layer, 4, T, 4, 64, 16);
-    tttc_layer *l = tttc_compile_file(spec.c_str(), 64, 16);
+    tttc_options o = tttc_default_options(64);
+    o.mini_batch = 16;
+    tttc_layer *l = tttc_compile_file(spec.c_str(), &o);
     double io = 0;
     for (auto &[n, v] : p.in)
       io += v.size() * 4.0;
@@ -480,7 +482,9 @@ int main(int argc, char **argv) {
               "tokens/s", "GFLOP/s", "%peak", "vs ref", "vs BLAS", "BLAS ms", "BLAS relerr");
   for (std::string layer : {"ttt_linear", "ttt_mlp"}) {
     std::string spec = examples + "/" + layer + ".mlir";
-    tttc_layer *l = tttc_compile_file(spec.c_str(), D, C);
+    tttc_options o = tttc_default_options(D);
+    o.mini_batch = C;
+    tttc_layer *l = tttc_compile_file(spec.c_str(), &o);
     if (!l) {
       std::fprintf(stderr, "%s\n", tttc_last_error());
       return 1;
@@ -534,7 +538,8 @@ int main(int argc, char **argv) {
                            "gated_delta", "linear_attention", "infini_attention",
                            "infini_attention_delta"}) {
     std::string spec = examples + "/" + name + ".mlir";
-    tttc_layer *l = tttc_compile_file(spec.c_str(), D, 0);
+    tttc_options o = tttc_default_options(D);
+    tttc_layer *l = tttc_compile_file(spec.c_str(), &o);
     if (!l) {
       std::fprintf(stderr, "%s\n", tttc_last_error());
       return 1;
@@ -555,7 +560,9 @@ int main(int argc, char **argv) {
     double ts[3];
     int64_t chunks[3] = {1, 16, 64};
     for (int i = 0; i < 3; ++i) {
-      tttc_layer *l = tttc_compile_file_ex(spec.c_str(), D, 0, chunks[i], "cpu");
+      tttc_options o = tttc_default_options(D);
+      o.exact_chunk = chunks[i];
+      tttc_layer *l = tttc_compile_file(spec.c_str(), &o);
       ts[i] = timeGeneric(l, B, T, H, quick ? 3 : 5);
       tttc_destroy(l);
     }

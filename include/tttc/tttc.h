@@ -3,7 +3,8 @@
  * Compile a test-time-training layer spec (ttt dialect text) for a head
  * dimension and mini-batch size, then run it on caller-owned host buffers.
  *
- *   tttc_layer *l = tttc_compile_file("examples/ttt_linear.mlir", 64, 0);
+ *   tttc_options o = tttc_default_options(64);   (head dim 64; o.target = "cuda", ...)
+ *   tttc_layer *l = tttc_compile_file("examples/ttt_linear.mlir", &o);
  *   if (!l) fprintf(stderr, "%s\n", tttc_last_error());
  *   tttc_tensor in[] = {{"q", q, 4, (int64_t[]){B, T, H, 64}}, ...};
  *   tttc_tensor out[] = {{"out", o, 4, (int64_t[]){B, T, H, 64}}, ...};
@@ -17,6 +18,10 @@
 \*===----------------------------------------------------------------------===*/
 #ifndef TTTC_TTTC_H
 #define TTTC_TTTC_H
+
+/* The API's version: 2 took every compile and emit entry point to one
+ * tttc_options (version 1's _ex, _opts and _arch variants are gone). */
+#define TTTC_API_VERSION 2
 
 #include <stdint.h>
 
@@ -53,49 +58,38 @@ enum {
 /* The message of the last failed call on this thread ("" if none). */
 const char *tttc_last_error(void);
 
-/* Compile a spec for head dimension `head_dim` and mini-batch size
- * `mini_batch` (0: the spec's own). Returns NULL on error. */
-tttc_layer *tttc_compile(const char *spec_text, int64_t head_dim, int64_t mini_batch);
-tttc_layer *tttc_compile_file(const char *path, int64_t head_dim, int64_t mini_batch);
-/* As tttc_compile_file, choosing the chunk size of exact per-token rules
- * (mini-batch 1, e.g. the delta rule's UT transform; default
- * TTTC_DEFAULT_EXACT_CHUNK; 1 selects
- * the sequential path, one token per chunk step) and the target: "cpu"
- * (NULL) or "cuda-emu" (the GPU-mapped kernel IR, emulated on the CPU;
- * "cuda-emu:fault=short-grid" injects a mapping bug, for tests). */
-tttc_layer *tttc_compile_file_ex(const char *path, int64_t head_dim, int64_t mini_batch,
-                                 int64_t exact_chunk, const char *target);
-
-/* Every compilation option; tttc_default_options() fills the defaults. */
+/* Every compilation option; tttc_default_options() fills the defaults.
+ * The fields and `options` are the pipeline options of ttt-opt's named
+ * pipelines and of tttc's flags, spelled alike (tttc --help lists them all
+ * with their descriptions). */
 typedef struct {
-  int64_t head_dim;      /* required */
-  int64_t mini_batch;    /* 0: the spec's own */
-  int64_t exact_chunk;   /* TTTC_DEFAULT_EXACT_CHUNK */
-  const char *target;    /* "cpu[:column-blocks=N]" (NULL: "cpu"), "cuda[:options]",
-                            "cuda-emu[:options]"; options: threads=N, column-blocks=N
-                            (cuda's default "auto": chosen per launch from B*H and the
-                            device, where the layer allows it), tensor-cores=0|1, mma-chains=1|2|3,
-                            precision=tf32x3|tf32|tf32-rz (tensor-core operands:
-                            f32 accuracy; rounded to tf32, ~1e-3 relative error;
-                            or truncated by the tensor cores, worse and biased),
-                            mma-n-tiles=R|auto (tensor-core tiles per warp task; auto),
-                            warp-rotate=0|1 (matmuls' warps round-robin),
-                            k-split=0|1 (matmuls' k steps over idle warps),
-                            prefetch=N (next chunk's inputs loaded N barriers
-                            before a step's end, default 2; 0: not ahead),
-                            rounds=static|strided, row-warps=1|0, tid-per-chunk=1|0,
-                            buffers=apart|packed,
-                            min-programs=N
-                            (cuda-emu also check-races) */
-  const char *io_dtype;  /* per-token inputs and readouts: "f32" (NULL), "bf16", "f16";
-                            states, parameters and arithmetic stay float32 */
+  int64_t head_dim;      /* head-dim: required */
+  int64_t mini_batch;    /* mini-batch: 0, the spec's own */
+  int64_t exact_chunk;   /* exact-chunk: tokens per chunk step of exact per-token
+                            rules (mini-batch 1, e.g. the delta rule's UT
+                            transform); TTTC_DEFAULT_EXACT_CHUNK; 1: the
+                            sequential path, one token per step */
+  const char *target;    /* target: "cpu" (NULL), "cuda" (a GPU through the CUDA
+                            driver) or "cuda-emu" (the GPU kernel IR emulated on
+                            the CPU). Deprecated, removed in version 3:
+                            "cuda-emu:check-races,threads=64" (options after a
+                            colon; a warning in tttc_last_notes()) */
+  const char *arch;      /* arch: the PTX's GPU architecture, "sm_80" (NULL),
+                            "sm_90", "sm_90a" (target cuda: the device's) */
+  const char *io_dtype;  /* io-dtype: per-token inputs and readouts, "f32" (NULL),
+                            "bf16", "f16"; states, parameters and arithmetic stay
+                            float32 */
+  const char *options;   /* further pipeline options, space-separated, as ttt-opt
+                            spells them: "mma-n-tiles=auto gpu-threads=256
+                            check-races" (NULL: none). Options of one target
+                            only are an error for another */
 } tttc_options;
 tttc_options tttc_default_options(int64_t head_dim);
-tttc_layer *tttc_compile_file_opts(const char *path, const tttc_options *options);
-tttc_layer *tttc_compile_opts(const char *spec_text, const tttc_options *options);
-/* As tttc_emit_file_arch with every option (the I/O type shapes the PTX). */
-char *tttc_emit_file_opts(const char *path, const char *stage, const tttc_options *options,
-                          const char *arch);
+
+/* Compile a spec (text, or a file whose name diagnostics show) with
+ * `options`. Returns NULL on error (tttc_last_error()). */
+tttc_layer *tttc_compile(const char *spec_text, const tttc_options *options);
+tttc_layer *tttc_compile_file(const char *path, const tttc_options *options);
 /* "f32", "bf16" or "f16". */
 const char *tttc_io_dtype(const tttc_layer *layer);
 /* The operands of the layer's matmuls: "f32", or on tensor cores "tf32x3"
@@ -164,21 +158,16 @@ int tttc_run_reference(tttc_layer *layer, const tttc_tensor *inputs, int num_inp
 
 /* The IR of the spec after a pipeline stage: "spec", "after-autodiff",
  * "chunked", "linalg", "gpu-kernel", "llvm-dialect", "llvm-ir", or "ptx" (the
- * GPU kernels' PTX). The returned string is
- * owned by the caller (free with tttc_free_string); NULL on error. */
-char *tttc_emit(const char *spec_text, const char *stage, int64_t head_dim,
-                int64_t mini_batch);
-/* The same, for a spec file (diagnostics name the file). */
-char *tttc_emit_file(const char *path, const char *stage, int64_t head_dim,
-                     int64_t mini_batch);
-/* The same with the GPU architecture for stage "ptx" (sm_80, sm_90, sm_90a). */
-char *tttc_emit_file_arch(const char *path, const char *stage, int64_t head_dim,
-                          int64_t mini_batch, const char *arch);
-/* Compile to a native object file at `object_path` and write a C header
- * declaring its entry point at `header_path` (may be NULL). 0 on success. */
-int tttc_compile_to_object(const char *spec_text, int64_t head_dim, int64_t mini_batch,
+ * GPU kernels' PTX for options->arch). The returned string is owned by the
+ * caller (free with tttc_free_string); NULL on error. */
+char *tttc_emit(const char *spec_text, const char *stage, const tttc_options *options);
+char *tttc_emit_file(const char *path, const char *stage, const tttc_options *options);
+/* Compile for the cpu target to a native object file at `object_path` and
+ * write a C header declaring its entry point at `header_path` (may be
+ * NULL). 0 on success. */
+int tttc_compile_to_object(const char *spec_text, const tttc_options *options,
                            const char *object_path, const char *header_path);
-int tttc_compile_file_to_object(const char *path, int64_t head_dim, int64_t mini_batch,
+int tttc_compile_file_to_object(const char *path, const tttc_options *options,
                                 const char *object_path, const char *header_path);
 void tttc_free_string(char *s);
 /* Remarks of this thread's last successful compilation (e.g. "programs stay

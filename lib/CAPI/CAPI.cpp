@@ -54,15 +54,105 @@ bool readFile(const char *path, std::string &out) {
   return true;
 }
 
-tttc_layer *compileNamed(const std::string &text, const std::string &name, int64_t d,
-                         int64_t c, int64_t exactChunk = TTTC_DEFAULT_EXACT_CHUNK,
-                         const std::string &target = "cpu", const std::string &io = "f32") {
-  std::string err;
-  auto impl = tttc::CompiledLayer::compile(text, name, d, c, err, exactChunk, target, io);
+/// The spec of a call: `arg` is its text, or with `isFile` its path (which
+/// then names it in diagnostics). False with lastError set.
+bool specOf(const char *fn, const char *arg, bool isFile, std::string &text, std::string &name) {
+  if (!arg) {
+    lastError = std::string(fn) + ": spec " + (isFile ? "path" : "text") + " is NULL";
+    return false;
+  }
+  if (!isFile) {
+    text = arg;
+    name = "<spec>";
+    return true;
+  }
+  if (!readFile(arg, text)) {
+    lastError = std::string("cannot read spec file '") + arg + "'";
+    return false;
+  }
+  name = arg;
+  return true;
+}
+
+/// `tttc_options` as pipeline options (the deprecated "target:options"
+/// strings translated, with a warning in `note`). False with lastError set.
+bool optionsOf(const char *fn, const tttc_options *o, mlir::ttt::PipelineOptions &p,
+               std::string &note) {
+  if (!o) {
+    lastError = std::string(fn) + ": options is NULL";
+    return false;
+  }
+  p.headDim = o->head_dim;
+  p.miniBatch = o->mini_batch;
+  p.exactChunk = o->exact_chunk;
+  std::string err, target = o->target ? o->target : "cpu";
+  bool ok = target.find(':') != std::string::npos
+                ? mlir::ttt::parseDeprecatedTarget(target, p, err, note)
+                : p.parse("target=" + target, err);
+  if (ok && o->arch)
+    ok = p.parse(std::string("arch=") + o->arch, err);
+  if (ok && o->io_dtype)
+    ok = p.parse(std::string("io-dtype=") + o->io_dtype, err);
+  if (ok && o->options)
+    ok = p.parse(o->options, err);
+  if (!ok)
+    lastError = err;
+  return ok;
+}
+
+/// The deprecation warning of the options first among the compilation's
+/// remarks.
+void addNote(const std::string &note) {
+  if (!note.empty())
+    tttc::compileNotes() = note + "\n" + tttc::compileNotes();
+}
+
+tttc_layer *compileWith(const char *fn, const char *arg, bool isFile, const tttc_options *o) {
+  std::string text, name, note, err;
+  mlir::ttt::PipelineOptions p;
+  if (!specOf(fn, arg, isFile, text, name) || !optionsOf(fn, o, p, note))
+    return nullptr;
+  auto impl = tttc::CompiledLayer::compile(text, name, p, err);
   if (!impl)
     return failWith<tttc_layer *>(err, nullptr);
+  addNote(note);
   lastError.clear();
   return new tttc_layer{std::move(impl)};
+}
+
+char *emitWith(const char *fn, const char *arg, bool isFile, const char *stage,
+               const tttc_options *o) {
+  tttc::Stage st;
+  if (!stage || !tttc::parseStage(stage, st))
+    return failWith<char *>(std::string("unknown stage '") + (stage ? stage : "(null)") +
+                                "' (expected spec, after-autodiff, chunked, linalg, "
+                                "gpu-kernel, llvm-dialect, llvm-ir or ptx)",
+                            nullptr);
+  std::string text, name, note, err;
+  mlir::ttt::PipelineOptions p;
+  if (!specOf(fn, arg, isFile, text, name) || !optionsOf(fn, o, p, note))
+    return nullptr;
+  std::string out = tttc::emit(text, name, st, p, err);
+  if (out.empty())
+    return failWith<char *>(err, nullptr);
+  addNote(note);
+  lastError.clear();
+  return strdup(out.c_str());
+}
+
+int objectWith(const char *fn, const char *arg, bool isFile, const tttc_options *o,
+               const char *objectPath, const char *headerPath) {
+  if (!objectPath)
+    return failWith(std::string(fn) + ": no object path given", 1);
+  std::string text, name, note, err;
+  mlir::ttt::PipelineOptions p;
+  if (!specOf(fn, arg, isFile, text, name) || !optionsOf(fn, o, p, note))
+    return 1;
+  if (!tttc::compileToObject(text, name, p, objectPath, headerPath ? headerPath : "", err))
+    return failWith(err, 1);
+  addNote(note);
+  lastError.clear();
+  return 0;
 }
 
 std::vector<tttc::Tensor> toTensors(const tttc_tensor *ts, int n) {
@@ -83,52 +173,16 @@ extern "C" {
 
 const char *tttc_last_error(void) { return lastError.c_str(); }
 
-tttc_layer *tttc_compile(const char *text, int64_t head_dim, int64_t mini_batch) {
-  if (!text)
-    return failWith<tttc_layer *>("tttc_compile: spec text is NULL", nullptr);
-  return compileNamed(text, "<spec>", head_dim, mini_batch);
-}
-
-tttc_layer *tttc_compile_file(const char *path, int64_t head_dim, int64_t mini_batch) {
-  std::string text;
-  if (!path || !readFile(path, text))
-    return failWith<tttc_layer *>(std::string("cannot read spec file '") +
-                                      (path ? path : "(null)") + "'",
-                                  nullptr);
-  return compileNamed(text, path, head_dim, mini_batch);
-}
-
-tttc_layer *tttc_compile_file_ex(const char *path, int64_t head_dim, int64_t mini_batch,
-                                 int64_t exact_chunk, const char *target) {
-  std::string text;
-  if (!path || !readFile(path, text))
-    return failWith<tttc_layer *>(std::string("cannot read spec file '") +
-                                      (path ? path : "(null)") + "'",
-                                  nullptr);
-  return compileNamed(text, path, head_dim, mini_batch, exact_chunk, target ? target : "cpu");
-}
-
 tttc_options tttc_default_options(int64_t head_dim) {
-  return tttc_options{head_dim, 0, TTTC_DEFAULT_EXACT_CHUNK, nullptr, nullptr};
+  return tttc_options{head_dim, 0, TTTC_DEFAULT_EXACT_CHUNK, nullptr, nullptr, nullptr, nullptr};
 }
 
-tttc_layer *tttc_compile_opts(const char *text, const tttc_options *o) {
-  if (!text || !o)
-    return failWith<tttc_layer *>("tttc_compile_opts: spec text or options is NULL", nullptr);
-  return compileNamed(text, "<spec>", o->head_dim, o->mini_batch, o->exact_chunk,
-                      o->target ? o->target : "cpu", o->io_dtype ? o->io_dtype : "f32");
+tttc_layer *tttc_compile(const char *text, const tttc_options *o) {
+  return compileWith("tttc_compile", text, false, o);
 }
 
-tttc_layer *tttc_compile_file_opts(const char *path, const tttc_options *o) {
-  std::string text;
-  if (!path || !readFile(path, text))
-    return failWith<tttc_layer *>(std::string("cannot read spec file '") +
-                                      (path ? path : "(null)") + "'",
-                                  nullptr);
-  if (!o)
-    return failWith<tttc_layer *>("tttc_compile_file_opts: options is NULL", nullptr);
-  return compileNamed(text, path, o->head_dim, o->mini_batch, o->exact_chunk,
-                      o->target ? o->target : "cpu", o->io_dtype ? o->io_dtype : "f32");
+tttc_layer *tttc_compile_file(const char *path, const tttc_options *o) {
+  return compileWith("tttc_compile_file", path, true, o);
 }
 
 const char *tttc_io_dtype(const tttc_layer *l) { return l ? l->impl->ioType().c_str() : ""; }
@@ -246,93 +300,22 @@ int tttc_run_reference(tttc_layer *l, const tttc_tensor *inputs, int num_inputs,
   return 0;
 }
 
-static char *emitNamed(const std::string &text, const std::string &name,
-                       const char *stage, int64_t head_dim, int64_t mini_batch,
-                       const char *arch = "sm_80",
-                       int64_t exactChunk = TTTC_DEFAULT_EXACT_CHUNK,
-                       const char *target = "cpu", const char *io = "f32") {
-  tttc::Stage st;
-  if (!stage || !tttc::parseStage(stage, st))
-    return failWith<char *>(std::string("unknown stage '") + (stage ? stage : "(null)") +
-                                "' (expected spec, after-autodiff, chunked, linalg, "
-                                "gpu-kernel, llvm-dialect, llvm-ir or ptx)",
-                            nullptr);
-  std::string err;
-  std::string out = tttc::emit(text, name, st, head_dim, mini_batch, err, arch ? arch : "sm_80",
-                               exactChunk, target ? target : "cpu", io ? io : "f32");
-  if (out.empty())
-    return failWith<char *>(err, nullptr);
-  lastError.clear();
-  return strdup(out.c_str());
+char *tttc_emit(const char *text, const char *stage, const tttc_options *o) {
+  return emitWith("tttc_emit", text, false, stage, o);
 }
 
-char *tttc_emit_file_opts(const char *path, const char *stage, const tttc_options *o,
-                          const char *arch) {
-  std::string text;
-  if (!path || !readFile(path, text))
-    return failWith<char *>(std::string("cannot read spec file '") + (path ? path : "(null)") +
-                                "'",
-                            nullptr);
-  if (!o)
-    return failWith<char *>("tttc_emit_file_opts: options is NULL", nullptr);
-  return emitNamed(text, path, stage, o->head_dim, o->mini_batch, arch, o->exact_chunk,
-                   o->target, o->io_dtype);
+char *tttc_emit_file(const char *path, const char *stage, const tttc_options *o) {
+  return emitWith("tttc_emit_file", path, true, stage, o);
 }
 
-
-static int objectNamed(const std::string &text, const std::string &name, int64_t head_dim,
-                       int64_t mini_batch, const char *object_path,
-                       const char *header_path) {
-  if (!object_path)
-    return failWith("tttc: no object path given", 1);
-  std::string err;
-  if (!tttc::compileToObject(text, name, head_dim, mini_batch, object_path,
-                             header_path ? header_path : "", err))
-    return failWith(err, 1);
-  lastError.clear();
-  return 0;
+int tttc_compile_to_object(const char *text, const tttc_options *o, const char *object_path,
+                           const char *header_path) {
+  return objectWith("tttc_compile_to_object", text, false, o, object_path, header_path);
 }
 
-char *tttc_emit(const char *text, const char *stage, int64_t head_dim, int64_t mini_batch) {
-  if (!text)
-    return failWith<char *>("tttc_emit: spec text is NULL", nullptr);
-  return emitNamed(text, "<spec>", stage, head_dim, mini_batch);
-}
-
-char *tttc_emit_file_arch(const char *path, const char *stage, int64_t head_dim,
-                          int64_t mini_batch, const char *arch) {
-  std::string text;
-  if (!path || !readFile(path, text))
-    return failWith<char *>(std::string("cannot read spec file '") +
-                                (path ? path : "(null)") + "'",
-                            nullptr);
-  return emitNamed(text, path, stage, head_dim, mini_batch, arch);
-}
-
-char *tttc_emit_file(const char *path, const char *stage, int64_t head_dim,
-                     int64_t mini_batch) {
-  std::string text;
-  if (!path || !readFile(path, text))
-    return failWith<char *>(std::string("cannot read spec file '") +
-                                (path ? path : "(null)") + "'",
-                            nullptr);
-  return emitNamed(text, path, stage, head_dim, mini_batch);
-}
-
-int tttc_compile_to_object(const char *text, int64_t head_dim, int64_t mini_batch,
-                           const char *object_path, const char *header_path) {
-  if (!text)
-    return failWith("tttc_compile_to_object: spec text is NULL", 1);
-  return objectNamed(text, "<spec>", head_dim, mini_batch, object_path, header_path);
-}
-
-int tttc_compile_file_to_object(const char *path, int64_t head_dim, int64_t mini_batch,
+int tttc_compile_file_to_object(const char *path, const tttc_options *o,
                                 const char *object_path, const char *header_path) {
-  std::string text;
-  if (!path || !readFile(path, text))
-    return failWith(std::string("cannot read spec file '") + (path ? path : "(null)") + "'",
-                    1);
-  return objectNamed(text, path, head_dim, mini_batch, object_path, header_path);
+  return objectWith("tttc_compile_file_to_object", path, true, o, object_path, header_path);
 }
 
 void tttc_free_string(char *s) { free(s); }

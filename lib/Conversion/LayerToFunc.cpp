@@ -456,7 +456,7 @@ struct TTTLowerLayerToFuncPass
     else if (ioType == "f16")
       io = Float16Type::get(ctx);
     else {
-      getOperation().emitError("ttt-lower-layer-to-func: io-type must be f32, bf16 or f16, got '")
+      getOperation().emitError("ttt-lower-layer-to-func: io-dtype must be f32, bf16 or f16, got '")
           << ioType << "'";
       return signalPassFailure();
     }

@@ -1,6 +1,7 @@
 //===- Pipelines.cpp - named pipelines and the one registration function --===//
 
-#include "dialect/Passes.h"
+#include "dialect/GPU/Passes.h"
+#include "dialect/Pipelines.h"
 #include "dialect/TTTOps.h"
 
 #include "mlir/Dialect/Bufferization/Transforms/Passes.h"
@@ -23,6 +24,15 @@
 #include <limits>
 
 using namespace mlir;
+using namespace mlir::ttt;
+
+namespace {
+/// The fault spelling for a pass that injects one of `which`; "" otherwise.
+std::string faultFor(const PipelineOptions &o, std::initializer_list<Fault> which) {
+  return llvm::is_contained(which, o.fault.getValue()) ? PipelineOptions::spelling(o.fault).str()
+                                                       : "";
+}
+} // namespace
 
 void ttt::buildAutodiffPipeline(OpPassManager &pm) {
   pm.addPass(ttt::createTTTDecompose());
@@ -42,16 +52,15 @@ void ttt::buildChunkedPipeline(OpPassManager &pm, const PipelineOptions &opts) {
 void ttt::buildLinalgPipeline(OpPassManager &pm, const PipelineOptions &opts) {
   buildChunkedPipeline(pm, opts);
   ttt::TTTLowerLayerToFuncOptions lo;
-  lo.ioType = opts.ioType;
+  lo.ioType = PipelineOptions::spelling(opts.ioDType).str();
   pm.addPass(ttt::createTTTLowerLayerToFunc(lo));
   pm.addPass(ttt::createConvertTTTToLinalg());
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createCSEPass());
-  if (opts.columnBlocks != 1) {
+  if (opts.columnBlocks.getValue() != 1) {
     ttt::TTTColumnBlocksOptions cb;
-    cb.blocks = opts.columnBlocks;
-    if (opts.gpuFault == "column-offset")
-      cb.fault = opts.gpuFault;
+    cb.blocks = opts.columnBlocks.getValue();
+    cb.fault = faultFor(opts, {Fault::ColumnOffset});
     pm.addPass(ttt::createTTTColumnBlocks(cb));
     pm.addPass(createCanonicalizerPass());
   }
@@ -119,44 +128,41 @@ void ttt::buildGPUKernelPipeline(OpPassManager &pm, const PipelineOptions &opts)
   buildLinalgPipeline(pm, opts);
   addBufferize(pm, /*statesInPlace=*/true);
   ttt::TTTMapToGPUOptions mo;
-  if (opts.gpuFault == "short-grid")
-    mo.fault = opts.gpuFault;
+  mo.fault = faultFor(opts, {Fault::ShortGrid});
   pm.addPass(ttt::createTTTMapToGPU(mo));
   // Every static buffer of a kernel: none may stay a heap allocation (a
   // device malloc per program); ttt-check-gpu-local-memory bounds what
   // one-thread programs hold.
   addStackBuffers(pm, std::numeric_limits<int64_t>::max());
   if (opts.gpuThreads > 1) {
-    if (opts.gpuSchedule != "none") {
+    if (opts.schedule != Schedule::None) {
       ttt::TTTScheduleForBarriersOptions so;
-      so.order = opts.gpuSchedule;
+      so.order = PipelineOptions::spelling(opts.schedule).str();
       pm.addPass(ttt::createTTTScheduleForBarriers(so));
     }
     ttt::TTTDistributeToThreadsOptions d;
     d.threads = opts.gpuThreads;
     d.sharedKB = opts.gpuSharedKB;
-    d.tensorCores = opts.gpuTensorCores;
-    d.mmaChains = opts.gpuMmaChains;
-    d.mmaPrecision = opts.gpuMmaPrecision;
-    d.mmaNTiles = opts.gpuMmaNTiles;
-    d.staticRounds = opts.gpuStaticRounds;
-    d.rowWarps = opts.gpuRowWarps;
-    d.warpRotate = opts.gpuWarpRotate;
-    d.mmaKSplit = opts.gpuMmaKSplit;
-    d.occupancyKB = opts.gpuPackBuffers ? 0 : opts.gpuOccupancyKB;
-    if (opts.gpuFault == "drop-barrier" || opts.gpuFault == "bad-fragment" ||
-        opts.gpuFault == "drop-fill" || opts.gpuFault == "drop-warp-sync")
-      d.fault = opts.gpuFault;
+    d.tensorCores = opts.tensorCores;
+    d.mmaChains = opts.mmaChains;
+    d.mmaPrecision = PipelineOptions::spelling(opts.mmaPrecision).str();
+    d.mmaNTiles = opts.mmaNTiles.getValue();
+    d.staticRounds = opts.staticRounds;
+    d.rowWarps = opts.rowWarps;
+    d.warpRotate = opts.warpRotate;
+    d.mmaKSplit = opts.mmaKSplit;
+    d.occupancyKB = opts.packBuffers ? 0 : opts.gpuOccupancyKB;
+    d.fault = faultFor(opts, {Fault::DropBarrier, Fault::BadFragment, Fault::DropFill,
+                              Fault::DropWarpSync});
     pm.addPass(ttt::createTTTDistributeToThreads(d));
     pm.addPass(createCanonicalizerPass());
     // The thread-index arithmetic each distributed step repeats (lane and
     // warp of the thread id...) computed once per block.
     pm.addPass(createCSEPass());
-    if (opts.gpuPrefetch > 0) {
+    if (opts.prefetch > 0) {
       ttt::TTTPrefetchNextChunkOptions pf;
-      pf.ahead = opts.gpuPrefetch;
-      if (opts.gpuFault == "stale-prefetch")
-        pf.fault = opts.gpuFault;
+      pf.ahead = opts.prefetch;
+      pf.fault = faultFor(opts, {Fault::StalePrefetch});
       pm.addPass(ttt::createTTTPrefetchNextChunk(pf));
       pm.addPass(createCanonicalizerPass());
     }
@@ -168,9 +174,9 @@ void ttt::buildGPUKernelPipeline(OpPassManager &pm, const PipelineOptions &opts)
 void ttt::buildCUDAEmuPipeline(OpPassManager &pm, const PipelineOptions &opts) {
   buildGPUKernelPipeline(pm, opts);
   ttt::TTTEmulateGPUOptions e;
-  e.checkRaces = opts.emuCheckRaces;
-  e.countOps = opts.emuCountOps;
-  e.countPhases = opts.emuCountPhases;
+  e.checkRaces = opts.checkRaces;
+  e.countOps = opts.countOps || opts.countPhases;
+  e.countPhases = opts.countPhases;
   pm.addPass(ttt::createTTTEmulateGPU(e));
   addLoopsToLLVM(pm);
 }
@@ -208,12 +214,12 @@ ArchSharedKB archSharedKB(const std::string &arch) {
 int64_t ttt::sharedKBForArch(const std::string &arch) { return archSharedKB(arch).perBlock; }
 
 
-void ttt::buildPTXPipeline(OpPassManager &pm, const PipelineOptions &opts,
-                           const std::string &arch) {
+void ttt::buildPTXPipeline(OpPassManager &pm, const PipelineOptions &opts) {
+  const std::string &arch = opts.arch;
   PipelineOptions kernelOpts = opts;
   kernelOpts.gpuSharedKB = std::min(opts.gpuSharedKB, sharedKBForArch(arch));
   kernelOpts.gpuOccupancyKB =
-      std::max<int64_t>(0, archSharedKB(arch).perSM / std::max<int64_t>(opts.gpuMinPrograms, 1) - 1);
+      std::max<int64_t>(0, archSharedKB(arch).perSM / std::max<int64_t>(opts.minPrograms, 1) - 1);
   buildGPUKernelPipeline(pm, kernelOpts);
   pm.addPass(createConvertLinalgToLoopsPass());
   // Constants hoisted out of the launch by folding go back in: the kernel's
@@ -221,10 +227,10 @@ void ttt::buildPTXPipeline(OpPassManager &pm, const PipelineOptions &opts,
   pm.addPass(createGpuLaunchSinkIndexComputationsPass());
   pm.addPass(createGpuKernelOutliningPass());
   ttt::TTTOccupancyHintOptions occ;
-  occ.programs = opts.gpuMinPrograms;
+  occ.programs = opts.minPrograms;
   occ.sharedKBPerSM = archSharedKB(arch).perSM;
   pm.addPass(ttt::createTTTOccupancyHint(occ));
-  if (opts.gpuTidPerIteration)
+  if (opts.tidPerChunk)
     pm.addPass(ttt::createTTTThreadIdPerIteration());
   GpuNVVMAttachTargetOptions t;
   t.chip = arch;
@@ -256,86 +262,46 @@ void ttt::buildCPUPipeline(OpPassManager &pm, const PipelineOptions &opts) {
   buildLinalgToLLVMPipeline(pm);
 }
 
-namespace {
-struct CLIPipelineOptions : public PassPipelineOptions<CLIPipelineOptions> {
-  Option<int64_t> headDim{*this, "head-dim", llvm::cl::desc("head dimension D"),
-                          llvm::cl::init(64)};
-  Option<int64_t> miniBatch{*this, "mini-batch",
-                            llvm::cl::desc("mini-batch size (0: the spec's)"),
-                            llvm::cl::init(0)};
-  Option<int64_t> exactChunk{*this, "exact-chunk",
-                             llvm::cl::desc("chunk of exact mini-batch-1 rules (1: sequential)"),
-                             llvm::cl::init(ttt::kDefaultExactChunk)};
-  Option<int64_t> gpuThreads{*this, "gpu-threads",
-                             llvm::cl::desc("threads per GPU program (<= 1: one)"),
-                             llvm::cl::init(512)};
-  Option<std::string> ioType{*this, "io-type",
-                             llvm::cl::desc("per-token inputs and readouts: f32, bf16, f16"),
-                             llvm::cl::init("f32")};
-  Option<int64_t> columnBlocks{*this, "column-blocks",
-                               llvm::cl::desc("programs per (b, h) over the state's columns"),
-                               llvm::cl::init(1)};
-  Option<std::string> gpuSchedule{
-      *this, "gpu-schedule",
-      llvm::cl::desc("chunk-step order for barriers: alap, asap, none"), llvm::cl::init("alap")};
-  Option<std::string> arch{*this, "arch",
-                           llvm::cl::desc("ttt-ptx-pipeline only: sm_80, sm_90, sm_90a"),
-                           llvm::cl::init("sm_80")};
-  /// The options every named pipeline shares (one struct: they take the
-  /// same ones; `arch` matters to the PTX pipeline alone).
-  ttt::PipelineOptions get() const {
-    ttt::PipelineOptions o;
-    o.gpuSchedule = gpuSchedule;
-    o.ioType = ioType;
-    o.columnBlocks = columnBlocks;
-    o.headDim = headDim;
-    o.miniBatch = miniBatch;
-    o.exactChunk = exactChunk;
-    o.gpuThreads = gpuThreads;
-    return o;
-  }
-};
-} // namespace
-
 void ttt::registerTTTPassesAndPipelines() {
   registerTTTPasses();
+  registerTTTGPUPasses();
   PassPipelineRegistration<>("ttt-to-autodiff",
                              "spec -> inlined, decomposed, differentiated",
                              [](OpPassManager &pm) { buildAutodiffPipeline(pm); });
-  PassPipelineRegistration<CLIPipelineOptions>(
+  PassPipelineRegistration<PipelineOptions>(
       "ttt-to-chunked", "spec -> mini-batch dual form (ttt.chunk_step)",
-      [](OpPassManager &pm, const CLIPipelineOptions &o) {
-        buildChunkedPipeline(pm, o.get());
+      [](OpPassManager &pm, const PipelineOptions &o) {
+        buildChunkedPipeline(pm, o);
       });
-  PassPipelineRegistration<CLIPipelineOptions>(
+  PassPipelineRegistration<PipelineOptions>(
       "ttt-to-linalg", "spec -> func + scf loops + linalg on tensors",
-      [](OpPassManager &pm, const CLIPipelineOptions &o) {
-        buildLinalgPipeline(pm, o.get());
+      [](OpPassManager &pm, const PipelineOptions &o) {
+        buildLinalgPipeline(pm, o);
       });
   PassPipelineRegistration<>("ttt-linalg-to-llvm",
                              "linalg on tensors -> LLVM dialect (CPU)",
                              [](OpPassManager &pm) { buildLinalgToLLVMPipeline(pm); });
-  PassPipelineRegistration<CLIPipelineOptions>(
+  PassPipelineRegistration<PipelineOptions>(
       "ttt-cuda-emu-pipeline", "spec -> GPU-mapped kernel IR -> CPU emulation (LLVM dialect)",
-      [](OpPassManager &pm, const CLIPipelineOptions &o) {
-        buildCUDAEmuPipeline(pm, o.get());
+      [](OpPassManager &pm, const PipelineOptions &o) {
+        buildCUDAEmuPipeline(pm, o);
       });
-  PassPipelineRegistration<CLIPipelineOptions>(
+  PassPipelineRegistration<PipelineOptions>(
       "ttt-ptx-pipeline", "spec -> host function + gpu.binary with the kernel's PTX",
-      [](OpPassManager &pm, const CLIPipelineOptions &o) {
-        ttt::PipelineOptions p = o.get();
+      [](OpPassManager &pm, const PipelineOptions &o) {
+        ttt::PipelineOptions p = o;
         p.libdevice = ttt::findLibdevice();
-        buildPTXPipeline(pm, p, o.arch);
+        buildPTXPipeline(pm, p);
       });
-  PassPipelineRegistration<CLIPipelineOptions>(
+  PassPipelineRegistration<PipelineOptions>(
       "ttt-gpu-kernel", "spec -> bufferized layer with its (b, h) grid as a gpu.launch",
-      [](OpPassManager &pm, const CLIPipelineOptions &o) {
-        buildGPUKernelPipeline(pm, o.get());
+      [](OpPassManager &pm, const PipelineOptions &o) {
+        buildGPUKernelPipeline(pm, o);
       });
-  PassPipelineRegistration<CLIPipelineOptions>(
+  PassPipelineRegistration<PipelineOptions>(
       "ttt-cpu-pipeline", "spec -> LLVM dialect for the CPU",
-      [](OpPassManager &pm, const CLIPipelineOptions &o) {
-        buildCPUPipeline(pm, o.get());
+      [](OpPassManager &pm, const PipelineOptions &o) {
+        buildCPUPipeline(pm, o);
       });
 }
 

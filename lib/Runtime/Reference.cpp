@@ -12,6 +12,7 @@
 #include "Runtime.h"
 
 #include "dialect/Passes.h"
+#include "dialect/Pipelines.h"
 #include "dialect/TTTOps.h"
 
 #include "mlir/IR/BuiltinOps.h"

@@ -7,7 +7,7 @@
 #ifndef TTTC_LIB_RUNTIME_RUNTIME_H
 #define TTTC_LIB_RUNTIME_RUNTIME_H
 
-#include "dialect/Passes.h"
+#include "dialect/Pipelines.h"
 #include "dialect/Signature.h"
 
 #include <cstdint>
@@ -30,9 +30,6 @@ struct Descriptor;
 /// The pipeline stages `emit` can stop after.
 enum class Stage { Spec, AfterAutodiff, Chunked, Linalg, GPUKernel, LLVMDialect, LLVMIR, PTX };
 
-/// Where compiled code runs: "cpu", or "cuda-emu" (the GPU-mapped kernel IR
-/// emulated on the CPU).
-bool validTarget(const std::string &target);
 /// The remarks of this thread's last successful compilation ("" if none).
 std::string &compileNotes();
 /// Parses "spec", "after-autodiff", ...; false if unknown.
@@ -41,14 +38,12 @@ bool parseStage(const std::string &name, Stage &stage);
 class CompiledLayer {
 public:
   /// Compiles `source` (ttt dialect text; `bufferName` names it in
-  /// diagnostics). Returns null and sets `error` on failure.
+  /// diagnostics) with `options` (the target among them). Returns null and
+  /// sets `error` on failure.
   static std::unique_ptr<CompiledLayer> compile(const std::string &source,
                                                 const std::string &bufferName,
-                                                int64_t headDim, int64_t miniBatch,
-                                                std::string &error,
-                                                int64_t exactChunk = mlir::ttt::kDefaultExactChunk,
-                                                const std::string &target = "cpu",
-                                                const std::string &ioType = "f32");
+                                                const mlir::ttt::PipelineOptions &options,
+                                                std::string &error);
   ~CompiledLayer();
 
   const mlir::ttt::LayerSignature &signature() const { return sig; }
@@ -64,15 +59,15 @@ public:
   bool runOnDevice(const std::vector<Tensor> &inputs, const std::vector<Tensor> &outputs,
                    void *stream, std::string &error);
 
-  /// The target this layer was compiled for.
-  const std::string &target() const { return targetName; }
+  /// The options this layer was compiled with (its target among them).
+  const mlir::ttt::PipelineOptions &options() const;
   /// The cuda target: programs per (b, h) of the last launch (column blocks;
   /// 0 before the first).
   int64_t lastColumnBlocks() const { return lastBlocks; }
   /// Element type of the per-token inputs and readouts: f32, bf16 or f16.
   const std::string &ioType() const { return ioTypeName; }
   /// The operands of the layer's matmuls: f32, or on tensor cores tf32x3
-  /// (f32 accuracy), tf32 or tf32-rz (target option precision=).
+  /// (f32 accuracy), tf32 or tf32-rz (option mma-precision).
   const std::string &matmulPrecision() const { return precisionName; }
   /// Bytes per element of argument `a` in memory.
   size_t elementBytes(const mlir::ttt::ArgInfo &a) const;
@@ -108,7 +103,9 @@ private:
   struct CudaKernel;
   CudaKernel *cudaKernel(int64_t blocks, std::string &error);
   int64_t columnBlocksFor(int64_t B, int64_t H);
-  std::string targetName, ioTypeName = "f32", precisionName = "f32";
+  bool runCudaOnHost(int64_t B, int64_t T, int64_t H, std::vector<Descriptor> &descs,
+                     std::string &error);
+  std::string ioTypeName = "f32", precisionName = "f32";
   int64_t lastBlocks = 0;
   struct Impl;
   std::unique_ptr<Impl> impl;
@@ -122,14 +119,11 @@ bool referenceRun(const std::string &source, const std::string &bufferName,
 
 /// The IR after `stage`, or "" with `error` set.
 std::string emit(const std::string &source, const std::string &bufferName, Stage stage,
-                 int64_t headDim, int64_t miniBatch, std::string &error,
-                 const std::string &arch = "sm_80",
-                 int64_t exactChunk = mlir::ttt::kDefaultExactChunk,
-                 const std::string &target = "cpu", const std::string &ioType = "f32");
+                 const mlir::ttt::PipelineOptions &options, std::string &error);
 
 /// Ahead-of-time: an object file and a C header for the entry point.
 bool compileToObject(const std::string &source, const std::string &bufferName,
-                     int64_t headDim, int64_t miniBatch, const std::string &objectPath,
+                     const mlir::ttt::PipelineOptions &options, const std::string &objectPath,
                      const std::string &headerPath, std::string &error);
 
 } // namespace tttc

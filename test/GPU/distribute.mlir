@@ -1,16 +1,16 @@
-// RUN: ttt-opt %s --ttt-distribute-to-threads="threads=64 tensor-cores=0 pad-rows=0" | FileCheck %s
-// RUN: ttt-opt %s --ttt-distribute-to-threads="threads=64 tensor-cores=0 shared-kb=2 pad-rows=0" 2>&1 | FileCheck %s --check-prefix=SMALL
-// RUN: ttt-opt %s --ttt-distribute-to-threads="threads=64 tensor-cores=0 fault=drop-barrier pad-rows=0" | FileCheck %s --check-prefix=FAULT
-// RUN: ttt-opt %s --ttt-distribute-to-threads="threads=64 pad-rows=0" | FileCheck %s --check-prefix=TC
-// RUN: ttt-opt %s --ttt-distribute-to-threads="threads=96 tensor-cores=0 pad-rows=0 static-rounds=1" | FileCheck %s --check-prefix=STATIC
-// RUN: ttt-opt %s --ttt-distribute-to-threads="threads=64 pad-rows=0 mma-precision=tf32" | FileCheck %s --check-prefix=TF32
-// RUN: ttt-opt %s --ttt-distribute-to-threads="threads=64 pad-rows=0 mma-precision=tf32-rz" | FileCheck %s --check-prefix=RZ
-// RUN: not ttt-opt %s --ttt-distribute-to-threads="threads=64 mma-precision=tf32 mma-chains=2" 2>&1 | FileCheck %s --check-prefix=PCHAINS
-// RUN: ttt-opt %s --ttt-distribute-to-threads="threads=64 pad-rows=0 mma-n-tiles=2" | FileCheck %s --check-prefix=NT2
-// RUN: not ttt-opt %s --ttt-distribute-to-threads="threads=64 mma-n-tiles=9" 2>&1 | FileCheck %s --check-prefix=NTBAD
-// RUN: not ttt-opt %s --ttt-distribute-to-threads="threads=64 mma-precision=f16" 2>&1 | FileCheck %s --check-prefix=PBAD
+// RUN: ttt-opt %s --ttt-distribute-to-threads="gpu-threads=64 tensor-cores=0 pad-rows=0" | FileCheck %s
+// RUN: ttt-opt %s --ttt-distribute-to-threads="gpu-threads=64 tensor-cores=0 shared-kb=2 pad-rows=0" 2>&1 | FileCheck %s --check-prefix=SMALL
+// RUN: ttt-opt %s --ttt-distribute-to-threads="gpu-threads=64 tensor-cores=0 fault=drop-barrier pad-rows=0" | FileCheck %s --check-prefix=FAULT
+// RUN: ttt-opt %s --ttt-distribute-to-threads="gpu-threads=64 pad-rows=0" | FileCheck %s --check-prefix=TC
+// RUN: ttt-opt %s --ttt-distribute-to-threads="gpu-threads=96 tensor-cores=0 pad-rows=0 static-rounds=1" | FileCheck %s --check-prefix=STATIC
+// RUN: ttt-opt %s --ttt-distribute-to-threads="gpu-threads=64 pad-rows=0 mma-precision=tf32" | FileCheck %s --check-prefix=TF32
+// RUN: ttt-opt %s --ttt-distribute-to-threads="gpu-threads=64 pad-rows=0 mma-precision=tf32-rz" | FileCheck %s --check-prefix=RZ
+// RUN: not ttt-opt %s --ttt-distribute-to-threads="gpu-threads=64 mma-precision=tf32 mma-chains=2" 2>&1 | FileCheck %s --check-prefix=PCHAINS
+// RUN: ttt-opt %s --ttt-distribute-to-threads="gpu-threads=64 pad-rows=0 mma-n-tiles=2" | FileCheck %s --check-prefix=NT2
+// RUN: not ttt-opt %s --ttt-distribute-to-threads="gpu-threads=64 mma-n-tiles=9" 2>&1 | FileCheck %s --check-prefix=NTBAD
+// RUN: not ttt-opt %s --ttt-distribute-to-threads="gpu-threads=64 mma-precision=f16" 2>&1 | FileCheck %s --check-prefix=PBAD
 
-// RUN: ttt-opt %s --ttt-distribute-to-threads="threads=64 tensor-cores=0" | FileCheck %s --check-prefix=PAD
+// RUN: ttt-opt %s --ttt-distribute-to-threads="gpu-threads=64 tensor-cores=0" | FileCheck %s --check-prefix=PAD
 
 // Rows of 16 floats (64 bytes: a column of every second row in one bank) are
 // stored 20 floats apart; the ops index a subview of the padded rows, and
@@ -226,7 +226,7 @@ func.func @prefix(%in: memref<?x16xf32>, %out: memref<16x16xf32>, %rows: index) 
 // A row sum with fewer rows than threads: 8 threads per row (128 / 16), each
 // adding every 8th term, partial sums combined by xor shuffles inside the
 // warp, the group's first thread adding the total to the output.
-// RUN: ttt-opt %s --ttt-distribute-to-threads="threads=128 pad-rows=0" | FileCheck %s --check-prefix=SUM
+// RUN: ttt-opt %s --ttt-distribute-to-threads="gpu-threads=128 pad-rows=0" | FileCheck %s --check-prefix=SUM
 // SUM-LABEL: func.func @rowsum(
 // SUM: %[[LANE:.*]] = arith.remui %{{.*}}, %c8
 // SUM: scf.for %{{.*}} = %c0{{.*}} to %c1{{.*}} step %c1
@@ -283,7 +283,7 @@ func.func @nested(%out: memref<8xf32>) {
 // Warp w runs row w, lane l its columns l and l + 32, as the split sum does:
 // the sum reads what the same thread wrote (no barrier), lane 0 zeroes and
 // adds the row's sum, and the other lanes read it after a warp barrier.
-// RUN: ttt-opt %s --ttt-distribute-to-threads="threads=512 row-warps=1 pad-rows=0 tensor-cores=0" | FileCheck %s --check-prefix=ROWS
+// RUN: ttt-opt %s --ttt-distribute-to-threads="gpu-threads=512 row-warps=1 pad-rows=0 tensor-cores=0" | FileCheck %s --check-prefix=ROWS
 // ROWS-LABEL: func.func @rows(
 // ROWS: threads(%[[TX:[^,]*]],
 // ROWS: %[[WARP:.*]] = arith.divui %[[TX]], %c32
@@ -342,8 +342,8 @@ func.func @rows(%in: memref<16x64xf32>, %out: memref<16x64xf32>) {
 // Buffers live in turn share bytes (a and b at offset 0) unless all fit
 // apart within occupancy-kb: then b's fill need not wait for the threads
 // still reading a (one barrier fewer).
-// RUN: ttt-opt %s --ttt-distribute-to-threads="threads=64 tensor-cores=0 pad-rows=0" | FileCheck %s --check-prefix=PACKED
-// RUN: ttt-opt %s --ttt-distribute-to-threads="threads=64 tensor-cores=0 pad-rows=0 occupancy-kb=64" | FileCheck %s --check-prefix=APART
+// RUN: ttt-opt %s --ttt-distribute-to-threads="gpu-threads=64 tensor-cores=0 pad-rows=0" | FileCheck %s --check-prefix=PACKED
+// RUN: ttt-opt %s --ttt-distribute-to-threads="gpu-threads=64 tensor-cores=0 pad-rows=0 occupancy-kb=64" | FileCheck %s --check-prefix=APART
 // PACKED-LABEL: func.func @reuse(
 // PACKED: dynamic_shared_memory_size %c1024_i32
 // PACKED: %[[A:.*]] = memref.view %{{.*}}[%c0{{[_0-9]*}}][]
@@ -397,8 +397,8 @@ func.func @reuse(%out: memref<?x16x16xf32>, %n: index) {
 
 // Two matmuls of one m16n8 tile each, nothing between them to wait for: the
 // second one's task goes to the next warp (warp 1 of 4), not to warp 0 again.
-// RUN: ttt-opt %s --ttt-distribute-to-threads="threads=128 pad-rows=0 warp-rotate=1" | FileCheck %s --check-prefix=ROT
-// RUN: ttt-opt %s --ttt-distribute-to-threads="threads=128 pad-rows=0" | FileCheck %s --check-prefix=NOROT
+// RUN: ttt-opt %s --ttt-distribute-to-threads="gpu-threads=128 pad-rows=0 warp-rotate=1" | FileCheck %s --check-prefix=ROT
+// RUN: ttt-opt %s --ttt-distribute-to-threads="gpu-threads=128 pad-rows=0" | FileCheck %s --check-prefix=NOROT
 // Without warp-rotate both start at warp 0.
 // NOROT-LABEL: func.func @two_matmuls(
 // NOROT: %[[WARP:.*]] = arith.divui %{{.*}}, %c32
@@ -458,8 +458,8 @@ func.func @two_matmuls(%a: memref<16x8xf32>, %b: memref<8x8xf32>, %out: memref<1
 // the first from C into C, the others from zero into a [3, 16, 8] buffer of
 // partial sums, added to C after a barrier (in order). Not without room
 // for the partial sums (occupancy-kb=0: buffers packed).
-// RUN: ttt-opt %s --ttt-distribute-to-threads="threads=128 pad-rows=0 mma-k-split=1 occupancy-kb=64" | FileCheck %s --check-prefix=KSPLIT
-// RUN: ttt-opt %s --ttt-distribute-to-threads="threads=128 pad-rows=0 mma-k-split=1" | FileCheck %s --check-prefix=NOSPLIT
+// RUN: ttt-opt %s --ttt-distribute-to-threads="gpu-threads=128 pad-rows=0 mma-k-split=1 occupancy-kb=64" | FileCheck %s --check-prefix=KSPLIT
+// RUN: ttt-opt %s --ttt-distribute-to-threads="gpu-threads=128 pad-rows=0 mma-k-split=1" | FileCheck %s --check-prefix=NOSPLIT
 // KSPLIT-LABEL: func.func @long_k(
 // KSPLIT: %[[P:.*]] = memref.view %{{.*}} to memref<3x16x8xf32, #gpu.address_space<workgroup>>
 // KSPLIT: %[[P1:.*]] = memref.subview %[[P]][0, 0, 0] [1, 16, 8] [1, 1, 1]
@@ -517,8 +517,8 @@ func.func @long_k(%a: memref<16x64xf32>, %b: memref<64x8xf32>, %out: memref<16x8
 // mma-n-tiles=0 (auto): per matmul, the most tiles per task (up to 4) that
 // still give every warp a task: a 16 x 64 result (8 tiles) on 4 warps takes
 // 2 tiles per task (4 tasks); on 16 warps, 1 (8 tasks, 8 warps idle).
-// RUN: ttt-opt %s --ttt-distribute-to-threads="threads=128 pad-rows=0 mma-n-tiles=0" | FileCheck %s --check-prefix=AUTO4
-// RUN: ttt-opt %s --ttt-distribute-to-threads="threads=512 pad-rows=0 mma-n-tiles=0" | FileCheck %s --check-prefix=AUTO16
+// RUN: ttt-opt %s --ttt-distribute-to-threads="gpu-threads=128 pad-rows=0 mma-n-tiles=0" | FileCheck %s --check-prefix=AUTO4
+// RUN: ttt-opt %s --ttt-distribute-to-threads="gpu-threads=512 pad-rows=0 mma-n-tiles=0" | FileCheck %s --check-prefix=AUTO16
 // AUTO4-LABEL: func.func @wide(
 // AUTO4: scf.for %{{.*}} = %{{.*}} to %c4{{[_0-9]*}} step %c4
 // AUTO4: scf.for {{.*}} iter_args({{.*}}, {{.*}}) -> (vector<2x2xf32>, vector<2x2xf32>)

@@ -1,7 +1,7 @@
 // RUN: ttt-opt %s --ttt-prefetch-next-chunk | FileCheck %s
-// RUN: ttt-opt %s --ttt-prefetch-next-chunk=ahead=1 | FileCheck %s --check-prefix=AHEAD1
-// RUN: ttt-opt %s --ttt-prefetch-next-chunk=ahead=9 | FileCheck %s --check-prefix=TOP
-// RUN: not ttt-opt %s --ttt-prefetch-next-chunk=ahead=0 2>&1 | FileCheck %s --check-prefix=BAD
+// RUN: ttt-opt %s --ttt-prefetch-next-chunk=prefetch=1 | FileCheck %s --check-prefix=AHEAD1
+// RUN: ttt-opt %s --ttt-prefetch-next-chunk=prefetch=9 | FileCheck %s --check-prefix=TOP
+// RUN: not ttt-opt %s --ttt-prefetch-next-chunk=prefetch=0 2>&1 | FileCheck %s --check-prefix=BAD
 
 // A chunk loop as ttt-distribute-to-threads leaves it: a round loop copies
 // the chunk's rows of an input into shared memory (rows past the end read
@@ -44,7 +44,7 @@
 // TOP: scf.for %[[C:.*]] = %c0 to {{.*}} iter_args
 // TOP-NEXT: arith.addi %[[C]], %c1
 
-// BAD: error: ttt-prefetch-next-chunk: ahead must be at least 1
+// BAD: error: ttt-prefetch-next-chunk: prefetch must be at least 1
 func.func @chunks(%in: memref<?x64xf32>, %w: memref<64xf32>, %out: memref<?x64xf32>) {
   %c0 = arith.constant 0 : index
   %c1 = arith.constant 1 : index

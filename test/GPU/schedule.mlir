@@ -1,13 +1,13 @@
 // RUN: ttt-opt %s --ttt-schedule-for-barriers | FileCheck %s
-// RUN: ttt-opt %s --ttt-schedule-for-barriers="order=asap" | FileCheck %s --check-prefix=ASAP
-// RUN: not ttt-opt %s --ttt-schedule-for-barriers="order=late" 2>&1 | FileCheck %s --check-prefix=BAD
+// RUN: ttt-opt %s --ttt-schedule-for-barriers="schedule=asap" | FileCheck %s --check-prefix=ASAP
+// RUN: not ttt-opt %s --ttt-schedule-for-barriers="schedule=late" 2>&1 | FileCheck %s --check-prefix=BAD
 //
 // Fewer barriers on a real layer: TTT-Linear and TTT-MLP at D=64, each order
 // against program order.
 // RUN: for l in ttt_linear ttt_mlp; do \
-// RUN:   none=$(ttt-opt %examples/$l.mlir --ttt-gpu-kernel="head-dim=64 gpu-schedule=none" 2>/dev/null | grep -c gpu.barrier); \
+// RUN:   none=$(ttt-opt %examples/$l.mlir --ttt-gpu-kernel="head-dim=64 schedule=none" 2>/dev/null | grep -c gpu.barrier); \
 // RUN:   for o in alap asap; do \
-// RUN:     n=$(ttt-opt %examples/$l.mlir --ttt-gpu-kernel="head-dim=64 gpu-schedule=$o" 2>/dev/null | grep -c gpu.barrier); \
+// RUN:     n=$(ttt-opt %examples/$l.mlir --ttt-gpu-kernel="head-dim=64 schedule=$o" 2>/dev/null | grep -c gpu.barrier); \
 // RUN:     test $n -lt $none && echo "$l $o fewer" || echo "$l $o: $n barriers, $none in program order"; \
 // RUN:   done; done | FileCheck %s --check-prefix=FEWER
 // FEWER: ttt_linear alap fewer
@@ -80,4 +80,4 @@ func.func @opaque(%x: memref<16x16xf32>, %y: memref<16x16xf32>) {
   return
 }
 
-// BAD: ttt-schedule-for-barriers: order must be alap or asap, got 'late'
+// BAD: ttt-schedule-for-barriers: schedule must be alap or asap, got 'late'

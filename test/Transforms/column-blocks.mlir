@@ -4,7 +4,7 @@
 // RUN: not ttt-opt %examples/ttt_linear.mlir --ttt-to-linalg="head-dim=64 column-blocks=4" -o /dev/null 2>&1 | FileCheck %s --check-prefix=LN
 // RUN: not ttt-opt %examples/ttt_mlp.mlir --ttt-to-linalg="head-dim=64 column-blocks=2" -o /dev/null 2>&1 | FileCheck %s --check-prefix=MLP
 // RUN: not ttt-opt %examples/delta.mlir --ttt-to-linalg="head-dim=64 column-blocks=3" -o /dev/null 2>&1 | FileCheck %s --check-prefix=MULT
-// RUN: ttt-opt %examples/ttt_linear.mlir --ttt-to-linalg="head-dim=64" --ttt-column-blocks="blocks=4 required=false" 2>&1 | FileCheck %s --check-prefix=REMARK
+// RUN: ttt-opt %examples/ttt_linear.mlir --ttt-to-linalg="head-dim=64" --ttt-column-blocks="column-blocks=4 required=false" 2>&1 | FileCheck %s --check-prefix=REMARK
 
 // Linear attention: W (64 x 64) is independent across its columns (q W,
 // k^T v), so each of 4 programs per (b, h) owns 16 of them: the state is

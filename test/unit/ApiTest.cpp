@@ -25,19 +25,23 @@ ref::Case linearCase(int64_t B, int64_t T, int64_t H, int64_t D, int64_t C, uint
 }
 
 TEST(Api, CompileErrorsAreLocated) {
-  EXPECT_EQ(tttc_compile_file("/nonexistent/spec.mlir", 16, 0), nullptr);
+  tttc_options o16 = tttc_default_options(16);
+  EXPECT_EQ(tttc_compile_file("/nonexistent/spec.mlir", &o16), nullptr);
   EXPECT_NE(std::string(tttc_last_error()).find("/nonexistent/spec.mlir"), std::string::npos);
 
   const char *bad = "ttt.layer @x attributes {mini_batch = 4 : i64} {\n"
                     "  %q = ttt.input \"q\" : !ttt.vec<1>\n"
                     "}\n";
-  EXPECT_EQ(tttc_compile(bad, 16, 0), nullptr);
+  EXPECT_EQ(tttc_compile(bad, &o16), nullptr);
   std::string err = tttc_last_error();
   EXPECT_NE(err.find("<spec>:1:1"), std::string::npos) << err;
   EXPECT_NE(err.find("needs exactly one ttt.loss"), std::string::npos) << err;
 
-  EXPECT_EQ(tttc_compile_file(example("ttt_linear").c_str(), 0, 0), nullptr);
+  tttc_options o0 = tttc_default_options(0);
+  EXPECT_EQ(tttc_compile_file(example("ttt_linear").c_str(), &o0), nullptr);
   EXPECT_NE(std::string(tttc_last_error()).find("head dimension"), std::string::npos);
+  EXPECT_EQ(tttc_compile_file(example("ttt_linear").c_str(), nullptr), nullptr);
+  EXPECT_NE(std::string(tttc_last_error()).find("options is NULL"), std::string::npos);
 }
 
 TEST(Api, Signature) {
@@ -146,10 +150,10 @@ TEST(Api, MatmulPrecision) {
   for (auto [target, want] : std::vector<std::pair<const char *, const char *>>{
            {"cpu", "f32"},
            {"cuda-emu", "tf32x3"},
-           {"cuda-emu:precision=tf32", "tf32"},
-           {"cuda-emu:threads=96,precision=tf32-rz", "tf32-rz"},
-           {"cuda-emu:precision=tf32,tensor-cores=0", "f32"},
-           {"cuda-emu:threads=1,precision=tf32", "f32"}}) {
+           {"cuda-emu:mma-precision=tf32", "tf32"},
+           {"cuda-emu:gpu-threads=96,mma-precision=tf32-rz", "tf32-rz"},
+           {"cuda-emu:mma-precision=tf32,tensor-cores=0", "f32"},
+           {"cuda-emu:gpu-threads=1,mma-precision=tf32", "f32"}}) {
     tttc_layer *l = compiled("linear_attention", 16, 16, target);
     ASSERT_NE(l, nullptr) << target << ": " << tttc_last_error();
     EXPECT_STREQ(tttc_matmul_precision(l), want) << target;
@@ -333,7 +337,7 @@ TEST(Api, Fp16Conversions) {
 /// readouts to the I/O type's rounding.
 TEST(Api, SixteenBitInputsAndReadouts) {
   for (const char *io : {"bf16", "f16"})
-    for (const char *target : {"cpu", "cuda-emu:check-races"}) {
+    for (const char *target : {"cpu", "cuda-emu"}) {
       SCOPED_TRACE(std::string(io) + " " + target);
       bool bf = std::string(io) == "bf16";
       ref::Case c = linearCase(2, 37, 3, 32, 16, 5);
@@ -348,8 +352,9 @@ TEST(Api, SixteenBitInputsAndReadouts) {
       std::vector<ref::Vec> want = ref::tttLinear(c);
       tttc_options o = tttc_default_options(32);
       o.target = target;
+      o.options = std::string(target) == "cuda-emu" ? "check-races" : nullptr;
       o.io_dtype = io;
-      tttc_layer *l = tttc_compile_file_opts(example("ttt_linear").c_str(), &o);
+      tttc_layer *l = tttc_compile_file(example("ttt_linear").c_str(), &o);
       ASSERT_NE(l, nullptr) << tttc_last_error();
       EXPECT_STREQ(tttc_io_dtype(l), io);
       std::vector<tttc_tensor> ins = inputsOf(c);
@@ -373,8 +378,9 @@ TEST(Api, SixteenBitInputsAndReadouts) {
     }
   tttc_options o = tttc_default_options(32);
   o.io_dtype = "fp8";
-  EXPECT_EQ(tttc_compile_file_opts(example("ttt_linear").c_str(), &o), nullptr);
-  EXPECT_NE(std::string(tttc_last_error()).find("unknown I/O type 'fp8'"), std::string::npos)
+  EXPECT_EQ(tttc_compile_file(example("ttt_linear").c_str(), &o), nullptr);
+  EXPECT_NE(std::string(tttc_last_error()).find("invalid value in option 'io-dtype=fp8'"),
+            std::string::npos)
       << tttc_last_error();
 }
 
@@ -419,14 +425,15 @@ TEST(Api, CudaEntryPointsReportClearErrors) {
   if (!tttc_cuda_available()) {
     tttc_options opts = tttc_default_options(16);
     opts.target = "cuda";
-    EXPECT_EQ(tttc_compile_file_opts(example("ttt_linear").c_str(), &opts), nullptr);
+    EXPECT_EQ(tttc_compile_file(example("ttt_linear").c_str(), &opts), nullptr);
     EXPECT_NE(std::string(tttc_last_error()).find("target cuda: no CUDA driver"),
               std::string::npos)
         << tttc_last_error();
   }
   tttc_options bad = tttc_default_options(16);
-  bad.target = "cuda:check-races";
-  EXPECT_EQ(tttc_compile_file_opts(example("ttt_linear").c_str(), &bad), nullptr);
+  bad.target = "cuda";
+  bad.options = "check-races";
+  EXPECT_EQ(tttc_compile_file(example("ttt_linear").c_str(), &bad), nullptr);
   EXPECT_NE(std::string(tttc_last_error()).find("check-races is an option of cuda-emu"),
             std::string::npos)
       << tttc_last_error();
@@ -437,27 +444,33 @@ TEST(Api, CudaEntryPointsReportClearErrors) {
 // it. Bad counts are refused before compiling.
 TEST(Api, ColumnBlocksErrors) {
   tttc_options opts = tttc_default_options(64);
-  opts.target = "cuda-emu:column-blocks=4";
-  EXPECT_EQ(tttc_compile_file_opts(example("ttt_linear").c_str(), &opts), nullptr);
+  opts.target = "cuda-emu";
+  opts.options = "column-blocks=4";
+  EXPECT_EQ(tttc_compile_file(example("ttt_linear").c_str(), &opts), nullptr);
   std::string e = tttc_last_error();
   EXPECT_NE(e.find("cannot split the layer's state into 4 column blocks"), std::string::npos) << e;
   EXPECT_NE(e.find("ttt_linear.mlir:29:10: note: 'linalg.generic' reduces over it"),
             std::string::npos)
       << e;
-  opts.target = "cpu:column-blocks=3";
-  EXPECT_EQ(tttc_compile_file_opts(example("linear_attention").c_str(), &opts), nullptr);
+  opts.target = "cpu";
+  opts.options = "column-blocks=3";
+  EXPECT_EQ(tttc_compile_file(example("linear_attention").c_str(), &opts), nullptr);
   e = tttc_last_error();
   EXPECT_NE(e.find("its 64 columns are not a multiple of 3"), std::string::npos) << e;
-  for (const char *bad : {"cpu:column-blocks=0", "cuda-emu:column-blocks=x", "cpu:threads=4"}) {
-    opts.target = bad;
-    EXPECT_EQ(tttc_compile_file_opts(example("linear_attention").c_str(), &opts), nullptr);
-    EXPECT_NE(std::string(tttc_last_error()).find(std::string("target '") + bad + "'"),
-              std::string::npos)
+  for (auto [bad, why] :
+       {std::pair{"column-blocks=0", "invalid value in option 'column-blocks=0'"},
+        {"column-blocks=x", "invalid value in option 'column-blocks=x'"},
+        {"gpu-threads=4", "gpu-threads is an option of the GPU targets"},
+        {"column-blocks=auto", "column-blocks=auto is chosen per launch"},
+        {"colum-blocks=2", "unknown option 'colum-blocks'"}}) {
+    opts.options = bad;
+    EXPECT_EQ(tttc_compile_file(example("linear_attention").c_str(), &opts), nullptr);
+    EXPECT_NE(std::string(tttc_last_error()).find(why), std::string::npos)
         << tttc_last_error();
   }
   // Splittable: compiles, and 1 block is the layer as it was.
-  opts.target = "cpu:column-blocks=1";
-  tttc_layer *l = tttc_compile_file_opts(example("ttt_linear").c_str(), &opts);
+  opts.options = "column-blocks=1";
+  tttc_layer *l = tttc_compile_file(example("ttt_linear").c_str(), &opts);
   EXPECT_NE(l, nullptr) << tttc_last_error();
   // Launch bookkeeping of the cuda target only.
   EXPECT_EQ(tttc_column_blocks(l), 0);
@@ -469,13 +482,40 @@ TEST(Api, EmitLadder) {
   std::string path = example("ttt_linear");
   for (const char *stage :
        {"spec", "after-autodiff", "chunked", "linalg", "llvm-dialect", "llvm-ir"}) {
-    char *s = tttc_emit_file(path.c_str(), stage, 16, 0);
+    tttc_options o = tttc_default_options(16);
+    char *s = tttc_emit_file(path.c_str(), stage, &o);
     ASSERT_NE(s, nullptr) << stage << ": " << tttc_last_error();
     EXPECT_GT(strlen(s), 100u) << stage;
     tttc_free_string(s);
   }
-  EXPECT_EQ(tttc_emit_file(path.c_str(), "bogus", 16, 0), nullptr);
+  tttc_options o = tttc_default_options(16);
+  EXPECT_EQ(tttc_emit_file(path.c_str(), "bogus", &o), nullptr);
   EXPECT_NE(std::string(tttc_last_error()).find("unknown stage"), std::string::npos);
+}
+
+// The deprecated target strings of API version 1 still compile, into the
+// same layer as the options they name, with a warning in the notes.
+TEST(Api, DeprecatedTargetStrings) {
+  std::string path = example("linear_attention");
+  tttc_options now = tttc_default_options(32);
+  now.target = "cuda-emu";
+  now.options = "gpu-threads=64 mma-precision=tf32 static-rounds=0";
+  tttc_options old = tttc_default_options(32);
+  old.target = "cuda-emu:threads=64,precision=tf32,rounds=strided";
+  char *a = tttc_emit_file(path.c_str(), "gpu-kernel", &now);
+  ASSERT_NE(a, nullptr) << tttc_last_error();
+  EXPECT_EQ(std::string(tttc_last_notes()).find("deprecated"), std::string::npos);
+  char *b = tttc_emit_file(path.c_str(), "gpu-kernel", &old);
+  ASSERT_NE(b, nullptr) << tttc_last_error();
+  EXPECT_NE(std::string(tttc_last_notes()).find("is deprecated"), std::string::npos)
+      << tttc_last_notes();
+  EXPECT_STREQ(a, b);
+  tttc_free_string(a);
+  tttc_free_string(b);
+  old.target = "cuda-emu:threads=x";
+  EXPECT_EQ(tttc_compile_file(path.c_str(), &old), nullptr);
+  EXPECT_NE(std::string(tttc_last_error()).find("target 'cuda-emu:threads=x'"), std::string::npos)
+      << tttc_last_error();
 }
 
 } // namespace

@@ -43,8 +43,17 @@ inline tttc_layer *compiled(const std::string &spec, int64_t D, int64_t C,
   auto key = std::make_tuple(spec, D, C, target);
   auto it = cache.find(key);
   if (it == cache.end()) {
-    tttc_layer *l = tttc_compile_file_ex(example(spec).c_str(), D, C, TTTC_DEFAULT_EXACT_CHUNK,
-                                         target.c_str());
+    // "KIND[:OPTION,...]": the target, then pipeline options.
+    size_t colon = target.find(':');
+    std::string kind = target.substr(0, colon), options;
+    if (colon != std::string::npos)
+      for (char ch : target.substr(colon + 1))
+        options += ch == ',' ? ' ' : ch;
+    tttc_options o = tttc_default_options(D);
+    o.mini_batch = C;
+    o.target = kind.c_str();
+    o.options = options.c_str();
+    tttc_layer *l = tttc_compile_file(example(spec).c_str(), &o);
     EXPECT_NE(l, nullptr) << tttc_last_error();
     it = cache.emplace(key, std::unique_ptr<tttc_layer, void (*)(tttc_layer *)>(l, tttc_destroy))
              .first;

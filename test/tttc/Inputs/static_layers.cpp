@@ -14,8 +14,9 @@ static Holder ran, compiledOnly;
 
 int main(int argc, char **argv) {
   std::string dir = argv[1];
-  ran.l = tttc_compile_file((dir + "/delta.mlir").c_str(), 8, 0);
-  compiledOnly.l = tttc_compile_file((dir + "/ttt_mlp.mlir").c_str(), 8, 0);
+  tttc_options opts = tttc_default_options(8);
+  ran.l = tttc_compile_file((dir + "/delta.mlir").c_str(), &opts);
+  compiledOnly.l = tttc_compile_file((dir + "/ttt_mlp.mlir").c_str(), &opts);
   if (!ran.l || !compiledOnly.l) {
     std::fprintf(stderr, "%s\n", tttc_last_error());
     return 1;

@@ -1,13 +1,13 @@
 //===- CheckGPULocalMemory.cpp - per-thread buffers a GPU can hold --------===//
 
-#include "dialect/Passes.h"
+#include "dialect/GPU/Passes.h"
 
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 
 namespace mlir::ttt {
 #define GEN_PASS_DEF_TTTCHECKGPULOCALMEMORY
-#include "dialect/TTTPasses.h.inc"
+#include "dialect/GPU/Passes.h.inc"
 } // namespace mlir::ttt
 
 using namespace mlir;

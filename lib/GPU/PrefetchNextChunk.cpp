@@ -17,7 +17,7 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "dialect/Passes.h"
+#include "dialect/GPU/Passes.h"
 #include "ChunkLoops.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
@@ -33,7 +33,7 @@
 
 namespace mlir::ttt {
 #define GEN_PASS_DEF_TTTPREFETCHNEXTCHUNK
-#include "dialect/TTTPasses.h.inc"
+#include "dialect/GPU/Passes.h.inc"
 } // namespace mlir::ttt
 
 using namespace mlir;
@@ -294,7 +294,7 @@ struct TTTPrefetchNextChunkPass : ttt::impl::TTTPrefetchNextChunkBase<TTTPrefetc
   using Base::Base;
   void runOnOperation() override {
     if (ahead < 1) {
-      getOperation().emitError("ttt-prefetch-next-chunk: ahead must be at least 1");
+      getOperation().emitError("ttt-prefetch-next-chunk: prefetch must be at least 1");
       return signalPassFailure();
     }
     if (!fault.empty() && fault != "stale-prefetch") {

@@ -7,7 +7,7 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "dialect/Passes.h"
+#include "dialect/GPU/Passes.h"
 
 #include "mlir/Dialect/Affine/IR/AffineOps.h"
 #include "mlir/Dialect/Arith/IR/Arith.h"
@@ -29,7 +29,7 @@
 
 namespace mlir::ttt {
 #define GEN_PASS_DEF_TTTDISTRIBUTETOTHREADS
-#include "dialect/TTTPasses.h.inc"
+#include "dialect/GPU/Passes.h.inc"
 } // namespace mlir::ttt
 
 using namespace mlir;
@@ -1618,7 +1618,7 @@ struct TTTDistributeToThreadsPass
       return signalPassFailure();
     }
     if (threads < 1 || threads > 1024) {
-      getOperation().emitError("ttt-distribute-to-threads: threads must be in [1, 1024]");
+      getOperation().emitError("ttt-distribute-to-threads: gpu-threads must be in [1, 1024]");
       return signalPassFailure();
     }
     SmallVector<gpu::LaunchOp> launches;

@@ -1,13 +1,13 @@
 //===- ContractFloatOps.cpp - FMA contraction in GPU kernels --------------===//
 
-#include "dialect/Passes.h"
+#include "dialect/GPU/Passes.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
 
 namespace mlir::ttt {
 #define GEN_PASS_DEF_TTTCONTRACTFLOATOPS
-#include "dialect/TTTPasses.h.inc"
+#include "dialect/GPU/Passes.h.inc"
 } // namespace mlir::ttt
 
 using namespace mlir;

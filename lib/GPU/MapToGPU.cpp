@@ -1,7 +1,7 @@
 //===- MapToGPU.cpp - (batch, head) loops -> gpu.launch -------------------===//
 
 #include "dialect/LayerLoops.h"
-#include "dialect/Passes.h"
+#include "dialect/GPU/Passes.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -14,7 +14,7 @@
 
 namespace mlir::ttt {
 #define GEN_PASS_DEF_TTTMAPTOGPU
-#include "dialect/TTTPasses.h.inc"
+#include "dialect/GPU/Passes.h.inc"
 } // namespace mlir::ttt
 
 using namespace mlir;

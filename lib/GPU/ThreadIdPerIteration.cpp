@@ -11,7 +11,7 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "dialect/Passes.h"
+#include "dialect/GPU/Passes.h"
 #include "ChunkLoops.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
@@ -21,7 +21,7 @@
 
 namespace mlir::ttt {
 #define GEN_PASS_DEF_TTTTHREADIDPERITERATION
-#include "dialect/TTTPasses.h.inc"
+#include "dialect/GPU/Passes.h.inc"
 } // namespace mlir::ttt
 
 using namespace mlir;

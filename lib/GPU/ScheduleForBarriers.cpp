@@ -9,7 +9,7 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "dialect/Passes.h"
+#include "dialect/GPU/Passes.h"
 
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
@@ -20,7 +20,7 @@
 
 namespace mlir::ttt {
 #define GEN_PASS_DEF_TTTSCHEDULEFORBARRIERS
-#include "dialect/TTTPasses.h.inc"
+#include "dialect/GPU/Passes.h.inc"
 } // namespace mlir::ttt
 
 using namespace mlir;
@@ -165,7 +165,7 @@ struct TTTScheduleForBarriersPass
   using Base::Base;
   void runOnOperation() override {
     if (order != "alap" && order != "asap") {
-      getOperation().emitError("ttt-schedule-for-barriers: order must be alap or asap, got '")
+      getOperation().emitError("ttt-schedule-for-barriers: schedule must be alap or asap, got '")
           << order << "'";
       return signalPassFailure();
     }

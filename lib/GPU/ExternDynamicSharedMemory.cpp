@@ -1,13 +1,13 @@
 //===- ExternDynamicSharedMemory.cpp - .extern .shared for NVPTX ----------===//
 
-#include "dialect/Passes.h"
+#include "dialect/GPU/Passes.h"
 
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
 #include "mlir/Dialect/LLVMIR/NVVMDialect.h"
 
 namespace mlir::ttt {
 #define GEN_PASS_DEF_TTTEXTERNDYNAMICSHAREDMEMORY
-#include "dialect/TTTPasses.h.inc"
+#include "dialect/GPU/Passes.h.inc"
 } // namespace mlir::ttt
 
 using namespace mlir;

@@ -1,0 +1,223 @@
+//===- CompiledLayer.cpp - compile a layer, JIT it, run it on the CPU -----===//
+//
+// A layer compiled for the cpu or cuda-emu target is an ExecutionEngine over
+// the lowered module (the emulated kernels call the emulation runtime,
+// EmuRuntime.cpp); one for target cuda is PTX loaded through the driver
+// (CudaLayer.cpp). Argument checks: Descriptors.cpp.
+//
+//===----------------------------------------------------------------------===//
+
+#include "EmuRuntime.h"
+#include "Frontend.h"
+#include "LayerImpl.h"
+
+#include "dialect/Signature.h"
+
+#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
+#include "mlir/ExecutionEngine/ExecutionEngine.h"
+#include "mlir/ExecutionEngine/OptUtils.h"
+#include "llvm/ExecutionEngine/Orc/JITTargetMachineBuilder.h"
+
+#include <atomic>
+#include <cstdlib>
+
+using namespace mlir;
+using namespace mlir::ttt;
+
+namespace tttc {
+
+CompiledLayer::Impl::Impl() = default;
+CompiledLayer::Impl::~Impl() {
+  for (auto &[n, k] : kernels)
+    tttc_cuda_free(k.kernel);
+}
+
+const PipelineOptions &CompiledLayer::options() const { return impl->options; }
+
+namespace {
+/// Set by an exit handler registered at the first compilation, i.e. after
+/// LLVM's own static state: it runs before that state is destroyed. Layers
+/// destroyed after it (static objects of the caller) must not tear their
+/// engines down: that runs the JIT's deinitializers, which use LLVM state
+/// being destroyed at exit (a crash). The process is exiting; the memory goes
+/// with it.
+std::atomic<bool> processExiting{false};
+void watchProcessExit() {
+  static std::once_flag once;
+  std::call_once(once, [] { std::atexit([] { processExiting = true; }); });
+}
+} // namespace
+
+CompiledLayer::~CompiledLayer() {
+  if (processExiting && impl) {
+    (void)impl->engine.release();
+    (void)impl->ctx.release();
+  }
+}
+
+std::unique_ptr<CompiledLayer> CompiledLayer::compile(const std::string &source,
+                                                      const std::string &bufferName,
+                                                      const PipelineOptions &options,
+                                                      std::string &error) {
+  initLLVMOnce();
+  watchProcessExit();
+  if (!options.verify(error))
+    return nullptr;
+  Frontend fe;
+  if (!fe.parse(source, bufferName, error))
+    return nullptr;
+  int64_t C = options.miniBatch > 0 ? options.miniBatch : fe.layer.getMiniBatch();
+  std::unique_ptr<CompiledLayer> cl(new CompiledLayer());
+  cl->sig = getLayerSignature(fe.layer, options.headDim, C);
+  cl->ioTypeName = PipelineOptions::spelling(options.ioDType).str();
+  // Matmuls leave f32 only on tensor cores (distributed GPU programs).
+  cl->precisionName = options.matmulPrecision().str();
+  cl->impl = std::make_unique<Impl>();
+  Impl &im = *cl->impl;
+  im.options = options;
+  im.source = source;
+  im.bufferName = bufferName;
+  if (options.target == Target::CUDA) {
+    // PTX for the device's architecture, loaded through the driver.
+    if (!tttc_cuda_available()) {
+      error = std::string("target cuda: ") + tttc_cuda_last_error();
+      return nullptr;
+    }
+    im.autoColumnBlocks = !options.columnBlocks.hasValue() || options.columnBlocks.getValue().isAuto();
+    if (!cl->cudaKernel(1, error))
+      return nullptr;
+    im.cuda = true;
+    return cl;
+  }
+  if (!fe.lower(Stage::LLVMDialect, options, error))
+    return nullptr;
+  auto fn = fe.module->lookupSymbol<LLVM::LLVMFuncOp>(cl->sig.name);
+  if (!fn || !isa<LLVM::LLVMVoidType>(fn.getFunctionType().getReturnType())) {
+    error = "internal error: the compiled entry point '" + cl->sig.name +
+            "' does not write its outputs in place";
+    return nullptr;
+  }
+  // Only the C-interface wrapper is an entry point; every other definition
+  // is internal (the engine then generates no packed wrappers for them).
+  std::string entry = "_mlir_ciface_" + cl->sig.name;
+  fe.module->walk([&](LLVM::LLVMFuncOp f) {
+    if (!f.isExternal() && f.getName() != entry)
+      f.setLinkage(LLVM::Linkage::Internal);
+  });
+  // Optimise and generate code for this machine (its vector units): the
+  // optimiser needs the target machine for its cost model.
+  auto tmBuilder = llvm::orc::JITTargetMachineBuilder::detectHost();
+  if (!tmBuilder) {
+    error = "cannot detect the host target: " + llvm::toString(tmBuilder.takeError());
+    return nullptr;
+  }
+  tmBuilder->setCodeGenOptLevel(llvm::CodeGenOptLevel::Aggressive);
+  // Fuse multiply-adds (one rounding instead of two).
+  tmBuilder->getOptions().AllowFPOpFusion = llvm::FPOpFusion::Fast;
+  auto tm = tmBuilder->createTargetMachine();
+  if (!tm) {
+    error = "cannot create the host target machine: " + llvm::toString(tm.takeError());
+    return nullptr;
+  }
+  ExecutionEngineOptions eo;
+  auto transformer = makeOptimizingTransformer(3, 0, tm->get());
+  eo.transformer = transformer;
+  eo.jitCodeGenOptLevel = llvm::CodeGenOptLevel::Aggressive;
+  eo.enableObjectDump = true;
+  auto engine = ExecutionEngine::create(*fe.module, eo, std::move(*tm));
+  if (!engine) {
+    error = "JIT compilation failed: " + llvm::toString(engine.takeError());
+    return nullptr;
+  }
+  // Generate the code now (the engine is lazy): errors surface at compile
+  // time and the first run is not slower.
+  // The emulated GPU kernels call the emulation runtime.
+  (*engine)->registerSymbols([](llvm::orc::MangleAndInterner interner) {
+    llvm::orc::SymbolMap map;
+    for (auto [name, addr] : emu::symbols())
+      map[interner(name)] = {llvm::orc::ExecutorAddr::fromPtr(addr),
+                             llvm::JITSymbolFlags::Exported};
+    return map;
+  });
+  if (auto fnPtr = (*engine)->lookup("_mlir_ciface_" + cl->sig.name); !fnPtr) {
+    error = "JIT compilation failed: " + llvm::toString(fnPtr.takeError());
+    return nullptr;
+  }
+  im.engine = std::move(*engine);
+  im.ctx = std::move(fe.ctx);
+  im.entry = entry;
+  return cl;
+}
+
+void CompiledLayer::writeObjectFile(const std::string &path) {
+  impl->engine->dumpToObjectFile(path);
+}
+
+std::vector<int64_t> CompiledLayer::shapeOf(const ArgInfo &a, int64_t B, int64_t T,
+                                            int64_t H, int64_t C) {
+  std::vector<int64_t> s;
+  switch (a.kind) {
+  case ArgKind::TokenVector:
+  case ArgKind::TokenScalar:
+  case ArgKind::Readout:
+    s = {B, T, H};
+    break;
+  case ArgKind::PositionScalar:
+    s = {C};
+    break;
+  case ArgKind::ParamVector:
+  case ArgKind::ParamScalar:
+  case ArgKind::StateInit:
+    s = {H};
+    break;
+  case ArgKind::StateFinal:
+    s = {B, H};
+    break;
+  }
+  s.insert(s.end(), a.inner.begin(), a.inner.end());
+  return s;
+}
+
+size_t CompiledLayer::elementBytes(const ArgInfo &a) const {
+  bool io = a.kind == ArgKind::TokenVector || a.kind == ArgKind::TokenScalar ||
+            a.kind == ArgKind::Readout;
+  return io && ioTypeName != "f32" ? 2 : 4;
+}
+
+bool CompiledLayer::runReference(const std::vector<Tensor> &inputs,
+                                 std::vector<std::vector<double>> &outputs,
+                                 std::string &error) const {
+  int64_t B, T, H;
+  if (!validateInputs(inputs, B, T, H, nullptr, error))
+    return false;
+  return referenceRun(impl->source, impl->bufferName, sig, inputs, outputs, error);
+}
+
+bool CompiledLayer::run(const std::vector<Tensor> &inputs,
+                        const std::vector<Tensor> &outputs, std::string &error) {
+  int64_t B, T, H;
+  std::vector<Descriptor> descs;
+  if (!validate(inputs, outputs, B, T, H, descs, error))
+    return false;
+  if (impl->cuda)
+    return runCudaOnHost(B, T, H, descs, error);
+  std::vector<void *> ptrs, args;
+  for (Descriptor &d : descs)
+    ptrs.push_back(d.words.data());
+  for (void *&p : ptrs)
+    args.push_back(&p);
+  emu::clearError();
+  if (llvm::Error e = impl->engine->invokePacked(impl->entry, args)) {
+    error = "invocation failed: " + llvm::toString(std::move(e));
+    return false;
+  }
+  // Races and barrier divergence found by the GPU emulation.
+  if (std::string e = emu::error(); !e.empty()) {
+    error = e;
+    emu::clearError();
+    return false;
+  }
+  return true;
+}
+
+} // namespace tttc

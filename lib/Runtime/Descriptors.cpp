@@ -1,0 +1,210 @@
+//===- Descriptors.cpp - a layer's arguments checked into memref descriptors ===//
+//
+// Inputs and outputs are named tensors; validation checks names, shapes
+// (B, T, H taken from the first per-token vector input), optional inputs
+// and overlaps, and builds the memref descriptors the compiled entry point
+// (or the cuda kernel) takes, in signature order.
+//
+//===----------------------------------------------------------------------===//
+
+#include "Frontend.h"
+#include "LayerImpl.h"
+
+#include <set>
+
+using namespace mlir::ttt;
+
+namespace tttc {
+
+Descriptor::Descriptor(void *data, const std::vector<int64_t> &shape) {
+  words.push_back(reinterpret_cast<int64_t>(data));
+  words.push_back(reinterpret_cast<int64_t>(data));
+  words.push_back(0);
+  for (int64_t d : shape)
+    words.push_back(d);
+  std::vector<int64_t> strides(shape.size(), 1);
+  for (int i = int(shape.size()) - 2; i >= 0; --i)
+    strides[i] = strides[i + 1] * shape[i + 1];
+  words.insert(words.end(), strides.begin(), strides.end());
+}
+
+std::vector<int64_t> extentsOf(const Descriptor &d) {
+  size_t rank = (d.words.size() - 3) / 2;
+  return std::vector<int64_t>(d.words.begin() + 3, d.words.begin() + 3 + rank);
+}
+
+namespace {
+
+const Tensor *findByName(const std::vector<Tensor> &ts, const std::string &n) {
+  for (const Tensor &t : ts)
+    if (t.name == n)
+      return &t;
+  return nullptr;
+}
+
+bool checkNames(const std::vector<Tensor> &given, const std::vector<ArgInfo> &expected,
+                const char *what, std::string &error) {
+  std::set<std::string> seen;
+  for (const Tensor &t : given) {
+    if (!seen.insert(t.name).second) {
+      error = std::string(what) + " '" + t.name + "' is given twice";
+      return false;
+    }
+    bool known = false;
+    for (const ArgInfo &a : expected)
+      known |= a.name == t.name;
+    if (!known) {
+      error = std::string("unknown ") + what + " '" + t.name + "'; the layer's " + what +
+              "s are:";
+      for (const ArgInfo &a : expected)
+        error += " " + a.name;
+      return false;
+    }
+    if (!t.data) {
+      error = std::string(what) + " '" + t.name + "' has no data";
+      return false;
+    }
+  }
+  return true;
+}
+} // namespace
+
+bool CompiledLayer::validateInputs(const std::vector<Tensor> &inputs, int64_t &B,
+                                   int64_t &T, int64_t &H, std::vector<Descriptor> *descs,
+                                   std::string &error) const {
+  if (!checkNames(inputs, sig.inputs, "input", error))
+    return false;
+  // B, T, H from the first per-token vector input.
+  B = -1, T = -1, H = -1;
+  for (const ArgInfo &a : sig.inputs) {
+    if (a.kind != ArgKind::TokenVector)
+      continue;
+    const Tensor *t = findByName(inputs, a.name);
+    if (!t) {
+      error = "missing input '" + a.name + "' (expected shape " +
+              describeShape(a, sig.miniBatch) + ")";
+      return false;
+    }
+    if (t->shape.size() != 4) {
+      error = "input '" + a.name + "' has shape " + shapeStr(t->shape) + ", expected " +
+              describeShape(a, sig.miniBatch);
+      return false;
+    }
+    B = t->shape[0];
+    T = t->shape[1];
+    H = t->shape[2];
+    break;
+  }
+  if (B < 0) {
+    error = "the layer has no per-token vector input to take B, T, H from";
+    return false;
+  }
+  if (B < 1 || H < 1 || T < 0) {
+    error = "B and H must be at least 1 and T at least 0, got B=" + std::to_string(B) +
+            " T=" + std::to_string(T) + " H=" + std::to_string(H);
+    return false;
+  }
+  int64_t C = sig.miniBatch;
+  static float dummy[1];
+  for (const ArgInfo &a : sig.inputs) {
+    const Tensor *t = findByName(inputs, a.name);
+    std::vector<int64_t> want = shapeOf(a, B, T, H, C);
+    if (!t) {
+      if (!a.optional) {
+        error = "missing input '" + a.name + "' (expected shape " +
+                describeShape(a, C) + " = " + shapeStr(want) + ")";
+        return false;
+      }
+      std::vector<int64_t> empty = want;
+      if (a.kind == ArgKind::StateInit)
+        empty.insert(empty.begin(), 0);
+      else
+        empty[0] = 0;
+      if (descs)
+        descs->emplace_back(dummy, empty);
+      continue;
+    }
+    std::vector<int64_t> got = t->shape;
+    if (a.kind == ArgKind::StateInit) {
+      std::vector<int64_t> batched = shapeOf({a.name, ArgKind::StateFinal, a.inner}, B, T, H, C);
+      if (got == want)
+        got.insert(got.begin(), 1);
+      else if (got == batched)
+        ;
+      else {
+        error = "input '" + a.name + "' has shape " + shapeStr(t->shape) + ", expected " +
+                shapeStr(want) + " or " + shapeStr(batched) + " (" + describeShape(a, C) + ")";
+        return false;
+      }
+      if (descs)
+        descs->emplace_back(t->data, got);
+      continue;
+    }
+    if (got != want) {
+      error = "input '" + a.name + "' has shape " + shapeStr(t->shape) + ", expected " +
+              shapeStr(want) + " (" + describeShape(a, C) + ")";
+      return false;
+    }
+    if (descs)
+      descs->emplace_back(t->data, got);
+  }
+  return true;
+}
+
+bool CompiledLayer::validate(const std::vector<Tensor> &inputs,
+                             const std::vector<Tensor> &outputs, int64_t &B, int64_t &T,
+                             int64_t &H, std::vector<Descriptor> &descs,
+                             std::string &error) const {
+  int64_t C = sig.miniBatch;
+  if (!validateInputs(inputs, B, T, H, &descs, error) ||
+      !checkNames(outputs, sig.outputs, "output", error))
+    return false;
+  for (const ArgInfo &a : sig.outputs) {
+    const Tensor *t = findByName(outputs, a.name);
+    std::vector<int64_t> want = shapeOf(a, B, T, H, C);
+    if (!t) {
+      error = "missing output '" + a.name + "' (expected shape " + shapeStr(want) + ")";
+      return false;
+    }
+    if (t->shape != want) {
+      error = "output '" + a.name + "' has shape " + shapeStr(t->shape) + ", expected " +
+              shapeStr(want) + " (" + describeShape(a, C) + ")";
+      return false;
+    }
+    descs.emplace_back(t->data, want);
+  }
+  // Outputs are written while inputs are read (in another order than the
+  // per-token one): an output may share no byte with an input or another
+  // output, on the host or the device.
+  size_t nIn = sig.inputs.size();
+  auto range = [&](size_t i) {
+    auto begin = uintptr_t(descs[i].words[1]);
+    return std::make_pair(begin, begin + bytesOf(descs[i], i));
+  };
+  for (size_t o = nIn; o < descs.size(); ++o) {
+    auto [ob, oe] = range(o);
+    for (size_t i = 0; i < o && ob != oe; ++i) {
+      auto [ib, ie] = range(i);
+      if (ib == ie || ie <= ob || oe <= ib)
+        continue;
+      error = "output '" + argAt(o).name + "' overlaps " + (i < nIn ? "input" : "output") +
+              " '" + argAt(i).name + "': outputs must not share memory with inputs or " +
+              "other outputs (no in-place updates)";
+      return false;
+    }
+  }
+  return true;
+}
+
+const ArgInfo &CompiledLayer::argAt(size_t i) const {
+  return i < sig.inputs.size() ? sig.inputs[i] : sig.outputs[i - sig.inputs.size()];
+}
+
+size_t CompiledLayer::bytesOf(const Descriptor &d, size_t i) const {
+  size_t bytes = elementBytes(argAt(i));
+  for (int64_t e : extentsOf(d))
+    bytes *= size_t(e);
+  return bytes;
+}
+
+} // namespace tttc
