@@ -99,8 +99,9 @@ def TTTMatmulLoopOrder : Pass<"ttt-matmul-loop-order", "ModuleOp"> {
   let description = [{
     With the reduction dimension in the middle, `convert-linalg-to-loops`
     produces an innermost loop that walks rows of B and C with unit stride,
-    which LLVM vectorises. Run only on the CPU path, after the matmuls have
-    served as named ops.
+    which LLVM vectorises. Both paths run it (in the bufferization steps),
+    after the matmuls have served as named ops (ttt-fold-matmul-accumulate);
+    the GPU backend's tensor-core mapping matches this (i, k, j) form.
   }];
   let dependentDialects = ["::mlir::linalg::LinalgDialect"];
 }

@@ -13,6 +13,7 @@ config.excludes = ["lit.cfg.py", "lit.site.cfg.py", "unit", "Inputs", "cuda"]
 config.test_source_root = os.path.dirname(__file__)
 config.test_exec_root = os.path.join(config.tttc_obj_root, "test")
 
+config.substitutions.append(("%tttc_src_root", config.tttc_src_root))
 config.substitutions.append(("%examples", os.path.join(config.tttc_src_root, "examples")))
 config.substitutions.append(("%tttc_include", os.path.join(config.tttc_src_root, "include")))
 config.substitutions.append(("%tttc_lib", os.path.join(config.tttc_obj_root, "lib")))

@@ -4,14 +4,16 @@
   bench/gpu/kernel_stats.py [--arch sm_90a] [--head-dim 64] [--layers a,b]
                             [--variants "OPTS;OPTS;..."]
 
-For each example layer and each variant (target options, `;`-separated; the
+For each example layer and each variant (pipeline options as tttc's flags
+without their dashes, space-separated, e.g. "gpu-threads=256 row-warps=false";
+variants `;`-separated; the
 first is the baseline, "" the default kernel; by default session 4's
 settings against the default): ptxas's registers, stack and spills and
 the programs per SM they allow (`tttc compile --emit=cubin`), the PTX's block
 and warp barriers, and, when cuobjdump is found ($CUOBJDUMP, $CUDA_HOME/bin,
 /usr/local/cuda/bin, PATH; also PyPI's nvidia-cuda-cuobjdump), the SASS
 instructions of the kernel and of its chunk loop (the largest loop), with
-ratios to the baseline; and, dynamic, from the emulation (`cuda-emu:count-ops`,
+ratios to the baseline; and, dynamic, from the emulation (`--target=cuda-emu --count-ops`,
 one (b, h) program over --emu-tokens tokens; --emu-tokens 0 skips it): the
 IR ops per chunk the program's warps run (each warp counted by its busiest
 lane) and along its critical path (the busiest lane of each barrier phase),
@@ -29,7 +31,8 @@ import tempfile
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 # The target options that give session 4's kernel (the default is "").
-SESSION4 = "rounds=strided,row-warps=0,tid-per-chunk=0,buffers=packed,min-programs=1,mma-n-tiles=1"
+SESSION4 = ("static-rounds=false row-warps=false tid-per-chunk=false pack-buffers min-programs=1 "
+            "mma-n-tiles=1")
 LAYERS = ("ttt_linear ttt_mlp titans_linear titans_mlp delta gated_delta linear_attention "
           "infini_attention infini_attention_delta").split()
 
@@ -88,10 +91,10 @@ def main():
     for layer in a.layers.split(","):
         base = None
         for v in variants:
-            target = "cuda" + (":" + v if v else "")
+            flags = ["--" + o for o in v.split()]
             cubin = os.path.join(tmp, "k.cubin")
             r = subprocess.run([a.tttc, "compile", os.path.join(ROOT, "examples", layer + ".mlir"),
-                                "--target=" + target, "--arch=" + a.arch, "--emit=cubin",
+                                "--target=cuda", *flags, "--arch=" + a.arch, "--emit=cubin",
                                 "--head-dim", str(a.head_dim), "-o", cubin],
                                capture_output=True, text=True)
             if r.returncode:
@@ -101,7 +104,7 @@ def main():
                           r.stdout)
             ptx = os.path.join(tmp, "k.ptx")
             subprocess.run([a.tttc, "compile", os.path.join(ROOT, "examples", layer + ".mlir"),
-                            "--target=" + target, "--arch=" + a.arch, "--emit=ptx",
+                            "--target=cuda", *flags, "--arch=" + a.arch, "--emit=ptx",
                             "--head-dim", str(a.head_dim), "-o", ptx], capture_output=True)
             text = open(ptx).read()
             bar, wbar = text.count("bar.sync"), text.count("bar.warp.sync")
@@ -109,7 +112,7 @@ def main():
             ops = path = 0
             if a.emu_tokens > 0:
                 e = subprocess.run([a.tttc, "run", os.path.join(ROOT, "examples", layer + ".mlir"),
-                                    "--target", "cuda-emu:count-ops" + ("," + v if v else ""),
+                                    "--target=cuda-emu", "--count-ops", *flags,
                                     "--head-dim", str(a.head_dim), "--seq-len", str(a.emu_tokens),
                                     "--batch", "1", "--heads", "1"], capture_output=True, text=True)
                 c = re.search(r"threads: (\d+) warp-ops.*critical path (\d+) ops", e.stderr)

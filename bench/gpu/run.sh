@@ -33,20 +33,21 @@ prepare() {
     # Beside the default kernel (512 threads per program, ALAP-ordered chunk
     # step, tensor cores), one option changed each: timed in one process
     # (bench_gpu.py --variant) with their ratio to the default.
-    for v in threads=128:t128 threads=1024:t1024 schedule=asap:asap schedule=none:none \
-        tensor-cores=0:tc0 mma-chains=2:mc2 mma-chains=3:mc3 \
-        rounds=strided,row-warps=0,tid-per-chunk=0,buffers=packed,min-programs=1,mma-n-tiles=1:s4 \
-        row-warps=0:rw0 tid-per-chunk=0:tid0 rounds=strided:strided buffers=packed:packed \
-        precision=tf32:tf32 precision=tf32-rz:rz prefetch=0:pf0 prefetch=1:pf1 prefetch=64:pftop \
-        mma-n-tiles=1:nt1 mma-n-tiles=2:nt2 mma-n-tiles=4:nt4 precision=tf32-rz,mma-n-tiles=2:rznt2 \
-        warp-rotate=1:rot1 k-split=1:ks k-split=1,warp-rotate=1:ksrot; do
-      $tttc compile examples/$l.mlir --target=cuda:${v%%:*} --arch=$arch --emit=ptx \
+    for v in gpu-threads=128:t128 gpu-threads=1024:t1024 schedule=asap:asap schedule=none:none \
+        tensor-cores=false:tc0 mma-chains=2:mc2 mma-chains=3:mc3 \
+        static-rounds=false,row-warps=false,tid-per-chunk=false,pack-buffers,min-programs=1,mma-n-tiles=1:s4 \
+        row-warps=false:rw0 tid-per-chunk=false:tid0 static-rounds=false:strided pack-buffers:packed \
+        mma-precision=tf32:tf32 mma-precision=tf32-rz:rz prefetch=0:pf0 prefetch=1:pf1 prefetch=64:pftop \
+        mma-n-tiles=1:nt1 mma-n-tiles=2:nt2 mma-n-tiles=4:nt4 mma-precision=tf32-rz,mma-n-tiles=2:rznt2 \
+        warp-rotate:rot1 mma-k-split:ks mma-k-split,warp-rotate:ksrot; do
+      local flags="--${v%%:*}"
+      $tttc compile examples/$l.mlir --target=cuda ${flags//,/ --} --arch=$arch --emit=ptx \
         --head-dim 64 -o $out/bench/$l.${v##*:}.ptx > /dev/null 2>&1
     done
   done
   # Column blocks (1, 2, 4 programs per (b, h)) of layers that allow them.
   for l in linear_attention delta; do for n in 1 2 4; do
-    $tttc compile examples/$l.mlir --target=cuda:column-blocks=$n --arch=$arch --emit=ptx \
+    $tttc compile examples/$l.mlir --target=cuda --column-blocks=$n --arch=$arch --emit=ptx \
       --head-dim 64 -o $out/bench/$l.cb$n.ptx > /dev/null
   done; done
   # Awkward shapes for the on-device correctness check: every example's
@@ -63,7 +64,7 @@ prepare() {
         --head-dim $d -o $dir.cubin > /dev/null 2>&1; then
       echo "$dir.cubin $dir" >> $out/check/list
     fi
-    if $tttc compile examples/$s.mlir --target=cuda:column-blocks=4 --arch=$arch --emit=ptx \
+    if $tttc compile examples/$s.mlir --target=cuda --column-blocks=4 --arch=$arch --emit=ptx \
         --head-dim $d -o $dir.cb4.ptx > /dev/null 2>&1; then
       echo "$dir.cb4.ptx $dir" >> $out/check/list
     fi

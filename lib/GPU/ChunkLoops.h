@@ -6,8 +6,8 @@
 //
 //===----------------------------------------------------------------------===//
 
-#ifndef TTTC_LIB_CONVERSION_CHUNKLOOPS_H
-#define TTTC_LIB_CONVERSION_CHUNKLOOPS_H
+#ifndef TTTC_LIB_GPU_CHUNKLOOPS_H
+#define TTTC_LIB_GPU_CHUNKLOOPS_H
 
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
@@ -23,4 +23,4 @@ inline SmallVector<scf::ForOp> chunkLoops(Block &body) {
 }
 } // namespace mlir::ttt
 
-#endif // TTTC_LIB_CONVERSION_CHUNKLOOPS_H
+#endif // TTTC_LIB_GPU_CHUNKLOOPS_H

@@ -248,10 +248,11 @@ void ttt::buildPTXPipeline(OpPassManager &pm, const PipelineOptions &opts) {
   ConvertGpuOpsToNVVMOpsOptions nvvm;
   nvvm.indexBitwidth = 64;
   dev.addPass(createConvertGpuOpsToNVVMOps(nvvm));
-  pm.addPass(ttt::createTTTExternDynamicSharedMemory());
   dev.addPass(createCanonicalizerPass());
   dev.addPass(createCSEPass());
   dev.addPass(createReconcileUnrealizedCastsPass());
+  // After the nested device passes (the adaptor above runs them first).
+  pm.addPass(ttt::createTTTExternDynamicSharedMemory());
   GpuModuleToBinaryPassOptions bin;
   bin.compilationTarget = "isa";
   pm.addPass(createGpuModuleToBinaryPass(bin));

@@ -1,5 +1,6 @@
 // RUN: ttt-opt %examples/ttt_mlp.mlir --ttt-cpu-pipeline="head-dim=16" | FileCheck %s
 // RUN: ttt-opt %examples/ttt_linear.mlir --ttt-to-linalg="head-dim=16" --ttt-bufferize | FileCheck %s --check-prefix=BUF
+// RUN: ttt-opt %examples/ttt_linear.mlir --ttt-to-linalg="head-dim=16" --ttt-linalg-to-llvm | FileCheck %s --check-prefix=TOLLVM
 
 // The whole CPU pipeline ends in the LLVM dialect with a C-interface entry
 // point; outputs are written in place (no results), and no runtime library
@@ -15,3 +16,10 @@
 // BUF-NOT: memref.copy
 // BUF: linalg.copy
 // BUF: return{{$}}
+
+// ttt-linalg-to-llvm alone, after ttt-to-linalg: the layer and its C
+// interface as LLVM functions, nothing of linalg, scf or memref left.
+// TOLLVM-NOT: linalg.
+// TOLLVM: llvm.func @ttt_linear(
+// TOLLVM-NOT: {{linalg\.|scf\.|memref\.}}
+// TOLLVM: llvm.func @_mlir_ciface_ttt_linear(

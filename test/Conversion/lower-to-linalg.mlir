@@ -1,6 +1,7 @@
 // RUN: ttt-opt %examples/ttt_linear.mlir --ttt-to-linalg="head-dim=16 mini-batch=8" | FileCheck %s
 // RUN: ttt-opt %examples/ttt_linear.mlir --ttt-to-chunked="head-dim=16 mini-batch=8" --ttt-lower-layer-to-func | FileCheck %s --check-prefix=LOOPS
 // RUN: ttt-opt %examples/titans_linear.mlir --ttt-to-chunked="head-dim=16 mini-batch=8" --ttt-lower-layer-to-func | FileCheck %s --check-prefix=OPTIONAL
+// RUN: ttt-opt %examples/ttt_linear.mlir --ttt-to-chunked="head-dim=16 mini-batch=8" --ttt-lower-layer-to-func --convert-ttt-to-linalg | FileCheck %s
 
 // The layer becomes a function of its inputs (declaration order) and output
 // destinations, dynamic in B, T, H, with loops over b, h and chunks.
@@ -43,7 +44,7 @@
 // LOOPS: tensor.insert_slice %{{.*}} into %{{.*}}[%[[B]], %[[H]], 0, 0] [1, 1, 16, 16]
 // LOOPS: return
 
-// After convert-ttt-to-linalg no ttt op is left; chunk matmuls are named
+// After convert-ttt-to-linalg (alone, or in ttt-to-linalg) no ttt op is left; chunk matmuls are named
 // linalg.matmul ops on chunk-sized tensors (the causal mask a generic).
 // CHECK-LABEL: func.func @ttt_linear(
 // CHECK-NOT: ttt.

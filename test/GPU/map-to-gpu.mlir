@@ -2,6 +2,8 @@
 // RUN: ttt-opt %examples/ttt_linear.mlir --ttt-gpu-kernel="head-dim=16 gpu-threads=1" --ttt-emulate-gpu | FileCheck %s --check-prefix=EMU
 // RUN: ttt-opt %examples/ttt_linear.mlir --ttt-gpu-kernel="head-dim=16" | FileCheck %s --check-prefix=BLOCK
 // RUN: ttt-opt %examples/ttt_linear.mlir --ttt-gpu-kernel="head-dim=16" --ttt-emulate-gpu | FileCheck %s --check-prefix=FIBERS
+// RUN: ttt-opt %examples/ttt_linear.mlir --ttt-cuda-emu-pipeline="head-dim=16" | FileCheck %s --check-prefix=EMUPIPE
+// RUN: ttt-opt %examples/ttt_linear.mlir --ttt-cuda-emu-pipeline="head-dim=16" | not grep "gpu\."
 
 // One-thread programs: the (batch, head) loops become a B x H grid; the
 // chunk loop runs inside with the states and chunk buffers on the program's
@@ -49,3 +51,13 @@
 // FIBERS-NOT: gpu.
 // FIBERS: call @tttc_emu_barrier()
 // FIBERS: func.func private @tttc_emu_barrier()
+
+// The whole emulation pipeline (target cuda-emu): the kernel an LLVM
+// function the host's entry hands to the emulator's launch, with barriers as
+// emulator calls; no GPU op is left.
+// EMUPIPE-DAG: llvm.func @__tttc_emu_kernel_0(
+// EMUPIPE-DAG: llvm.func @tttc_emu_barrier(
+// EMUPIPE-DAG: llvm.func @tttc_emu_launch(
+// EMUPIPE-DAG: llvm.func @ttt_linear(
+// EMUPIPE-DAG: llvm.call @tttc_emu_launch(
+// EMUPIPE-DAG: llvm.call @tttc_emu_barrier(
