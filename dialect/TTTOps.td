@@ -317,11 +317,29 @@ def TTT_AddOp : TTT_BinaryOp<"add">;
 def TTT_SubOp : TTT_BinaryOp<"sub">;
 def TTT_MulOp : TTT_BinaryOp<"mul">;
 def TTT_DivOp : TTT_BinaryOp<"div">;
-def TTT_MaxOp : TTT_BinaryOp<"max">;
+def TTT_MaxOp : TTT_BinaryOp<"max"> {
+  let summary = "elementwise max(lhs, rhs) with broadcasting";
+  let description = [{
+    Spec level: f32 and vectors of the same length, a scalar broadcast to a
+    vector. Chunk level: numpy broadcasting of ranked tensors.
+    Derivative (ttt-inner-autodiff): the cotangent goes to the larger
+    operand; at a tie each operand gets half of it (as torch.maximum and
+    jnp.maximum), so that max(x, x) has derivative 1.
+  }];
+}
 def TTT_DivOrZeroOp : TTT_BinaryOp<"div_or_zero"> {
   let summary = "lhs / rhs, and 0 where rhs == 0";
 }
-def TTT_MinOp : TTT_BinaryOp<"min">;
+def TTT_MinOp : TTT_BinaryOp<"min"> {
+  let summary = "elementwise min(lhs, rhs) with broadcasting";
+  let description = [{
+    Spec level: f32 and vectors of the same length, a scalar broadcast to a
+    vector. Chunk level: numpy broadcasting of ranked tensors.
+    Derivative (ttt-inner-autodiff): the cotangent goes to the smaller
+    operand; at a tie each operand gets half of it (as torch.minimum and
+    jnp.minimum), so that min(x, x) has derivative 1.
+  }];
+}
 
 class TTT_UnaryOp<string mnemonic, string formula> : TTT_Op<mnemonic, [Pure,
     SameOperandsAndResultType]> {

@@ -157,6 +157,21 @@ private:
           accumulate(x(0), mul(g, StepOp::create(b, loc, x(0))));
           return success();
         })
+        .Case<MaxOp, MinOp>([&](auto) {
+          // The selected operand gets the cotangent; at a tie each gets
+          // half (as torch.maximum / jnp.maximum do), so max(x, x) has
+          // derivative 1. w = 1 where x0 is selected strictly, 0 where x1
+          // is, 1/2 at a tie.
+          Value d = isa<MaxOp>(op) ? SubOp::create(b, loc, x(0), x(1))
+                                   : SubOp::create(b, loc, x(1), x(0));
+          Value w = mul(cst(0.5), add(cst(1.0), SubOp::create(b, loc, StepOp::create(b, loc, d),
+                                                              StepOp::create(b, loc, neg(d)))));
+          if (isActive(x(0)))
+            accumulate(x(0), mul(g, w));
+          if (isActive(x(1)))
+            accumulate(x(1), mul(g, SubOp::create(b, loc, cst(1.0), w)));
+          return success();
+        })
         .Case<StepOp, StopGradientOp>([&](auto) { return success(); })
         .Case<Elu1Op>([&](auto) {
           // d/dx: 1 for x > 0 (where out > 1), exp(x) = out otherwise.

@@ -60,7 +60,7 @@ ttt.layer @no_rule attributes {mini_batch = 4 : i64} {
   ttt.loss {
     %y = ttt.linear %q, %w : !ttt.vec<1>, !ttt.mat<1, 1>
     // expected-error @+1 {{has no derivative rule in ttt-inner-autodiff}}
-    %m = ttt.max %y, %q : !ttt.vec<1>, !ttt.vec<1>
+    %m = ttt.segment_attention %y, %q, %q : !ttt.vec<1>
     %l = ttt.sum_sq %m : !ttt.vec<1>
     ttt.yield %l : f32
   }
