@@ -106,6 +106,12 @@ struct PipelineOptions : public PassPipelineOptions<PipelineOptions> {
                      "over); auto (target cuda, the default there): chosen per launch"),
       llvm::cl::init(1)};
 
+  Option<bool> backward{
+      *this, "backward",
+      llvm::cl::desc("also derive the outer-loop backward: ttt-chunk-backward, then a "
+                     "<layer>_backward entry point beside the forward (cpu target)"),
+      llvm::cl::init(false)};
+
   // --- Where it runs.
   Option<Target> target{
       *this, "target", llvm::cl::desc("where the layer runs (tttc and the C API)"),

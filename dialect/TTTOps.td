@@ -477,6 +477,24 @@ def TTT_ChunkStepOp : TTT_Op<"chunk_step", [HasParent<"LayerOp">,
   let assemblyFormat = "`readouts` $readouts `algorithm` $algorithm $body attr-dict";
 }
 
+def TTT_ChunkBackwardOp : TTT_Op<"chunk_backward", [HasParent<"LayerOp">,
+    SingleBlockImplicitTerminator<"YieldOp">]> {
+  let summary = "the reverse-mode derivative of the layer's ttt.chunk_step";
+  let description = [{
+    Produced by `ttt-chunk-backward` from the layer's `ttt.chunk_step`.
+    Block arguments: the chunk step's (one per declaration, then `valid`),
+    then one cotangent per value the chunk step yields (its readouts [C, n],
+    then every state at the chunk's end). The body recomputes the chunk's
+    forward values from its inputs and starting states and runs the reverse
+    pass; it yields the cotangent of every declaration's chunk-level value,
+    in declaration order (per-token streams and gates [C, n], position
+    inputs [C, 1], parameters [1, n], states at the chunk's start).
+    `ttt-lower-layer-to-func` walks the chunks in reverse with it.
+  }];
+  let regions = (region SizedRegion<1>:$body);
+  let assemblyFormat = "$body attr-dict";
+}
+
 def TTT_MatmulOp : TTT_Op<"matmul", [Pure,
     DeclareOpInterfaceMethods<InferTypeOpInterface>]> {
   let summary = "op(A) op(B) on 2-D tensors, op = transpose when flagged";
@@ -506,8 +524,11 @@ def TTT_TriSolveOp : TTT_Op<"tri_solve", [Pure, AllTypesMatch<["rhs", "result"]>
   let description = [{
     Forward substitution, row by row: x_i = r_i - sum_{j<i} A_ij x_j. The
     UT transform of exact per-token updates solves its chunk system with it.
+    With `transpose`: X with (I + A)^T X = R, by backward substitution
+    (x_i = r_i - sum_{j>i} A_ji x_j), as the solve's derivative needs.
   }];
-  let arguments = (ins RankedTensorOf<[F32]>:$lower, RankedTensorOf<[F32]>:$rhs);
+  let arguments = (ins RankedTensorOf<[F32]>:$lower, RankedTensorOf<[F32]>:$rhs,
+                       UnitAttr:$transpose);
   let results = (outs RankedTensorOf<[F32]>:$result);
   let assemblyFormat = "$lower `,` $rhs attr-dict `:` type($lower) `,` type($rhs)";
 }

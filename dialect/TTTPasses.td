@@ -47,6 +47,21 @@ def TTTDualForm : Pass<"ttt-dual-form", "ModuleOp"> {
                            "::mlir::arith::ArithDialect"];
 }
 
+def TTTChunkBackward : Pass<"ttt-chunk-backward", "ModuleOp"> {
+  let summary = "Derive the reverse-mode derivative of each chunk step";
+  let description = [{
+    Adds a `ttt.chunk_backward` beside each layer's `ttt.chunk_step` (after
+    `ttt-dual-form`): the chunk's forward recomputed, then the reverse pass
+    built from one derivative rule per chunk-level primitive, mapping the
+    cotangents of the step's readouts and end states to those of its inputs,
+    gates, position inputs, parameters and starting states. An op without a
+    rule is a located error. `ttt.stop_gradient` is a constant.
+    `ttt-lower-layer-to-func` then also emits `<layer>_backward`, which
+    walks the chunks in reverse.
+  }];
+  let dependentDialects = ["::mlir::arith::ArithDialect"];
+}
+
 def TTTLowerLayerToFunc : Pass<"ttt-lower-layer-to-func", "ModuleOp"> {
   let summary = "Turn each chunked layer into a function looping over (b, h, chunk)";
   let description = [{

@@ -156,6 +156,29 @@ typedef struct {
 int tttc_run_reference(tttc_layer *layer, const tttc_tensor *inputs, int num_inputs,
                        const tttc_tensor_f64 *outputs, int num_outputs);
 
+/* The outer-loop backward (training). A layer compiled with the pipeline
+ * option "backward" (tttc_options.options = "backward"; target cpu) also has
+ * `<name>_backward`. Given the forward's inputs and cotangents of its
+ * outputs (by output name, the outputs' shapes and types; a missing one is
+ * zero), it writes the gradient of every input named in `grads` (by input
+ * name, the shape and element type that input was given with; inputs not
+ * named get theirs computed and dropped; an omitted optional input has
+ * none). Gradients may share no memory with inputs, cotangents or each
+ * other. Returns 0, or non-zero with tttc_last_error(). */
+int tttc_has_backward(const tttc_layer *layer);
+int tttc_run_backward(tttc_layer *layer, const tttc_tensor *inputs, int num_inputs,
+                      const tttc_tensor *cotangents, int num_cotangents,
+                      const tttc_tensor *grads, int num_grads);
+/* Checks float32 gradients (e.g. from tttc_run_backward) against the float64
+ * per-token reference, independently of the generated backward: per
+ * gradient, `directions` seeded random directions U, the central difference
+ * of L = sum <cotangent, output> along U against <grad, U>. rel_err[i]: the
+ * largest relative difference for grads[i] (float32 inputs, cotangents and
+ * gradients whatever the I/O type). Slow: for checks. Returns 0 on success. */
+int tttc_check_gradients(const tttc_layer *layer, const tttc_tensor *inputs, int num_inputs,
+                         const tttc_tensor *cotangents, int num_cotangents,
+                         const tttc_tensor *grads, int num_grads, int directions,
+                         uint64_t seed, double *rel_err);
 /* The IR of the spec after a pipeline stage: "spec", "after-autodiff",
  * "chunked", "linalg", "gpu-kernel", "llvm-dialect", "llvm-ir", or "ptx" (the
  * GPU kernels' PTX for options->arch). The returned string is owned by the

@@ -251,6 +251,47 @@ int tttc_run(tttc_layer *l, const tttc_tensor *inputs, int num_inputs,
   return 0;
 }
 
+int tttc_has_backward(const tttc_layer *l) { return l && l->impl->hasBackward() ? 1 : 0; }
+
+int tttc_run_backward(tttc_layer *l, const tttc_tensor *inputs, int num_inputs,
+                      const tttc_tensor *cotangents, int num_cotangents,
+                      const tttc_tensor *grads, int num_grads) {
+  if (!l)
+    return failWith("tttc_run_backward: layer is NULL", 1);
+  if ((num_inputs && !inputs) || (num_cotangents && !cotangents) || (num_grads && !grads) ||
+      num_inputs < 0 || num_cotangents < 0 || num_grads < 0)
+    return failWith("tttc_run_backward: tensor arrays are NULL or counts negative", 1);
+  std::string err;
+  if (!l->impl->runBackward(toTensors(inputs, num_inputs), toTensors(cotangents, num_cotangents),
+                            toTensors(grads, num_grads), err))
+    return failWith(err, 1);
+  lastError.clear();
+  return 0;
+}
+
+int tttc_check_gradients(const tttc_layer *l, const tttc_tensor *inputs, int num_inputs,
+                         const tttc_tensor *cotangents, int num_cotangents,
+                         const tttc_tensor *grads, int num_grads, int directions, uint64_t seed,
+                         double *rel_err) {
+  if (!l)
+    return failWith("tttc_check_gradients: layer is NULL", 1);
+  if ((num_inputs && !inputs) || (num_cotangents && !cotangents) || (num_grads && !grads) ||
+      num_inputs < 0 || num_cotangents < 0 || num_grads < 0 || directions < 1 ||
+      (num_grads && !rel_err))
+    return failWith("tttc_check_gradients: tensor arrays or rel_err NULL, counts negative or "
+                    "directions < 1", 1);
+  std::string err;
+  std::vector<double> rel;
+  if (!l->impl->checkGradients(toTensors(inputs, num_inputs),
+                               toTensors(cotangents, num_cotangents), toTensors(grads, num_grads),
+                               directions, seed, rel, err))
+    return failWith(err, 1);
+  for (int i = 0; i < num_grads; ++i)
+    rel_err[i] = rel[i];
+  lastError.clear();
+  return 0;
+}
+
 const char *tttc_last_notes(void) { return tttc::compileNotes().c_str(); }
 
 int tttc_run_cuda(tttc_layer *l, const tttc_tensor *inputs, int num_inputs,

@@ -345,7 +345,9 @@ struct SegmentAttentionLowering : public OpConversionPattern<SegmentAttentionOp>
 };
 
 /// Forward substitution: X = 0; for i: X[i] = R[i] - A[i, :] X (rows j >= i
-/// of X are still zero, and A is strictly lower triangular).
+/// of X are still zero, and A is strictly lower triangular). Transposed
+/// ((I + A)^T X = R): backward substitution, for i from C-1 down:
+/// X[i] = R[i] - A[:, i]^T X (rows j <= i of X still zero).
 struct TriSolveLowering : public OpConversionPattern<TriSolveOp> {
   using OpConversionPattern::OpConversionPattern;
   LogicalResult matchAndRewrite(TriSolveOp op, OpAdaptor a,
@@ -360,14 +362,25 @@ struct TriSolveLowering : public OpConversionPattern<TriSolveOp> {
     auto one = [&](int64_t v) -> OpFoldResult { return rw.getIndexAttr(v); };
     auto loop = scf::ForOp::create(
         rw, loc, c0, cC, c1, ValueRange{zerosLike(rw, loc, rt)},
-        [&](OpBuilder &b, Location l, Value i, ValueRange args) {
+        [&](OpBuilder &b, Location l, Value k, ValueRange args) {
           auto rowT = RankedTensorType::get({1, M}, f32);
+          Value i = op.getTranspose()
+                        ? arith::SubIOp::create(b, l, arith::ConstantIndexOp::create(b, l, C - 1), k)
+                              .getResult()
+                        : k;
           Value r = tensor::ExtractSliceOp::create(b, l, rowT, a.getRhs(),
                                                    {OpFoldResult(i), one(0)}, {one(1), one(M)},
                                                    {one(1), one(1)});
-          Value ai = tensor::ExtractSliceOp::create(
-              b, l, RankedTensorType::get({1, C}, f32), a.getLower(),
-              {OpFoldResult(i), one(0)}, {one(1), one(C)}, {one(1), one(1)});
+          Value ai =
+              op.getTranspose()
+                  ? transposed(b, l,
+                               tensor::ExtractSliceOp::create(
+                                   b, l, RankedTensorType::get({C, 1}, f32), a.getLower(),
+                                   {one(0), OpFoldResult(i)}, {one(C), one(1)}, {one(1), one(1)}))
+                  : tensor::ExtractSliceOp::create(
+                        b, l, RankedTensorType::get({1, C}, f32), a.getLower(),
+                        {OpFoldResult(i), one(0)}, {one(1), one(C)}, {one(1), one(1)})
+                        .getResult();
           Value t = matmul(b, l, ai, args[0], rowT);
           Value x = linalg::GenericOp::create(
                         b, l, TypeRange{rowT}, ValueRange{r, t},

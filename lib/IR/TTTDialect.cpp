@@ -407,7 +407,7 @@ LogicalResult LayerOp::verifyRegions() {
     return success();
   };
   ModelOp model;
-  int numLoss = 0, numGD = 0, numReadout = 0, numChunk = 0;
+  int numLoss = 0, numGD = 0, numReadout = 0, numChunk = 0, numBackward = 0;
   for (Operation &op : body) {
     LogicalResult ok = success();
     if (auto in = dyn_cast<InputOp>(op))
@@ -448,6 +448,8 @@ LogicalResult LayerOp::verifyRegions() {
       ok = addOut(&op, r.getName());
     } else if (isa<ChunkStepOp>(op)) {
       ++numChunk;
+    } else if (isa<ChunkBackwardOp>(op)) {
+      ++numBackward;
     } else if (isPrimitive(&op)) {
       for (Value v : op.getOperands())
         if (v.getDefiningOp<StateOp>())
@@ -466,6 +468,9 @@ LogicalResult LayerOp::verifyRegions() {
     if (inputNames.contains(n))
       return emitOpError() << "name '" << n << "' is both an input and an output";
 
+  if (numBackward && (numChunk != 1 || numBackward != 1))
+    return emitOpError("a ttt.chunk_backward needs exactly one ttt.chunk_step "
+                       "beside it (and there is at most one)");
   if (numChunk) {
     if (numChunk != 1 || model || numLoss || numGD || numReadout)
       return emitOpError("a chunked layer holds exactly one ttt.chunk_step and "

@@ -88,6 +88,11 @@ bool PipelineOptions::verify(std::string &error) const {
     error = "mma-chains applies to the three products of mma-precision=tf32x3";
     return false;
   }
+  if (backward && target != Target::CPU) {
+    error = "backward: the outer-loop backward is compiled for target cpu only so far, "
+            "not " + spelling(target).str();
+    return false;
+  }
   // Options of one target only: set for another, they are an error (never
   // silently ignored).
   if (target != Target::CUDAEmu) {

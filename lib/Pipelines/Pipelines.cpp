@@ -47,6 +47,10 @@ void ttt::buildChunkedPipeline(OpPassManager &pm, const PipelineOptions &opts) {
   o.exactChunk = opts.exactChunk;
   pm.addPass(ttt::createTTTDualForm(o));
   pm.addPass(createCSEPass());
+  if (opts.backward) {
+    pm.addPass(ttt::createTTTChunkBackward());
+    pm.addPass(createCSEPass());
+  }
 }
 
 void ttt::buildLinalgPipeline(OpPassManager &pm, const PipelineOptions &opts) {

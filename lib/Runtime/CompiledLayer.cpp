@@ -100,8 +100,13 @@ std::unique_ptr<CompiledLayer> CompiledLayer::compile(const std::string &source,
   // Only the C-interface wrapper is an entry point; every other definition
   // is internal (the engine then generates no packed wrappers for them).
   std::string entry = "_mlir_ciface_" + cl->sig.name;
+  std::string backwardEntry = options.backward ? entry + "_backward" : "";
+  if (options.backward && !fe.module->lookupSymbol<LLVM::LLVMFuncOp>(backwardEntry)) {
+    error = "internal error: no backward entry point '" + backwardEntry + "'";
+    return nullptr;
+  }
   fe.module->walk([&](LLVM::LLVMFuncOp f) {
-    if (!f.isExternal() && f.getName() != entry)
+    if (!f.isExternal() && f.getName() != entry && f.getName() != backwardEntry)
       f.setLinkage(LLVM::Linkage::Internal);
   });
   // Optimise and generate code for this machine (its vector units): the
@@ -143,9 +148,15 @@ std::unique_ptr<CompiledLayer> CompiledLayer::compile(const std::string &source,
     error = "JIT compilation failed: " + llvm::toString(fnPtr.takeError());
     return nullptr;
   }
+  if (!backwardEntry.empty())
+    if (auto fnPtr = (*engine)->lookup(backwardEntry); !fnPtr) {
+      error = "JIT compilation failed: " + llvm::toString(fnPtr.takeError());
+      return nullptr;
+    }
   im.engine = std::move(*engine);
   im.ctx = std::move(fe.ctx);
   im.entry = entry;
+  im.backwardEntry = backwardEntry;
   return cl;
 }
 
@@ -191,6 +202,32 @@ bool CompiledLayer::runReference(const std::vector<Tensor> &inputs,
   if (!validateInputs(inputs, B, T, H, nullptr, error))
     return false;
   return referenceRun(impl->source, impl->bufferName, sig, inputs, outputs, error);
+}
+
+bool CompiledLayer::hasBackward() const { return !impl->backwardEntry.empty(); }
+
+bool CompiledLayer::runBackward(const std::vector<Tensor> &inputs,
+                                const std::vector<Tensor> &cotangents,
+                                const std::vector<Tensor> &grads, std::string &error) {
+  if (!hasBackward()) {
+    error = "the layer was compiled without its backward (pipeline option 'backward')";
+    return false;
+  }
+  int64_t B, T, H;
+  std::vector<Descriptor> descs;
+  std::vector<std::vector<uint8_t>> scratch;
+  if (!validateBackward(inputs, cotangents, grads, B, T, H, descs, scratch, error))
+    return false;
+  std::vector<void *> ptrs, args;
+  for (Descriptor &d : descs)
+    ptrs.push_back(d.words.data());
+  for (void *&p : ptrs)
+    args.push_back(&p);
+  if (llvm::Error e = impl->engine->invokePacked(impl->backwardEntry, args)) {
+    error = "invocation failed: " + llvm::toString(std::move(e));
+    return false;
+  }
+  return true;
 }
 
 bool CompiledLayer::run(const std::vector<Tensor> &inputs,

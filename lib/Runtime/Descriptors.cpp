@@ -196,6 +196,89 @@ bool CompiledLayer::validate(const std::vector<Tensor> &inputs,
   return true;
 }
 
+bool CompiledLayer::validateBackward(const std::vector<Tensor> &inputs,
+                                     const std::vector<Tensor> &cotangents,
+                                     const std::vector<Tensor> &grads, int64_t &B, int64_t &T,
+                                     int64_t &H, std::vector<Descriptor> &descs,
+                                     std::vector<std::vector<uint8_t>> &scratch,
+                                     std::string &error) const {
+  int64_t C = sig.miniBatch;
+  if (!validateInputs(inputs, B, T, H, &descs, error) ||
+      !checkNames(cotangents, sig.outputs, "cotangent", error) ||
+      !checkNames(grads, sig.inputs, "gradient", error))
+    return false;
+  std::vector<Descriptor> inDescs = descs;
+  // Missing cotangents are zero; a missing gradient is computed into
+  // scratch and dropped.
+  auto zeros = [&](const std::vector<int64_t> &shape, size_t elemBytes) {
+    size_t n = elemBytes;
+    for (int64_t d : shape)
+      n *= size_t(d);
+    scratch.emplace_back(std::max<size_t>(n, 1), 0);
+    return scratch.back().data();
+  };
+  scratch.reserve(sig.outputs.size() + sig.inputs.size());
+  for (const ArgInfo &a : sig.outputs) {
+    const Tensor *t = findByName(cotangents, a.name);
+    std::vector<int64_t> want = shapeOf(a, B, T, H, C);
+    if (t && t->shape != want) {
+      error = "cotangent '" + a.name + "' has shape " + shapeStr(t->shape) + ", expected " +
+              shapeStr(want) + " (the shape of output '" + a.name + "')";
+      return false;
+    }
+    descs.emplace_back(t ? t->data : zeros(want, elementBytes(a)), want);
+  }
+  for (size_t i = 0; i < sig.inputs.size(); ++i) {
+    const ArgInfo &a = sig.inputs[i];
+    const Tensor *in = findByName(inputs, a.name);
+    const Tensor *g = findByName(grads, a.name);
+    std::vector<int64_t> extents = extentsOf(inDescs[i]);
+    if (g && !in) {
+      error = "gradient '" + a.name + "' of an input that was not given (an omitted optional "
+              "input has no gradient)";
+      return false;
+    }
+    if (g && g->shape != in->shape) {
+      error = "gradient '" + a.name + "' has shape " + shapeStr(g->shape) + ", expected " +
+              shapeStr(in->shape) + " (the shape of input '" + a.name + "')";
+      return false;
+    }
+    descs.emplace_back(g    ? g->data
+                       : in ? zeros(extents, elementBytes(a))
+                            : reinterpret_cast<void *>(inDescs[i].words[1]),
+                       extents);
+  }
+  // Gradients are written while inputs and cotangents are read.
+  size_t first = sig.inputs.size() + sig.outputs.size();
+  auto range = [&](size_t i) {
+    auto begin = uintptr_t(descs[i].words[1]);
+    const ArgInfo &a = i < sig.inputs.size() ? sig.inputs[i]
+                       : i < first           ? sig.outputs[i - sig.inputs.size()]
+                                             : sig.inputs[i - first];
+    size_t bytes = elementBytes(a);
+    for (int64_t e : extentsOf(descs[i]))
+      bytes *= size_t(e);
+    return std::make_pair(begin, begin + bytes);
+  };
+  auto nameOf = [&](size_t i) {
+    return i < sig.inputs.size() ? "input '" + sig.inputs[i].name + "'"
+           : i < first ? "cotangent '" + sig.outputs[i - sig.inputs.size()].name + "'"
+                       : "gradient '" + sig.inputs[i - first].name + "'";
+  };
+  for (size_t o = first; o < descs.size(); ++o) {
+    auto [ob, oe] = range(o);
+    for (size_t i = 0; i < o && ob != oe; ++i) {
+      auto [ib, ie] = range(i);
+      if (ib == ie || ie <= ob || oe <= ib)
+        continue;
+      error = nameOf(o) + " overlaps " + nameOf(i) +
+              ": gradients must not share memory with inputs, cotangents or other gradients";
+      return false;
+    }
+  }
+  return true;
+}
+
 const ArgInfo &CompiledLayer::argAt(size_t i) const {
   return i < sig.inputs.size() ? sig.inputs[i] : sig.outputs[i - sig.inputs.size()];
 }

@@ -51,6 +51,7 @@ struct CompiledLayer::Impl {
   int64_t fitBlocks = -1;             // fewest column blocks without scratch (-1: unprobed)
   std::mutex mu;
   std::string entry;
+  std::string backwardEntry; // "" without the backward
   std::string source, bufferName;
   Impl();
   ~Impl();

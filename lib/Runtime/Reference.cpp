@@ -175,7 +175,13 @@ public:
 
 bool referenceRun(const std::string &source, const std::string &bufferName,
                   const mlir::ttt::LayerSignature &sig, const std::vector<Tensor> &inputs,
-                  std::vector<std::vector<double>> &outputs, std::string &error) {
+                  std::vector<std::vector<double>> &outputs, std::string &error,
+                  bool f64Inputs) {
+  // Element i of an input.
+  auto at = [f64Inputs](const Tensor *t, int64_t i) {
+    return f64Inputs ? static_cast<const double *>(t->data)[i]
+                     : double(static_cast<const float *>(t->data)[i]);
+  };
   DialectRegistry registry;
   registerTTTDialects(registry);
   MLIRContext ctx(registry);
@@ -257,9 +263,9 @@ bool referenceRun(const std::string &source, const std::string &bufferName,
         if (s.getInit())
           if (const Tensor *t = find(s.getInit()->str())) {
             bool batched = int64_t(t->shape.size()) == 2 + int64_t(specShape(s.getType(), D).size());
-            const float *p = static_cast<const float *>(t->data) + ((batched ? b * H : 0) + h) * n;
+            int64_t base = ((batched ? b * H : 0) + h) * n;
             for (int64_t i = 0; i < n; ++i)
-              v[i] = p[i];
+              v[i] = at(t, base + i);
           }
         S[s.getResult()] = v;
       }
@@ -268,16 +274,21 @@ bool referenceRun(const std::string &source, const std::string &bufferName,
           if (auto in = dyn_cast<InputOp>(op)) {
             const Tensor *x = find(in.getName().str());
             int64_t n = numElements(in.getType(), D);
-            const float *p = static_cast<const float *>(x->data) + ((b * T + t) * H + h) * n;
-            env[in.getResult()] = Vec(p, p + n);
+            int64_t base = ((b * T + t) * H + h) * n;
+            Vec v(n);
+            for (int64_t i = 0; i < n; ++i)
+              v[i] = at(x, base + i);
+            env[in.getResult()] = v;
           } else if (auto p = dyn_cast<ParamOp>(op)) {
             const Tensor *x = find(p.getName().str());
             int64_t n = numElements(p.getType(), D);
-            const float *d = static_cast<const float *>(x->data);
-            env[p.getResult()] = Vec(d + h * n, d + (h + 1) * n);
+            Vec v(n);
+            for (int64_t i = 0; i < n; ++i)
+              v[i] = at(x, h * n + i);
+            env[p.getResult()] = v;
           } else if (auto pi = dyn_cast<PositionInputOp>(op)) {
             if (const Tensor *x = find(pi.getName().str())) {
-              env[pi.getResult()] = {double(static_cast<const float *>(x->data)[pos])};
+              env[pi.getResult()] = {at(x, pos)};
             } else {
               DenseMap<Value, Vec> denv;
               Block &db = pi.getDefaultBody().front();

@@ -53,6 +53,24 @@ public:
   bool run(const std::vector<Tensor> &inputs, const std::vector<Tensor> &outputs,
            std::string &error);
 
+  /// Whether the layer was compiled with its backward (pipeline option
+  /// `backward`).
+  bool hasBackward() const;
+  /// The outer-loop backward on host buffers: given the forward's inputs and
+  /// cotangents of its outputs (by output name; a missing one is zero),
+  /// writes the gradient of each input named in `grads` (same shape and
+  /// element type as that input). Returns false and sets `error` on failure.
+  bool runBackward(const std::vector<Tensor> &inputs, const std::vector<Tensor> &cotangents,
+                   const std::vector<Tensor> &grads, std::string &error);
+  /// Checks gradients against the float64 per-token reference, independently
+  /// of the generated backward: for each input in `grads`, `directions`
+  /// seeded random directions U, the central difference of
+  /// L = sum <cotangent, output> along U against <grad, U>. `relErr[i]`:
+  /// the largest relative difference for grads[i].
+  bool checkGradients(const std::vector<Tensor> &inputs, const std::vector<Tensor> &cotangents,
+                      const std::vector<Tensor> &grads, int directions, uint64_t seed,
+                      std::vector<double> &relErr, std::string &error) const;
+
   /// cuda target only: validates shapes and launches on caller-owned device
   /// buffers on `stream` (a CUstream, null: the default stream); does not
   /// synchronise.
@@ -92,6 +110,10 @@ private:
   bool validate(const std::vector<Tensor> &inputs, const std::vector<Tensor> &outputs,
                 int64_t &B, int64_t &T, int64_t &H, std::vector<Descriptor> &descs,
                 std::string &error) const;
+  bool validateBackward(const std::vector<Tensor> &inputs, const std::vector<Tensor> &cotangents,
+                        const std::vector<Tensor> &grads, int64_t &B, int64_t &T, int64_t &H,
+                        std::vector<Descriptor> &descs,
+                        std::vector<std::vector<uint8_t>> &scratch, std::string &error) const;
   bool launch(int64_t B, int64_t H, std::vector<Descriptor> &descs, void *stream,
               std::string &error);
   /// Argument i of the descriptors `validate` builds (inputs, then outputs),
@@ -112,10 +134,12 @@ private:
   mlir::ttt::LayerSignature sig;
 };
 
-/// The reference interpreter behind CompiledLayer::runReference.
+/// The reference interpreter behind CompiledLayer::runReference: inputs of
+/// float32 elements, or float64 with `f64Inputs` (whatever the I/O type).
 bool referenceRun(const std::string &source, const std::string &bufferName,
                   const mlir::ttt::LayerSignature &sig, const std::vector<Tensor> &inputs,
-                  std::vector<std::vector<double>> &outputs, std::string &error);
+                  std::vector<std::vector<double>> &outputs, std::string &error,
+                  bool f64Inputs = false);
 
 /// The IR after `stage`, or "" with `error` set.
 std::string emit(const std::string &source, const std::string &bufferName, Stage stage,

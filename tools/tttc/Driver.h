@@ -26,6 +26,9 @@ struct Invocation {
   int64_t batch = 2, seqLen = 64, heads = 2, repeat = 0;
   uint64_t seed = 0;
   bool check = false, saveInputs = false;
+  /// --grad: the backward too; --grad-output NAME=FILE cotangents.
+  bool grad = false;
+  std::vector<std::pair<std::string, std::string>> gradOutputs;
   // The pipeline options (values, and which were given).
   int64_t headDim = 0; // 0: not given
   int64_t miniBatch = 0, exactChunk = TTTC_DEFAULT_EXACT_CHUNK;
@@ -47,6 +50,18 @@ struct Invocation {
   }
 };
 
+/// What `tttc run` hands its --grad part (RunGrad.cpp): the compiled layer,
+/// its inputs as float32 (`ins`) and as the kernel takes them (`kIns`), the
+/// output shapes, the random generator.
+struct RunState {
+  tttc_layer *layer;
+  std::vector<tttc_tensor> ins, kIns, kOuts;
+  std::vector<std::vector<int64_t>> outShapes;
+  bool io16, bf16;
+};
+/// --grad: the backward, its check and timing; the exit code.
+int runGrad(const Invocation &a, RunState &s, uint64_t seed);
+
 int emitCommand(const Invocation &a);
 int runCommand(const Invocation &a);
 int compileCommand(const Invocation &a);
@@ -55,6 +70,10 @@ int compileCommand(const Invocation &a);
 int die(const std::string &msg);
 /// Remarks of the last compilation (slower strategies chosen), on stderr.
 void printNotes();
+/// mkdir -p.
+void makeDirs(const std::string &path);
+/// A monotonic clock in milliseconds.
+double nowMs();
 /// "[a, b, c]".
 std::string shapeStr(const std::vector<int64_t> &s);
 

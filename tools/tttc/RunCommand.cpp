@@ -32,18 +32,6 @@ std::string tolStr(double v) {
   return s;
 }
 
-/// mkdir -p.
-void makeDirs(const std::string &path) {
-  for (size_t i = 1; i <= path.size(); ++i)
-    if (i == path.size() || path[i] == '/')
-      mkdir(path.substr(0, i).c_str(), 0777);
-}
-
-double nowMs() {
-  return std::chrono::duration<double, std::milli>(
-             std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
 
 /// Random inputs in the ranges the layers expect: activations with unit
 /// row norm on average, gates in (0.05, 0.95), parameters around 1 (vectors)
@@ -98,6 +86,18 @@ std::string targetDescription(const Invocation &a) {
 }
 
 } // namespace
+
+void makeDirs(const std::string &path) {
+  for (size_t i = 1; i <= path.size(); ++i)
+    if (i == path.size() || path[i] == '/')
+      mkdir(path.substr(0, i).c_str(), 0777);
+}
+
+double nowMs() {
+  return std::chrono::duration<double, std::milli>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
 
 int runCommand(const Invocation &a) {
   if (!a.emit.empty())
@@ -352,6 +352,12 @@ int runCommand(const Invocation &a) {
       }
       std::printf("  wrote %zu inputs to %s/\n", ins.size(), dir.c_str());
     }
+  }
+  if (a.grad) {
+    RunState st{layer, ins, kIns, kOuts, outShapes, io16, bf16};
+    int rc = runGrad(a, st, a.seed + 1);
+    tttc_destroy(layer);
+    return rc ? rc : a.check && !pass ? 2 : 0;
   }
   if (a.repeat > 0) {
     std::vector<double> times;

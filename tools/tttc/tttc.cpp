@@ -63,11 +63,22 @@ cl::opt<bool> check("check",
                     cl::cat(tttcCategory));
 cl::opt<bool> saveInputs("save-inputs", cl::desc("run: also write the inputs to DIR/inputs/"),
                          cl::cat(tttcCategory));
+cl::opt<bool> grad("grad",
+                   cl::desc("run: also the outer-loop backward (compiles with 'backward'): "
+                            "DIR/grad_NAME.npy for every input; with --check, each gradient "
+                            "against the float64 reference's directional derivatives"),
+                   cl::cat(tttcCategory));
+cl::list<std::string> gradOutputs(
+    "grad-output",
+    cl::desc("run --grad: the cotangent of an output, NAME=FILE.npy (float32; outputs without "
+             "one get zero; none given: seeded random cotangents for every output)"),
+    cl::value_desc("NAME=FILE.npy"), cl::cat(tttcCategory));
 
 const char *kOverview = R"(tttc: compile test-time-training layer specs
 
   tttc SPEC --emit=STAGE [-o FILE]
   tttc run SPEC [--input NAME=FILE.npy]... [--output-dir DIR] [--check] [--repeat N]
+           [--grad [--grad-output NAME=FILE.npy]...]
       Without --input, seeded random inputs of shape B, T, H, D are generated
       (defaults 2, 64, 2, 64). With a 16-bit --io-dtype, .npy files stay
       float32 (inputs are rounded to the I/O type first; readouts are checked
@@ -155,6 +166,15 @@ int main(int argc, char **argv) {
   a.seed = seed;
   a.check = check;
   a.saveInputs = saveInputs;
+  a.grad = grad;
+  for (const std::string &g : gradOutputs) {
+    size_t eq = g.find('=');
+    if (eq == std::string::npos || eq == 0)
+      return tttc::driver::die("--grad-output expects NAME=FILE.npy, got '" + g + "'");
+    a.gradOutputs.push_back({g.substr(0, eq), g.substr(eq + 1)});
+  }
+  if (!a.gradOutputs.empty() && !a.grad)
+    return tttc::driver::die("--grad-output needs --grad");
   // The pipeline options: their values, and the ones given (which the C API
   // checks against the target).
   a.headDim = pipeline.headDim.getNumOccurrences() ? int64_t(pipeline.headDim) : 0;
@@ -164,6 +184,8 @@ int main(int argc, char **argv) {
   a.arch = pipeline.arch;
   a.ioDtype = mlir::ttt::PipelineOptions::spelling(pipeline.ioDType).str();
   a.pipelineOptions = pipeline.givenStr();
+  if (a.grad && !pipeline.backward)
+    a.pipelineOptions += a.pipelineOptions.empty() ? "backward" : " backward";
   if (a.command == "run")
     return tttc::driver::runCommand(a);
   if (a.command == "compile")

@@ -1,0 +1,278 @@
+//===- LayerBackward.cpp - the layer's outer-loop backward function -------===//
+//
+// `<layer>_backward(inputs..., cotangents..., grads...) -> grads`: given the
+// forward's inputs and a cotangent for each of its outputs (readouts
+// [B, T, H, n] in the I/O type, final states [B, H, ...]), fills the
+// gradient of every input (same shapes and types as the inputs; an omitted
+// optional input, of dimension 0 of size 0, gets none). Per (b, h):
+//  1. a forward sweep over the chunks stores each chunk's starting states
+//     (memory: ceil(T / C) states of one (b, h) at a time);
+//  2. a reverse sweep walks the chunks from the last, inlining the layer's
+//     `ttt.chunk_backward` (the chunk recomputed from its stored starting
+//     states, then its reverse pass), carrying the states' cotangents
+//     backwards from the final-state cotangents; per-token gradients are
+//     written per chunk, those of parameters, position inputs and initial
+//     states summed over chunks and added to the (zero-filled) gradients.
+//
+//===----------------------------------------------------------------------===//
+
+#include "LayerLowering.h"
+
+using namespace mlir;
+using namespace mlir::ttt;
+using namespace mlir::ttt::detail;
+
+namespace {
+/// Clones `block`'s ops (not its terminator) with `m`, then erases the
+/// clones that neither the values `keep` of the block map to nor other live
+/// clones use (forward values only outputs not needed here would read).
+void cloneLive(OpBuilder &b, Block &block, IRMapping &m, ValueRange keep) {
+  SmallVector<Operation *> clones;
+  for (Operation &op : block.without_terminator())
+    clones.push_back(b.clone(op, m));
+  llvm::SmallPtrSet<Value, 8> kept;
+  for (Value v : keep)
+    kept.insert(m.lookupOrDefault(v));
+  for (Operation *op : llvm::reverse(clones))
+    if (op->use_empty() && isPure(op) &&
+        llvm::none_of(op->getResults(), [&](Value r) { return kept.contains(r); }))
+      op->erase();
+}
+} // namespace
+
+LogicalResult LayerLowering::emitBackward() {
+  Block &bb = bwd.getBody().front();
+  Block &sb = step.getBody().front();
+  if (bb.getNumArguments() != sb.getNumArguments() + numReadouts +
+                                  llvm::count_if(decls, [](Operation *d) { return isa<StateOp>(d); }))
+    return bwd.emitOpError("block arguments do not match the chunk step's");
+  SmallVector<Type> allArgs = argTypes;
+  allArgs.append(outTypes);
+  allArgs.append(argTypes);
+  b.setInsertionPoint(layer);
+  auto func = func::FuncOp::create(b, loc, (layer.getSymName() + "_backward").str(),
+                                   b.getFunctionType(allArgs, argTypes));
+  func->setAttr("llvm.emit_c_interface", b.getUnitAttr());
+  Block *entry = func.addEntryBlock();
+  b.setInsertionPointToStart(entry);
+
+  DenseMap<Operation *, Value> declArg;
+  unsigned argNo = bindArguments(entry, declArg);
+  Value firstToken = firstTokenArg(declArg);
+  SmallVector<Value> cotangents(entry->getArguments().begin() + argNo,
+                                entry->getArguments().begin() + argNo + outTypes.size());
+  SmallVector<Value> grads(entry->getArguments().begin() + argNo + outTypes.size(),
+                           entry->getArguments().end());
+  // Summed gradients start at zero; per-token ones are written whole.
+  unsigned gi = 0;
+  for (Operation *d : decls) {
+    if (!declArg.count(d))
+      continue;
+    if (!isa<InputOp>(d))
+      grads[gi] = linalg::FillOp::create(b, loc, arith::ConstantOp::create(b, loc, b.getF32FloatAttr(0.0)).getResult(),
+                                         grads[gi])
+                      .getResult(0);
+    ++gi;
+  }
+
+  Value c0 = idx(0), c1 = idx(1);
+  Value B = tensor::DimOp::create(b, loc, firstToken, 0);
+  Value T = tensor::DimOp::create(b, loc, firstToken, 1);
+  Value H = tensor::DimOp::create(b, loc, firstToken, 2);
+  Value numChunks = arith::CeilDivSIOp::create(b, loc, T, idx(C));
+  LogicalResult status = success();
+  auto bLoop = scf::ForOp::create(
+      b, loc, c0, B, c1, grads, [&](OpBuilder &, Location, Value bi, ValueRange bGrads) {
+        auto hLoop = scf::ForOp::create(
+            b, loc, c0, H, c1, bGrads, [&](OpBuilder &, Location, Value hi, ValueRange hGrads) {
+              DenseMap<Operation *, Value> positionValue;
+              if (failed(positionInputs(declArg, positionValue)))
+                status = failure();
+              scf::YieldOp::create(b, loc,
+                                   perHeadBackward(declArg, positionValue, cotangents, bi, hi, T,
+                                                   numChunks, hGrads));
+            });
+        scf::YieldOp::create(b, loc, hLoop.getResults());
+      });
+  if (failed(status))
+    return failure();
+  func::ReturnOp::create(b, loc, bLoop.getResults());
+  return success();
+}
+
+SmallVector<Value> LayerLowering::perHeadBackward(DenseMap<Operation *, Value> &declArg,
+                                                  DenseMap<Operation *, Value> &positionValue,
+                                                  ArrayRef<Value> cotangents, Value bi, Value hi,
+                                                  Value T, Value numChunks, ValueRange gradsIn) {
+  Block &sb = step.getBody().front();
+  Block &bb = bwd.getBody().front();
+  SmallVector<Value> grads(gradsIn);
+  // Per declaration: its block argument number, its gradient's index (-1:
+  // no argument), and its state number.
+  SmallVector<int> gradOf(decls.size(), -1);
+  SmallVector<RankedTensorType> stateTypes;
+  SmallVector<Value> stateInit;
+  int numGrads = 0;
+  for (auto [i, d] : llvm::enumerate(decls)) {
+    if (declArg.count(d))
+      gradOf[i] = numGrads++;
+    if (auto s = dyn_cast<StateOp>(d)) {
+      auto ct = cast<RankedTensorType>(sb.getArgument(i).getType());
+      stateTypes.push_back(ct);
+      stateInit.push_back(initialState(s, ct, declArg.lookup(d), bi, hi));
+    }
+  }
+  unsigned numStates = stateTypes.size();
+  auto storeType = [&](RankedTensorType ct) {
+    SmallVector<int64_t> s{kDyn};
+    s.append(ct.getShape().begin(), ct.getShape().end());
+    return RankedTensorType::get(s, f32);
+  };
+  auto storeSlice = [&](RankedTensorType ct, Value ci) {
+    SmallVector<OpFoldResult> off{ci}, sizes{b.getIndexAttr(1)}, strides{b.getIndexAttr(1)};
+    for (int64_t n : ct.getShape()) {
+      off.push_back(b.getIndexAttr(0));
+      sizes.push_back(b.getIndexAttr(n));
+      strides.push_back(b.getIndexAttr(1));
+    }
+    return std::make_tuple(off, sizes, strides);
+  };
+  auto chunkRange = [&](Value ci) {
+    Value t0 = arith::MulIOp::create(b, loc, ci, idx(C));
+    Value valid = arith::MinSIOp::create(b, loc, idx(C), arith::SubIOp::create(b, loc, T, t0));
+    return std::make_pair(t0, valid);
+  };
+  /// Block arguments for chunk `ci` of (b, h): the per-token inputs, the
+  /// states `states`, and `valid`.
+  auto bindChunk = [&](Block &blk, IRMapping &m, Value t0, Value valid, ValueRange states) {
+    unsigned stateNo = 0;
+    for (auto [i, d] : llvm::enumerate(decls)) {
+      Value arg = blk.getArgument(i);
+      if (auto in = dyn_cast<InputOp>(d))
+        m.map(arg, loadTokens(declArg[d], cast<RankedTensorType>(arg.getType()), bi, hi, t0, valid,
+                              isa<VecType>(in.getType())));
+      else if (isa<StateOp>(d))
+        m.map(arg, states[stateNo++]);
+    }
+    m.map(blk.getArgument(decls.size()), valid);
+  };
+
+  // 1. Forward sweep: every chunk's starting states.
+  IRMapping fixedF = bindFixed(sb, declArg, positionValue, hi);
+  SmallVector<Value> iter = stateInit;
+  for (RankedTensorType ct : stateTypes)
+    iter.push_back(tensor::EmptyOp::create(b, loc, storeType(ct).getShape(), f32, ValueRange{numChunks}));
+  auto fLoop = scf::ForOp::create(
+      b, loc, idx(0), numChunks, idx(1), iter,
+      [&](OpBuilder &, Location, Value ci, ValueRange args) {
+        auto [t0, valid] = chunkRange(ci);
+        SmallVector<Value> next(numStates), stores;
+        for (unsigned s = 0; s < numStates; ++s) {
+          auto [off, sizes, strides] = storeSlice(stateTypes[s], ci);
+          stores.push_back(tensor::InsertSliceOp::create(b, loc, args[s], args[numStates + s], off,
+                                                         sizes, strides));
+        }
+        IRMapping m = fixedF;
+        bindChunk(sb, m, t0, valid, args.take_front(numStates));
+        auto y = cast<YieldOp>(sb.getTerminator());
+        cloneLive(b, sb, m, y.getValues().drop_front(numReadouts));
+        for (unsigned s = 0; s < numStates; ++s)
+          next[s] = m.lookup(y.getValues()[numReadouts + s]);
+        next.append(stores);
+        scf::YieldOp::create(b, loc, next);
+      });
+
+  // 2. Reverse sweep, carrying the states' cotangents, the sums of the
+  // per-head gradients (parameters, position inputs) and the per-token
+  // gradients.
+  SmallVector<Value> carried;
+  unsigned finalNo = numReadouts, stateNo = 0;
+  for (Operation *d : decls)
+    if (auto s = dyn_cast<StateOp>(d)) {
+      RankedTensorType ct = stateTypes[stateNo++];
+      carried.push_back(s.getFinal() ? stateSlice(cotangents[finalNo++], ct, bi, hi)
+                                     : zeros(ct.getShape()));
+    }
+  SmallVector<unsigned> summed; // declaration numbers of the summed gradients
+  for (auto [i, d] : llvm::enumerate(decls))
+    if (isa<ParamOp, PositionInputOp>(d)) {
+      summed.push_back(i);
+      carried.push_back(zeros(cast<RankedTensorType>(sb.getArgument(i).getType()).getShape()));
+    }
+  SmallVector<unsigned> perToken; // declaration numbers of the per-token gradients
+  for (auto [i, d] : llvm::enumerate(decls))
+    if (isa<InputOp>(d)) {
+      perToken.push_back(i);
+      carried.push_back(grads[gradOf[i]]);
+    }
+  IRMapping fixedB = bindFixed(bb, declArg, positionValue, hi);
+  auto rLoop = scf::ForOp::create(
+      b, loc, idx(0), numChunks, idx(1), carried,
+      [&](OpBuilder &, Location, Value k, ValueRange args) {
+        Value ci = arith::SubIOp::create(b, loc, arith::SubIOp::create(b, loc, numChunks, idx(1)), k);
+        auto [t0, valid] = chunkRange(ci);
+        SmallVector<Value> starts;
+        for (unsigned s = 0; s < numStates; ++s) {
+          auto [off, sizes, strides] = storeSlice(stateTypes[s], ci);
+          starts.push_back(tensor::ExtractSliceOp::create(b, loc, stateTypes[s],
+                                                          fLoop.getResult(numStates + s), off, sizes,
+                                                          strides));
+        }
+        IRMapping m = fixedB;
+        bindChunk(bb, m, t0, valid, starts);
+        unsigned cot = decls.size() + 1;
+        for (unsigned r = 0; r < numReadouts; ++r, ++cot)
+          m.map(bb.getArgument(cot),
+                loadTokens(cotangents[r], cast<RankedTensorType>(bb.getArgument(cot).getType()), bi,
+                           hi, t0, valid, /*vector=*/true));
+        for (unsigned s = 0; s < numStates; ++s, ++cot)
+          m.map(bb.getArgument(cot), args[s]);
+        auto y = cast<YieldOp>(bb.getTerminator());
+        cloneLive(b, bb, m, y.getValues());
+        auto yielded = [&](unsigned i) { return m.lookup(y.getValues()[i]); };
+        SmallVector<Value> next;
+        for (auto [i, d] : llvm::enumerate(decls))
+          if (isa<StateOp>(d))
+            next.push_back(yielded(i));
+        for (auto [j, i] : llvm::enumerate(summed))
+          next.push_back(AddOp::create(b, loc, args[numStates + j], yielded(i)));
+        for (auto [j, i] : llvm::enumerate(perToken)) {
+          Value dest = args[numStates + summed.size() + j];
+          next.push_back(isa<VecType>(decls[i]->getResult(0).getType())
+                             ? storeTokens(yielded(i), dest, bi, hi, t0, valid)
+                             : storeScalarTokens(yielded(i), dest, bi, hi, t0, valid));
+        }
+        scf::YieldOp::create(b, loc, next);
+      });
+
+  // 3. Per-token gradients as written; the sums added to the gradients.
+  for (auto [j, i] : llvm::enumerate(perToken))
+    grads[gradOf[i]] = rLoop.getResult(numStates + summed.size() + j);
+  for (auto [j, i] : llvm::enumerate(summed)) {
+    Value sum = rLoop.getResult(numStates + j);
+    Value &g = grads[gradOf[i]];
+    if (isa<ParamOp>(decls[i]))
+      g = addParam(g, sum, hi);
+    else // a position input: none when omitted (dimension 0 of size 0)
+      g = ifPresent(g, [&] { return addPosition(g, sum); });
+  }
+  stateNo = 0;
+  for (auto [i, d] : llvm::enumerate(decls)) {
+    auto s = dyn_cast<StateOp>(d);
+    if (!s)
+      continue;
+    Value cot = rLoop.getResult(stateNo++);
+    if (gradOf[i] < 0)
+      continue;
+    Value &g = grads[gradOf[i]];
+    auto add = [&, gv = g] {
+      Value dim0 = tensor::DimOp::create(b, loc, gv, 0);
+      Value shared = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, dim0, idx(1));
+      Value row = arith::SelectOp::create(b, loc, shared, idx(0), bi);
+      Value sum = AddOp::create(b, loc, stateSlice(gv, cast<RankedTensorType>(cot.getType()), row, hi), cot);
+      return storeState(sum, gv, row, hi);
+    };
+    g = s.getInitOptional() ? ifPresent(g, add) : add();
+  }
+  return grads;
+}
