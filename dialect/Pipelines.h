@@ -111,6 +111,12 @@ struct PipelineOptions : public PassPipelineOptions<PipelineOptions> {
       llvm::cl::desc("also derive the outer-loop backward: ttt-chunk-backward, then a "
                      "<layer>_backward entry point beside the forward (cpu target)"),
       llvm::cl::init(false)};
+  Option<int64_t> backwardCheckpoint{
+      *this, "backward-checkpoint",
+      llvm::cl::desc("the backward's memory strategy: the chunk-start states stored every N "
+                     "chunks (1: every chunk, O(T/C) states per program); others recomputed "
+                     "(O(T/(C N) + N) states, one more forward of each chunk)"),
+      llvm::cl::init(1)};
 
   // --- Where it runs.
   Option<Target> target{

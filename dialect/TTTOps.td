@@ -362,7 +362,14 @@ def TTT_RsqrtOp : TTT_UnaryOp<"rsqrt", "1 / sqrt(x)">;
 def TTT_GeluOp : TTT_UnaryOp<"gelu", "gelu, tanh form: 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))">;
 def TTT_SiluOp : TTT_UnaryOp<"silu", "x * sigmoid(x)">;
 def TTT_StopGradientOp : TTT_UnaryOp<"stop_gradient",
-    "x, treated as a constant by inner-loop differentiation">;
+    "x, treated as a constant by inner-loop differentiation"> {
+  let description = [{
+    The value x. `ttt-inner-autodiff` treats it as a constant (no inner
+    gradient flows through it); the outer-loop backward
+    (`ttt-chunk-backward`) differentiates the forward as computed, where it
+    is the identity.
+  }];
+}
 
 def TTT_SegmentAttentionOp : TTT_Op<"segment_attention", [Pure,
     AllTypesMatch<["query", "key", "value", "result"]>]> {
@@ -375,6 +382,20 @@ def TTT_SegmentAttentionOp : TTT_Op<"segment_attention", [Pure,
                        OptionalAttr<F32Attr>:$scale);
   let results = (outs TTT_Value:$result);
   let assemblyFormat = "$query `,` $key `,` $value attr-dict `:` type($query)";
+}
+
+def TTT_SegmentProbsOp : TTT_Op<"segment_probs", [Pure,
+    AllTypesMatch<["query", "key"]>]> {
+  let summary = "the causal softmax weights of segment attention (chunk level)";
+  let description = [{
+    P [C, C] with P_ij = softmax_{j <= i}(q_i . k_j * scale) and 0 for
+    j > i: the weights `ttt.segment_attention` applies to its values
+    (scale defaults to 1/sqrt(length)). Its derivative rule uses them.
+  }];
+  let arguments = (ins RankedTensorOf<[F32]>:$query, RankedTensorOf<[F32]>:$key,
+                       OptionalAttr<F32Attr>:$scale);
+  let results = (outs RankedTensorOf<[F32]>:$result);
+  let assemblyFormat = "$query `,` $key attr-dict `:` type($query) `->` type($result)";
 }
 
 class TTT_ReduceOp<string mnemonic, string what> : TTT_Op<mnemonic, [Pure,

@@ -55,7 +55,9 @@ def TTTChunkBackward : Pass<"ttt-chunk-backward", "ModuleOp"> {
     built from one derivative rule per chunk-level primitive, mapping the
     cotangents of the step's readouts and end states to those of its inputs,
     gates, position inputs, parameters and starting states. An op without a
-    rule is a located error. `ttt.stop_gradient` is a constant.
+    rule is a located error. `ttt.stop_gradient` marks an inner-loop
+    constant: the outer loop differentiates the forward as it computes,
+    through it (the identity).
     `ttt-lower-layer-to-func` then also emits `<layer>_backward`, which
     walks the chunks in reverse.
   }];
@@ -78,6 +80,10 @@ def TTTLowerLayerToFunc : Pass<"ttt-lower-layer-to-func", "ModuleOp"> {
     arithmetic stay f32.
   }];
   let options = [
+    Option<"checkpointEvery", "checkpoint-every", "int64_t", "1",
+           "the backward's memory strategy: a forward sweep stores the states at "
+           "the start of every this many chunks (1: of every chunk); the reverse "
+           "sweep recomputes the others, one segment at a time">,
     Option<"ioType", "io-dtype", "std::string", "\"f32\"",
            "element type of per-token inputs and readouts (f32, bf16, f16)">
   ];

@@ -24,7 +24,8 @@ constexpr int64_t kDyn = ShapedType::kDynamic;
 
 class LayerLowering {
 public:
-  LayerLowering(LayerOp layer, Type io) : layer(layer), b(layer), loc(layer.getLoc()), io(io) {}
+  LayerLowering(LayerOp layer, Type io, int64_t checkpointEvery = 1)
+      : layer(layer), b(layer), loc(layer.getLoc()), io(io), checkpointEvery(checkpointEvery) {}
 
   /// Replaces the layer by its function (and, when the layer holds a
   /// ttt.chunk_backward, by `<name>_backward` too).
@@ -42,6 +43,9 @@ private:
   int64_t D = 0, C = 0;
   Type f32;
   Type io; // per-token inputs and readouts in memory
+  /// The backward's memory strategy: the chunk-start states stored every
+  /// this many chunks (1: every chunk), the others recomputed.
+  int64_t checkpointEvery;
   ChunkStepOp step;
   ChunkBackwardOp bwd; // null: no backward requested
   /// Declarations, in the chunk step's block-argument order.

@@ -208,10 +208,15 @@ struct TTTLowerLayerToFuncPass
           << ioType << "'";
       return signalPassFailure();
     }
+    if (checkpointEvery < 1) {
+      getOperation().emitError("ttt-lower-layer-to-func: checkpoint-every must be at least 1, got ")
+          << checkpointEvery;
+      return signalPassFailure();
+    }
     SmallVector<LayerOp> layers;
     getOperation().walk([&](LayerOp l) { layers.push_back(l); });
     for (LayerOp l : layers)
-      if (failed(LayerLowering(l, io).run()))
+      if (failed(LayerLowering(l, io, checkpointEvery).run()))
         return signalPassFailure();
   }
 };

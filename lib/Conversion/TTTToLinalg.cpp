@@ -279,22 +279,17 @@ struct RowLowering : public OpConversionPattern<RowOp> {
   }
 };
 
-/// Causal softmax attention inside the chunk:
-/// softmax_j<=i(Q K^T * scale) V, with the row maximum subtracted.
-struct SegmentAttentionLowering : public OpConversionPattern<SegmentAttentionOp> {
-  using OpConversionPattern::OpConversionPattern;
-  LogicalResult matchAndRewrite(SegmentAttentionOp op, OpAdaptor a,
-                                ConversionPatternRewriter &rw) const override {
-    Location loc = op.getLoc();
-    auto qt = dyn_cast<RankedTensorType>(a.getQuery().getType());
-    if (!qt || qt.getRank() != 2)
-      return rw.notifyMatchFailure(op, "spec-level segment attention");
+/// The causal softmax weights softmax_j<=i(Q K^T * scale) of a chunk, with
+/// the row maximum subtracted (zero above the diagonal).
+Value segmentProbs(ConversionPatternRewriter &rw, Location loc, Value q, Value k,
+                   std::optional<llvm::APFloat> scaleAttr) {
+    auto qt = cast<RankedTensorType>(q.getType());
     int64_t C = qt.getDimSize(0), N = qt.getDimSize(1);
-    double scale = op.getScale() ? op.getScale()->convertToDouble() : 1.0 / std::sqrt(double(N));
+    double scale = scaleAttr ? scaleAttr->convertToDouble() : 1.0 / std::sqrt(double(N));
     Type f32 = rw.getF32Type();
     auto sq = RankedTensorType::get({C, C}, f32);
     auto col = RankedTensorType::get({C, 1}, f32);
-    Value s = matmul(rw, loc, a.getQuery(), transposed(rw, loc, a.getKey()), sq);
+    Value s = matmul(rw, loc, q, transposed(rw, loc, k), sq);
     MLIRContext *ctx = rw.getContext();
     AffineExpr d0 = rw.getAffineDimExpr(0);
     AffineMap id = rw.getMultiDimIdentityMap(2);
@@ -339,7 +334,28 @@ struct SegmentAttentionLowering : public OpConversionPattern<SegmentAttentionOp>
         [&](OpBuilder &b, Location l, ValueRange args) {
           linalg::YieldOp::create(b, l, Value(arith::DivFOp::create(b, l, args[0], args[1])));
         }).getResult(0);
-    rw.replaceOp(op, matmul(rw, loc, pn, a.getValue(), qt));
+    return pn;
+}
+
+/// Causal softmax attention inside the chunk: its weights times V.
+struct SegmentAttentionLowering : public OpConversionPattern<SegmentAttentionOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult matchAndRewrite(SegmentAttentionOp op, OpAdaptor a,
+                                ConversionPatternRewriter &rw) const override {
+    auto qt = dyn_cast<RankedTensorType>(a.getQuery().getType());
+    if (!qt || qt.getRank() != 2)
+      return rw.notifyMatchFailure(op, "spec-level segment attention");
+    Value p = segmentProbs(rw, op.getLoc(), a.getQuery(), a.getKey(), op.getScale());
+    rw.replaceOp(op, matmul(rw, op.getLoc(), p, a.getValue(), qt));
+    return success();
+  }
+};
+
+struct SegmentProbsLowering : public OpConversionPattern<SegmentProbsOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult matchAndRewrite(SegmentProbsOp op, OpAdaptor a,
+                                ConversionPatternRewriter &rw) const override {
+    rw.replaceOp(op, segmentProbs(rw, op.getLoc(), a.getQuery(), a.getKey(), op.getScale()));
     return success();
   }
 };
@@ -434,5 +450,6 @@ void mlir::ttt::populateTTTToLinalgPatterns(RewritePatternSet &patterns) {
   patterns.add<ReduceLowering<SumOp>, ReduceLowering<MeanOp>, LinearLowering,
                MatmulLowering, TransposeLowering, IndexedLowering<CausalMaskOp>,
                IndexedLowering<ValidMaskOp>, IndexedLowering<PositionOp>, RowLowering,
-               SegmentAttentionLowering, TriSolveLowering, ConstantLowering>(ctx);
+               SegmentAttentionLowering, SegmentProbsLowering, TriSolveLowering,
+               ConstantLowering>(ctx);
 }

@@ -82,10 +82,15 @@ bool PipelineOptions::verify(std::string &error) const {
   }
   if (!range(columnBlocks.getValue(), "column-blocks", 0, 1024) || !range(gpuThreads, "gpu-threads", 1, 1024) ||
       !range(mmaChains, "mma-chains", 1, 3) || !range(mmaNTiles.getValue(), "mma-n-tiles", 0, 8) ||
-      !range(prefetch, "prefetch", 0, 64) || !range(minPrograms, "min-programs", 1, 32))
+      !range(prefetch, "prefetch", 0, 64) || !range(minPrograms, "min-programs", 1, 32) ||
+      !range(backwardCheckpoint, "backward-checkpoint", 1, 1 << 20))
     return false;
   if (mmaPrecision != MmaPrecision::TF32x3 && mmaChains != 1) {
     error = "mma-chains applies to the three products of mma-precision=tf32x3";
+    return false;
+  }
+  if (backwardCheckpoint != 1 && !backward) {
+    error = "backward-checkpoint applies to the backward (option backward)";
     return false;
   }
   if (backward && target != Target::CPU) {

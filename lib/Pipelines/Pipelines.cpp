@@ -57,6 +57,7 @@ void ttt::buildLinalgPipeline(OpPassManager &pm, const PipelineOptions &opts) {
   buildChunkedPipeline(pm, opts);
   ttt::TTTLowerLayerToFuncOptions lo;
   lo.ioType = PipelineOptions::spelling(opts.ioDType).str();
+  lo.checkpointEvery = opts.backwardCheckpoint;
   pm.addPass(ttt::createTTTLowerLayerToFunc(lo));
   pm.addPass(ttt::createConvertTTTToLinalg());
   pm.addPass(createCanonicalizerPass());

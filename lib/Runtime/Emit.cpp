@@ -167,7 +167,24 @@ bool compileToObject(const std::string &source, const std::string &bufferName,
   for (const ArgInfo &a : sig.outputs)
     h << ",\n    " << cTypeOfDescriptor(rankOf(a)) << " *" << a.name << " /* "
       << describeShape(a, sig.miniBatch) << " */";
-  h << ");\n\n#endif\n";
+  h << ");\n";
+  if (options.backward) {
+    h << "\n/* The outer-loop backward: the inputs as above, a cotangent of every "
+         "output\n * (zeros where there is none), then the gradient of every input "
+         "(the input's\n * shape; written, none for an omitted optional input). */\n"
+      << "void _mlir_ciface_" << sig.name << "_backward(";
+    first = true;
+    for (const ArgInfo &a : sig.inputs) {
+      h << (first ? "\n    " : ",\n    ") << cTypeOfDescriptor(rankOf(a)) << " *" << a.name;
+      first = false;
+    }
+    for (const ArgInfo &a : sig.outputs)
+      h << ",\n    " << cTypeOfDescriptor(rankOf(a)) << " *cotangent_" << a.name;
+    for (const ArgInfo &a : sig.inputs)
+      h << ",\n    " << cTypeOfDescriptor(rankOf(a)) << " *grad_" << a.name;
+    h << ");\n";
+  }
+  h << "\n#endif\n";
   std::ofstream f(headerPath);
   if (!f) {
     error = "cannot write " + headerPath;

@@ -22,6 +22,8 @@
 #include "llvm/ADT/MapVector.h"
 #include "llvm/ADT/TypeSwitch.h"
 
+#include <cmath>
+
 namespace mlir::ttt {
 #define GEN_PASS_DEF_TTTCHUNKBACKWARD
 #include "dialect/TTTPasses.h.inc"
@@ -49,7 +51,7 @@ public:
       if (op.hasTrait<OpTrait::IsTerminator>())
         continue;
       ops.push_back(&op);
-      if (isa<StopGradientOp, ValidMaskOp, PositionOp, ConstantOp>(op))
+      if (isa<ValidMaskOp, PositionOp, ConstantOp>(op))
         continue;
       if (llvm::any_of(op.getOperands(), [&](Value v) { return active.contains(v); }))
         for (Value r : op.getResults())
@@ -190,6 +192,10 @@ private:
           return success();
         })
         .Case<StepOp>([&](auto) { return success(); })
+        // An inner-loop constant (the inner gradient, already derived, did
+        // not flow through it); the outer loop differentiates the forward as
+        // it computes, where it is the identity.
+        .Case<StopGradientOp>([&](auto) { accumulate(x(0), g); return success(); })
         .Case<Elu1Op>([&](auto) {
           accumulate(x(0), mul(g, MinOp::create(b, loc, out, cst(1.0))));
           return success();
@@ -249,6 +255,28 @@ private:
           if (isActive(s.getLower()))
             accumulate(s.getLower(),
                        CausalMaskOp::create(b, loc, neg(matmul(dR, out, false, true)), true));
+          return success();
+        })
+        .Case<SegmentAttentionOp>([&](SegmentAttentionOp a) {
+          // O = P V, P = causal softmax(S), S = scale Q K^T:
+          // dV = P^T g, dS = P o (g V^T - rowsum(P o g V^T)), dQ = scale dS K,
+          // dK = scale dS^T Q.
+          Value q = a.getQuery(), k = a.getKey(), v = a.getValue();
+          int64_t n = cast<RankedTensorType>(q.getType()).getDimSize(1);
+          double scale = a.getScale() ? a.getScale()->convertToDouble() : 1.0 / std::sqrt(double(n));
+          int64_t C = cast<RankedTensorType>(q.getType()).getDimSize(0);
+          Value p = SegmentProbsOp::create(b, loc, RankedTensorType::get({C, C}, b.getF32Type()), q,
+                                           k, a.getScaleAttr());
+          if (isActive(v))
+            accumulate(v, matmul(p, g, true, false));
+          if (isActive(q) || isActive(k)) {
+            Value dp = matmul(g, v, false, true);
+            Value ds = mul(p, sub(dp, SumOp::create(b, loc, mul(p, dp))));
+            if (isActive(q))
+              accumulate(q, mul(cst(scale), matmul(ds, k, false, false)));
+            if (isActive(k))
+              accumulate(k, mul(cst(scale), matmul(ds, q, true, false)));
+          }
           return success();
         })
         .Default([&](Operation *op) {

@@ -1,0 +1,281 @@
+//===- BackwardTest.cpp - the generated outer-loop backward ---------------===//
+//
+// For every example spec at awkward shapes: the compiled backward's
+// gradients of every input (per-token streams and gates, parameters,
+// position inputs, initial states, shared and per batch row) against
+// directional derivatives of the float64 per-token reference interpreter
+// (central differences along seeded random directions,
+// tttc_check_gradients: no code shared with the generated backward), with
+// random cotangents for every output, final states included.
+//
+//===----------------------------------------------------------------------===//
+
+#include "TestUtil.h"
+
+#include <cstring>
+
+using namespace testutil;
+
+namespace {
+
+struct Problem {
+  std::vector<std::string> names;
+  std::vector<std::vector<int64_t>> shapes;
+  std::vector<std::vector<float>> data;
+  std::vector<tttc_tensor> tensors() {
+    std::vector<tttc_tensor> t;
+    for (size_t i = 0; i < names.size(); ++i)
+      t.push_back({names[i].c_str(), data[i].data(), int(shapes[i].size()), shapes[i].data()});
+    return t;
+  }
+  void add(const std::string &name, std::vector<int64_t> shape) {
+    names.push_back(name);
+    shapes.push_back(shape);
+    data.emplace_back(std::max<size_t>(numElements(shape), 1));
+  }
+};
+
+/// Inputs in the ranges the layers expect (as tttc run generates them):
+/// activations with unit row norm on average, gates in (0.05, 0.95),
+/// parameters around 1 (vectors) or 0 (scalars), initial matrices with
+/// 1/sqrt(rows) entries; position inputs and per-batch-row initial states
+/// when `full`.
+Problem makeInputs(tttc_layer *l, const std::string &spec, int64_t B, int64_t T, int64_t H,
+                   bool full, uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  std::normal_distribution<double> normal(0.0, 1.0);
+  std::uniform_real_distribution<double> uni(0.05, 0.95);
+  Problem p;
+  for (int i = 0; i < tttc_num_inputs(l); ++i) {
+    int kind = tttc_input_kind(l, i);
+    if (tttc_input_optional(l, i) && !full)
+      continue;
+    int64_t s[8];
+    int r = tttc_input_shape(l, i, B, T, H, s);
+    std::vector<int64_t> shape(s, s + r);
+    if (kind == TTTC_STATE_INIT && full)
+      shape.insert(shape.begin(), B); // one per batch row
+    p.add(tttc_input_name(l, i), shape);
+    std::vector<float> &v = p.data.back();
+    int64_t inner = shape.empty() ? 1 : shape.back();
+    for (float &x : v)
+      switch (kind) {
+      case TTTC_TOKEN_VECTOR:
+        x = float(normal(rng) / std::sqrt(double(inner)));
+        break;
+      case TTTC_TOKEN_SCALAR:
+        // The MLP memory's inner learning rate smaller: with (0.05, 0.95)
+        // it can diverge within 100 tokens (in the reference too).
+        x = float(uni(rng) * (spec == "titans_mlp" && p.names.back() == "theta" ? 0.1 : 1.0));
+        break;
+      case TTTC_POSITION_SCALAR:
+        x = float(0.5 + uni(rng));
+        break;
+      case TTTC_PARAM_VECTOR:
+        x = float(1.0 + 0.2 * normal(rng));
+        break;
+      case TTTC_PARAM_SCALAR:
+        x = float(normal(rng));
+        break;
+      default: {
+        int64_t rows = shape.size() >= 3 ? shape[shape.size() - 2] : inner;
+        x = float(normal(rng) / std::sqrt(double(rows)));
+      }
+      }
+  }
+  return p;
+}
+
+Problem makeCotangents(tttc_layer *l, int64_t B, int64_t T, int64_t H, uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  std::normal_distribution<double> normal(0.0, 1.0);
+  Problem p;
+  for (int i = 0; i < tttc_num_outputs(l); ++i) {
+    int64_t s[8];
+    int r = tttc_output_shape(l, i, B, T, H, s);
+    p.add(tttc_output_name(l, i), std::vector<int64_t>(s, s + r));
+    for (float &x : p.data.back())
+      x = float(normal(rng));
+  }
+  return p;
+}
+
+/// The backward's gradient of every given input, NaN-poisoned first (every
+/// element must be written).
+Problem runBackward(tttc_layer *l, Problem &in, Problem &cot) {
+  Problem g;
+  for (size_t i = 0; i < in.names.size(); ++i) {
+    g.add(in.names[i], in.shapes[i]);
+    std::fill(g.data.back().begin(), g.data.back().end(), std::nanf(""));
+  }
+  std::vector<tttc_tensor> ti = in.tensors(), tc = cot.tensors(), tg = g.tensors();
+  EXPECT_EQ(tttc_run_backward(l, ti.data(), int(ti.size()), tc.data(), int(tc.size()), tg.data(),
+                              int(tg.size())),
+            0)
+      << tttc_last_error();
+  return g;
+}
+
+std::vector<double> check(tttc_layer *l, Problem &in, Problem &cot, Problem &g, int directions,
+                          uint64_t seed) {
+  std::vector<tttc_tensor> ti = in.tensors(), tc = cot.tensors(), tg = g.tensors();
+  std::vector<double> rel(tg.size(), INFINITY);
+  EXPECT_EQ(tttc_check_gradients(l, ti.data(), int(ti.size()), tc.data(), int(tc.size()),
+                                 tg.data(), int(tg.size()), directions, seed, rel.data()),
+            0)
+      << tttc_last_error();
+  return rel;
+}
+
+using Params = std::tuple<std::string, int64_t, int64_t, int64_t, int64_t, int64_t>;
+class Backward : public ::testing::TestWithParam<Params> {};
+
+TEST_P(Backward, MatchesFloat64ReferenceDirectionalDerivatives) {
+  auto [spec, B, H, D, T, C] = GetParam();
+  tttc_layer *l = compiled(spec, D, C, "cpu:backward");
+  ASSERT_NE(l, nullptr);
+  ASSERT_TRUE(tttc_has_backward(l));
+  uint64_t seed = 7 * B + 13 * H + 17 * D + 19 * T + 23 * C;
+  bool full = B == 3; // position inputs and per-batch-row initial states
+  Problem in = makeInputs(l, spec, B, T, H, full, seed);
+  Problem cot = makeCotangents(l, B, T, H, seed + 1);
+  Problem g = runBackward(l, in, cot);
+  std::vector<double> rel = check(l, in, cot, g, D > 16 ? 2 : 3, seed + 2);
+  for (size_t i = 0; i < g.names.size(); ++i) {
+    bool finite = std::all_of(g.data[i].begin(), g.data[i].end(),
+                              [](float x) { return std::isfinite(x); });
+    EXPECT_TRUE(finite) << "grad_" << g.names[i];
+    EXPECT_LE(rel[i], 1e-4) << spec << " grad_" << g.names[i] << " B=" << B << " H=" << H
+                            << " D=" << D << " T=" << T << " C=" << C;
+  }
+}
+
+std::string paramName(const ::testing::TestParamInfo<Params> &info) {
+  auto [spec, B, H, D, T, C] = info.param;
+  return spec + "_B" + std::to_string(B) + "_H" + std::to_string(H) + "_D" + std::to_string(D) +
+         "_T" + std::to_string(T) + "_C" + std::to_string(C);
+}
+
+/// (B, H, D, T): one token; T not a multiple of the chunk with several
+/// heads and batch rows; long; exactly one chunk; D = 64.
+std::vector<Params> grid(std::vector<std::string> specs, std::vector<int64_t> chunks) {
+  std::vector<Params> ps;
+  for (const std::string &s : specs)
+    for (auto [B, H, D, T] : {std::make_tuple(1, 1, 16, 1), std::make_tuple(3, 4, 16, 17),
+                              std::make_tuple(1, 4, 16, 100), std::make_tuple(3, 1, 16, 15),
+                              std::make_tuple(1, 1, 16, 16), std::make_tuple(1, 1, 64, 17)})
+      for (int64_t C : chunks)
+        ps.emplace_back(s, B, H, D, T, C);
+  return ps;
+}
+
+// Mini-batch (segment) sizes 1, 8, 16, except for the exact per-token rules.
+INSTANTIATE_TEST_SUITE_P(DualForm, Backward,
+                         ::testing::ValuesIn(grid({"ttt_linear", "ttt_mlp", "titans_linear",
+                                                   "titans_mlp", "linear_attention",
+                                                   "infini_attention", "infini_attention_delta"},
+                                                  {1, 8, 16})),
+                         paramName);
+INSTANTIATE_TEST_SUITE_P(PerToken, Backward,
+                         ::testing::ValuesIn(grid({"delta", "gated_delta"}, {1})), paramName);
+
+/// The check can fail: a gradient off by 1% in one input is reported.
+TEST(BackwardCheck, FlagsAWrongGradient) {
+  tttc_layer *l = compiled("ttt_linear", 16, 16, "cpu:backward");
+  ASSERT_NE(l, nullptr);
+  Problem in = makeInputs(l, "ttt_linear", 2, 21, 2, false, 5);
+  Problem cot = makeCotangents(l, 2, 21, 2, 6);
+  Problem g = runBackward(l, in, cot);
+  std::vector<double> ok = check(l, in, cot, g, 2, 7);
+  for (size_t i = 0; i < g.names.size(); ++i)
+    EXPECT_LE(ok[i], 1e-4) << g.names[i];
+  for (size_t i = 0; i < g.names.size(); ++i) {
+    Problem bad = g;
+    for (float &x : bad.data[i])
+      x *= 1.01f;
+    std::vector<double> rel = check(l, in, cot, bad, 2, 7);
+    EXPECT_GT(rel[i], 1e-3) << "a 1% error in grad_" << g.names[i] << " went unnoticed";
+  }
+}
+
+/// Wrong shapes, names and a layer compiled without its backward are
+/// errors with messages, never a crash.
+TEST(BackwardApi, ErrorsAreReported) {
+  tttc_layer *plain = compiled("ttt_linear", 16, 16, "cpu");
+  ASSERT_NE(plain, nullptr);
+  EXPECT_FALSE(tttc_has_backward(plain));
+  Problem in = makeInputs(plain, "ttt_linear", 1, 5, 1, false, 1);
+  Problem cot = makeCotangents(plain, 1, 5, 1, 2);
+  std::vector<tttc_tensor> ti = in.tensors(), tc = cot.tensors();
+  EXPECT_NE(tttc_run_backward(plain, ti.data(), int(ti.size()), tc.data(), int(tc.size()),
+                              nullptr, 0),
+            0);
+  EXPECT_NE(std::string(tttc_last_error()).find("without its backward"), std::string::npos)
+      << tttc_last_error();
+
+  tttc_layer *l = compiled("ttt_linear", 16, 16, "cpu:backward");
+  ASSERT_NE(l, nullptr);
+  Problem g = runBackward(l, in, cot);
+  Problem wrong = g;
+  wrong.shapes[0].back() = 8;
+  std::vector<tttc_tensor> tw = wrong.tensors();
+  EXPECT_NE(tttc_run_backward(l, ti.data(), int(ti.size()), tc.data(), int(tc.size()), tw.data(),
+                              int(tw.size())),
+            0);
+  EXPECT_NE(std::string(tttc_last_error()).find("gradient 'q' has shape"), std::string::npos)
+      << tttc_last_error();
+  Problem badCot = cot;
+  badCot.names[0] = "nope";
+  std::vector<tttc_tensor> tb = badCot.tensors();
+  EXPECT_NE(tttc_run_backward(l, ti.data(), int(ti.size()), tb.data(), int(tb.size()), nullptr, 0),
+            0);
+  EXPECT_NE(std::string(tttc_last_error()).find("unknown cotangent 'nope'"), std::string::npos)
+      << tttc_last_error();
+  // A gradient written over an input.
+  std::vector<tttc_tensor> alias = g.tensors();
+  alias[0].data = ti[0].data;
+  EXPECT_NE(tttc_run_backward(l, ti.data(), int(ti.size()), tc.data(), int(tc.size()),
+                              alias.data(), int(alias.size())),
+            0);
+  EXPECT_NE(std::string(tttc_last_error()).find("overlaps"), std::string::npos)
+      << tttc_last_error();
+}
+
+} // namespace
+
+namespace {
+/// The memory strategies compute the same gradients: chunk-start states
+/// stored every K chunks (others recomputed from the last checkpoint) gives
+/// bit for bit what storing every chunk's gives (the same ops run), for K
+/// dividing the chunk count or not, K above it, and one chunk.
+class BackwardCheckpoint
+    : public ::testing::TestWithParam<std::tuple<std::string, int64_t, int64_t>> {};
+
+TEST_P(BackwardCheckpoint, SameGradientsAsStoringEveryChunk) {
+  auto [spec, C, K] = GetParam();
+  const int64_t B = 2, T = 100, H = 2, D = 16;
+  tttc_layer *all = compiled(spec, D, C, "cpu:backward");
+  tttc_layer *ck =
+      compiled(spec, D, C, "cpu:backward,backward-checkpoint=" + std::to_string(K));
+  ASSERT_NE(all, nullptr);
+  ASSERT_NE(ck, nullptr);
+  for (int64_t t : {T, int64_t(1)}) {
+    Problem in = makeInputs(all, spec, B, t, H, true, 11);
+    Problem cot = makeCotangents(all, B, t, H, 12);
+    Problem ga = runBackward(all, in, cot), gk = runBackward(ck, in, cot);
+    for (size_t i = 0; i < ga.names.size(); ++i)
+      EXPECT_EQ(std::memcmp(ga.data[i].data(), gk.data[i].data(), ga.data[i].size() * 4), 0)
+          << spec << " grad_" << ga.names[i] << " K=" << K << " T=" << t;
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Strategies, BackwardCheckpoint,
+    ::testing::Values(std::make_tuple("ttt_linear", 8, 2), std::make_tuple("ttt_mlp", 16, 3),
+                      std::make_tuple("titans_linear", 8, 3), std::make_tuple("gated_delta", 1, 7),
+                      std::make_tuple("delta", 1, 4), std::make_tuple("infini_attention", 8, 64)),
+    [](const auto &info) {
+      return std::get<0>(info.param) + "_C" + std::to_string(std::get<1>(info.param)) + "_K" +
+             std::to_string(std::get<2>(info.param));
+    });
+} // namespace
