@@ -349,6 +349,7 @@ bool measureMemory(const std::string &spec, const std::string &layer, int64_t T,
     close(fd[0]);
     Problem p = makeProblem(layer, 4, T, 4, 64, 16);
     tttc_options o = tttc_default_options(64);
+    o.options = "cpu-threads=1"; // single-threaded, as the BLAS baseline
     o.mini_batch = 16;
     tttc_layer *l = tttc_compile_file(spec.c_str(), &o);
     double io = 0;
@@ -483,6 +484,7 @@ int main(int argc, char **argv) {
   for (std::string layer : {"ttt_linear", "ttt_mlp"}) {
     std::string spec = examples + "/" + layer + ".mlir";
     tttc_options o = tttc_default_options(D);
+    o.options = "cpu-threads=1"; // single-threaded, as the BLAS baseline
     o.mini_batch = C;
     tttc_layer *l = tttc_compile_file(spec.c_str(), &o);
     if (!l) {
@@ -539,6 +541,7 @@ int main(int argc, char **argv) {
                            "infini_attention_delta"}) {
     std::string spec = examples + "/" + name + ".mlir";
     tttc_options o = tttc_default_options(D);
+    o.options = "cpu-threads=1"; // single-threaded, as the BLAS baseline
     tttc_layer *l = tttc_compile_file(spec.c_str(), &o);
     if (!l) {
       std::fprintf(stderr, "%s\n", tttc_last_error());
@@ -561,6 +564,7 @@ int main(int argc, char **argv) {
     int64_t chunks[3] = {1, 16, 64};
     for (int i = 0; i < 3; ++i) {
       tttc_options o = tttc_default_options(D);
+      o.options = "cpu-threads=1"; // single-threaded, as the BLAS baseline
       o.exact_chunk = chunks[i];
       tttc_layer *l = tttc_compile_file(spec.c_str(), &o);
       ts[i] = timeGeneric(l, B, T, H, quick ? 3 : 5);

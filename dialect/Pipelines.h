@@ -127,6 +127,11 @@ struct PipelineOptions : public PassPipelineOptions<PipelineOptions> {
           clEnumValN(Target::CUDA, "cuda", "a GPU through the CUDA driver (PTX)"),
           clEnumValN(Target::CUDAEmu, "cuda-emu",
                      "the GPU kernel IR, emulated on the CPU (checks, no GPU needed)"))};
+  Option<int64_t> cpuThreads{
+      *this, "cpu-threads",
+      llvm::cl::desc("target cpu: threads a run (forward or backward) splits its batch rows "
+                     "over (0: one per core, at most B)"),
+      llvm::cl::init(0)};
   Option<std::string> arch{*this, "arch",
                            llvm::cl::desc("GPU architecture of the PTX: sm_80, sm_90, sm_90a"),
                            llvm::cl::init("sm_80")};

@@ -109,6 +109,12 @@ bool PipelineOptions::verify(std::string &error) const {
         return false;
       }
   }
+  if (target != Target::CPU && cpuThreads.hasValue()) {
+    error = "cpu-threads is an option of target cpu";
+    return false;
+  }
+  if (!range(cpuThreads, "cpu-threads", 0, 1024))
+    return false;
   if (target == Target::CPU) {
     std::pair<bool, llvm::StringRef> gpuOnly[] = {
         {gpuThreads.hasValue(), gpuThreads.ArgStr},

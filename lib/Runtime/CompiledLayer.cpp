@@ -17,6 +17,7 @@
 #include "mlir/ExecutionEngine/ExecutionEngine.h"
 #include "mlir/ExecutionEngine/OptUtils.h"
 #include "llvm/ExecutionEngine/Orc/JITTargetMachineBuilder.h"
+#include "llvm/Support/ThreadPool.h"
 
 #include <atomic>
 #include <cstdlib>
@@ -204,6 +205,81 @@ bool CompiledLayer::runReference(const std::vector<Tensor> &inputs,
   return referenceRun(impl->source, impl->bufferName, sig, inputs, outputs, error);
 }
 
+bool CompiledLayer::invokeSplit(const std::string &entry, std::vector<Descriptor> &descs,
+                                const std::vector<Split> &how,
+                                const std::vector<size_t> &elemBytes, int64_t B,
+                                std::string &error) {
+  int64_t threads = impl->options.cpuThreads;
+  if (threads == 0)
+    threads = std::max<int64_t>(1, llvm::hardware_concurrency().compute_thread_count());
+  threads = std::min(threads, B);
+  auto call = [&](std::vector<Descriptor> &d) -> std::string {
+    std::vector<void *> ptrs, args;
+    for (Descriptor &x : d)
+      ptrs.push_back(x.words.data());
+    for (void *&p : ptrs)
+      args.push_back(&p);
+    if (llvm::Error e = impl->engine->invokePacked(entry, args))
+      return "invocation failed: " + llvm::toString(std::move(e));
+    return "";
+  };
+  if (threads <= 1) {
+    error = call(descs);
+    return error.empty();
+  }
+  // Thread t: batch rows [B t / n, B (t + 1) / n).
+  std::vector<std::vector<Descriptor>> parts(threads, descs);
+  std::vector<std::vector<std::vector<float>>> sums(threads);
+  for (int64_t t = 0; t < threads; ++t) {
+    int64_t b0 = B * t / threads, b1 = B * (t + 1) / threads;
+    for (size_t i = 0; i < descs.size(); ++i) {
+      std::vector<int64_t> &w = parts[t][i].words;
+      size_t rank = (w.size() - 3) / 2;
+      if (how[i] == Split::Rows) {
+        int64_t offset = b0 * w[3 + rank] * int64_t(elemBytes[i]);
+        w[0] += offset;
+        w[1] += offset;
+        w[3] = b1 - b0;
+      } else if (how[i] == Split::Summed) {
+        size_t n = 1;
+        for (int64_t e : extentsOf(descs[i]))
+          n *= size_t(e);
+        sums[t].emplace_back(std::max<size_t>(n, 1), 0.0f);
+        w[0] = w[1] = reinterpret_cast<int64_t>(sums[t].back().data());
+      }
+    }
+  }
+  if (!impl->pool)
+    impl->pool = std::make_unique<llvm::StdThreadPool>(
+        llvm::hardware_concurrency(unsigned(threads)));
+  std::vector<std::string> errors(threads);
+  for (int64_t t = 0; t < threads; ++t)
+    impl->pool->async([&, t] { errors[t] = call(parts[t]); });
+  impl->pool->wait();
+  for (const std::string &e : errors)
+    if (!e.empty()) {
+      error = e;
+      return false;
+    }
+  // The sums, in thread order.
+  for (size_t i = 0, k = 0; i < descs.size(); ++i) {
+    if (how[i] != Split::Summed)
+      continue;
+    float *dst = reinterpret_cast<float *>(descs[i].words[1]);
+    size_t n = 1;
+    for (int64_t e : extentsOf(descs[i]))
+      n *= size_t(e);
+    for (size_t j = 0; j < n; ++j) {
+      float acc = 0;
+      for (int64_t t = 0; t < threads; ++t)
+        acc += sums[t][k][j];
+      dst[j] = acc;
+    }
+    ++k;
+  }
+  return true;
+}
+
 bool CompiledLayer::hasBackward() const { return !impl->backwardEntry.empty(); }
 
 bool CompiledLayer::runBackward(const std::vector<Tensor> &inputs,
@@ -218,16 +294,24 @@ bool CompiledLayer::runBackward(const std::vector<Tensor> &inputs,
   std::vector<std::vector<uint8_t>> scratch;
   if (!validateBackward(inputs, cotangents, grads, B, T, H, descs, scratch, error))
     return false;
-  std::vector<void *> ptrs, args;
-  for (Descriptor &d : descs)
-    ptrs.push_back(d.words.data());
-  for (void *&p : ptrs)
-    args.push_back(&p);
-  if (llvm::Error e = impl->engine->invokePacked(impl->backwardEntry, args)) {
-    error = "invocation failed: " + llvm::toString(std::move(e));
-    return false;
+  // Batch rows split over threads: per-token arrays and per-row states;
+  // the gradients of what every row shares (parameters, position inputs,
+  // shared initial states) summed over the threads.
+  size_t nIn = sig.inputs.size(), nOut = sig.outputs.size();
+  std::vector<Split> how(descs.size(), Split::Shared);
+  std::vector<size_t> bytes(descs.size());
+  for (size_t i = 0; i < descs.size(); ++i) {
+    const ArgInfo &a = i < nIn ? sig.inputs[i] : i < nIn + nOut ? sig.outputs[i - nIn]
+                                                                : sig.inputs[i - nIn - nOut];
+    bytes[i] = elementBytes(a);
+    int64_t rows = extentsOf(descs[i])[0];
+    bool perRow = a.kind == ArgKind::TokenVector || a.kind == ArgKind::TokenScalar ||
+                  a.kind == ArgKind::Readout || a.kind == ArgKind::StateFinal ||
+                  (a.kind == ArgKind::StateInit && rows == B && B > 1);
+    bool grad = i >= nIn + nOut;
+    how[i] = perRow ? Split::Rows : grad && rows != 0 ? Split::Summed : Split::Shared;
   }
-  return true;
+  return invokeSplit(impl->backwardEntry, descs, how, bytes, B, error);
 }
 
 bool CompiledLayer::run(const std::vector<Tensor> &inputs,
@@ -238,6 +322,20 @@ bool CompiledLayer::run(const std::vector<Tensor> &inputs,
     return false;
   if (impl->cuda)
     return runCudaOnHost(B, T, H, descs, error);
+  if (impl->options.target == Target::CPU) {
+    std::vector<Split> how(descs.size(), Split::Shared);
+    std::vector<size_t> bytes(descs.size());
+    for (size_t i = 0; i < descs.size(); ++i) {
+      const ArgInfo &a = argAt(i);
+      bytes[i] = elementBytes(a);
+      bool perRow = a.kind == ArgKind::TokenVector || a.kind == ArgKind::TokenScalar ||
+                    a.kind == ArgKind::Readout || a.kind == ArgKind::StateFinal ||
+                    (a.kind == ArgKind::StateInit && extentsOf(descs[i])[0] == B && B > 1);
+      if (perRow)
+        how[i] = Split::Rows;
+    }
+    return invokeSplit(impl->entry, descs, how, bytes, B, error);
+  }
   std::vector<void *> ptrs, args;
   for (Descriptor &d : descs)
     ptrs.push_back(d.words.data());

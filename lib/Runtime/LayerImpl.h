@@ -14,6 +14,10 @@
 #include <map>
 #include <mutex>
 
+namespace llvm {
+class StdThreadPool;
+} // namespace llvm
+
 namespace mlir {
 class MLIRContext;
 class ExecutionEngine;
@@ -52,6 +56,9 @@ struct CompiledLayer::Impl {
   std::mutex mu;
   std::string entry;
   std::string backwardEntry; // "" without the backward
+  /// Target cpu: the threads runs split their batch rows over (created on
+  /// the first run that splits).
+  std::unique_ptr<llvm::StdThreadPool> pool;
   std::string source, bufferName;
   Impl();
   ~Impl();

@@ -114,6 +114,15 @@ private:
                         const std::vector<Tensor> &grads, int64_t &B, int64_t &T, int64_t &H,
                         std::vector<Descriptor> &descs,
                         std::vector<std::vector<uint8_t>> &scratch, std::string &error) const;
+  /// How `invokeSplit` treats a descriptor: the same for every thread,
+  /// split along its first (batch) dimension, or an accumulated float32
+  /// output each thread writes a zeroed copy of, summed into it afterwards.
+  enum class Split { Shared, Rows, Summed };
+  /// Target cpu: calls `entry` on `descs`, its B batch rows split over the
+  /// layer's threads (cpu-threads).
+  bool invokeSplit(const std::string &entry, std::vector<Descriptor> &descs,
+                   const std::vector<Split> &how, const std::vector<size_t> &elemBytes,
+                   int64_t B, std::string &error);
   bool launch(int64_t B, int64_t H, std::vector<Descriptor> &descs, void *stream,
               std::string &error);
   /// Argument i of the descriptors `validate` builds (inputs, then outputs),
