@@ -7,7 +7,7 @@ against PyTorch eager autograd through the official dual-form algorithm
 
 For TTT-Linear and TTT-MLP at B=4, H=4, D=64, mini-batch 16 (T=2048; --quick:
 T=256): tttc's forward alone and forward + backward (`tttc run --grad
---repeat`, single-threaded JIT code), torch eager forward + autograd backward
+--repeat`, its batch rows over the cores), torch eager forward + autograd backward
 (torch.set_num_threads(2)), their ratio, and the two backwards' input
 gradients compared on one cotangent of `out`. Then the memory the backward
 stores per strategy (backward-checkpoint=1: every chunk's starting states;
@@ -100,7 +100,7 @@ def main():
     ap.add_argument("--repeat", type=int, default=3)
     a = ap.parse_args()
     T = 256 if a.quick else 2048
-    print(f"B={B} T={T} H={H} D={D} mini-batch {C}; tttc single-threaded, torch "
+    print(f"B={B} T={T} H={H} D={D} mini-batch {C}; tttc on its default threads (one per core), torch "
           f"{torch.__version__} eager on 2 threads; medians of {a.repeat} runs\n")
     print(f"{'layer':12} {'tttc fwd ms':>12} {'tttc f+b ms':>12} {'torch fwd ms':>13} "
           f"{'torch f+b ms':>13} {'f+b vs torch':>13} {'bwd/fwd':>8} {'grad rel diff':>14}")

@@ -23,7 +23,7 @@ using namespace mlir;
 namespace {
 /// Drops the results of a function that returns only its own arguments.
 void dropArgumentResults(func::FuncOp f) {
-  if (f.isExternal())
+  if (f.isExternal() || f.isPrivate()) // private: called, its results used
     return;
   SmallVector<func::ReturnOp> returns;
   f.walk([&](func::ReturnOp r) { returns.push_back(r); });

@@ -40,12 +40,48 @@ void cloneLive(OpBuilder &b, Block &block, IRMapping &m, ValueRange keep) {
 }
 } // namespace
 
+func::FuncOp LayerLowering::outline(Block &blk, ArrayRef<Value> results, StringRef name) {
+  OpBuilder::InsertionGuard guard(b);
+  b.setInsertionPoint(layer);
+  SmallVector<Type> resultTypes;
+  for (Value v : results)
+    resultTypes.push_back(v.getType());
+  auto f = func::FuncOp::create(b, loc, name,
+                                b.getFunctionType(blk.getArgumentTypes(), resultTypes));
+  f.setPrivate();
+  f->setAttr("passthrough", b.getArrayAttr({b.getStringAttr("noinline")}));
+  Block *entry = f.addEntryBlock();
+  b.setInsertionPointToStart(entry);
+  IRMapping m;
+  for (auto [from, to] : llvm::zip(blk.getArguments(), entry->getArguments()))
+    m.map(from, to);
+  cloneLive(b, blk, m, results);
+  SmallVector<Value> values;
+  for (Value v : results)
+    values.push_back(m.lookupOrDefault(v));
+  func::ReturnOp::create(b, loc, values);
+  return f;
+}
+
 LogicalResult LayerLowering::emitBackward() {
   Block &bb = bwd.getBody().front();
   Block &sb = step.getBody().front();
   if (bb.getNumArguments() != sb.getNumArguments() + numReadouts +
                                   llvm::count_if(decls, [](Operation *d) { return isa<StateOp>(d); }))
     return bwd.emitOpError("block arguments do not match the chunk step's");
+  // The chunk step (its end states) and its backward as functions of their
+  // own, called per chunk and kept out of line. Inlined into one function,
+  // -O3 took superlinear time (TTT-MLP at D=64: 42 s to JIT, IndVarSimplify
+  // over fully unrolled loops); out of line 12 s. Optimising for size
+  // instead: 4 s to JIT, but forward + backward at B=4 T=256 H=4 D=64 on 2
+  // threads ran slower (TTT-Linear 20.3 ms against 14.4, TTT-MLP 126 against
+  // 107; the chunk backward alone for size: TTT-MLP 140, Titans-MLP 320
+  // against 166).
+  auto y = cast<YieldOp>(sb.getTerminator());
+  stepFn = outline(sb, SmallVector<Value>(y.getValues().drop_front(numReadouts)),
+                   (layer.getSymName() + "_backward_step").str());
+  chunkFn = outline(bb, SmallVector<Value>(cast<YieldOp>(bb.getTerminator()).getValues()),
+                    (layer.getSymName() + "_backward_chunk").str());
   SmallVector<Type> allArgs = argTypes;
   allArgs.append(outTypes);
   allArgs.append(argTypes);
@@ -53,11 +89,6 @@ LogicalResult LayerLowering::emitBackward() {
   auto func = func::FuncOp::create(b, loc, (layer.getSymName() + "_backward").str(),
                                    b.getFunctionType(allArgs, argTypes));
   func->setAttr("llvm.emit_c_interface", b.getUnitAttr());
-  // Optimised for size: the function holds the chunk step twice and its
-  // reverse pass, and LLVM's full unrolling at -O3 turned it into code
-  // that IndVarSimplify and codegen took superlinear time over (TTT-MLP at
-  // D=64: 42 s to JIT; opt -O3 alone 8.0 s, 1.7 s with optsize).
-  func->setAttr("passthrough", b.getArrayAttr({b.getStringAttr("optsize")}));
   Block *entry = func.addEntryBlock();
   b.setInsertionPointToStart(entry);
 
@@ -186,18 +217,22 @@ SmallVector<Value> LayerLowering::perHeadBackward(DenseMap<Operation *, Value> &
     r.append(y.begin(), y.end());
     return r;
   };
+  /// The arguments of a call to an outlined chunk block: its block
+  /// arguments as `m` maps them.
+  auto callArgs = [&](Block &blk, IRMapping &m) {
+    SmallVector<Value> args;
+    for (BlockArgument a : blk.getArguments())
+      args.push_back(m.lookup(a));
+    return args;
+  };
   /// Chunk `ci` from `states`: the states at its end.
   IRMapping fixedF = bindFixed(sb, declArg, positionValue, hi);
   auto stepForward = [&](Value ci, ValueRange states) {
     auto [t0, valid] = chunkRange(ci);
     IRMapping m = fixedF;
     bindChunk(sb, m, t0, valid, states);
-    auto y = cast<YieldOp>(sb.getTerminator());
-    cloneLive(b, sb, m, y.getValues().drop_front(numReadouts));
-    SmallVector<Value> next;
-    for (unsigned s = 0; s < numStates; ++s)
-      next.push_back(m.lookup(y.getValues()[numReadouts + s]));
-    return next;
+    return SmallVector<Value>(
+        func::CallOp::create(b, loc, stepFn, callArgs(sb, m)).getResults());
   };
   /// Segments of `checkpointEvery` chunks: chunk range [c0, c0 + len).
   Value K = idx(checkpointEvery);
@@ -268,9 +303,8 @@ SmallVector<Value> LayerLowering::perHeadBackward(DenseMap<Operation *, Value> &
                        t0, valid, /*vector=*/true));
     for (unsigned s = 0; s < numStates; ++s, ++cot)
       m.map(bb.getArgument(cot), args[s]);
-    auto y = cast<YieldOp>(bb.getTerminator());
-    cloneLive(b, bb, m, y.getValues());
-    auto yielded = [&](unsigned i) { return m.lookup(y.getValues()[i]); };
+    auto call = func::CallOp::create(b, loc, chunkFn, callArgs(bb, m));
+    auto yielded = [&](unsigned i) { return call.getResult(i); };
     SmallVector<Value> next;
     for (auto [i, d] : llvm::enumerate(decls))
       if (isa<StateOp>(d))

@@ -57,6 +57,11 @@ private:
   LogicalResult prepare();
   LogicalResult emitForward();
   LogicalResult emitBackward();
+  /// The backward's out-of-line chunk functions (LayerBackward.cpp).
+  func::FuncOp stepFn, chunkFn;
+  /// A private, not inlined function of `blk`'s arguments returning the
+  /// values `results` of it.
+  func::FuncOp outline(Block &blk, ArrayRef<Value> results, StringRef name);
   /// The body of the forward's h loop: initial states, the chunk loop,
   /// final states.
   SmallVector<Value> perHead(DenseMap<Operation *, Value> &declArg,

@@ -111,6 +111,9 @@ void addStackBuffers(OpPassManager &pm, int64_t maxBytes = 256 * 1024) {
 void addLoopsToLLVM(OpPassManager &pm) {
   bufferization::BufferDeallocationPipelineOptions dopts;
   bufferization::buildBufferDeallocationPipeline(pm, dopts);
+  // Clones the deallocation inserts where a function returns a buffer it
+  // does not own (the backward's out-of-line chunk functions).
+  pm.addPass(createConvertBufferizationToMemRefPass());
   pm.addPass(createConvertLinalgToLoopsPass());
   pm.addPass(createSCFToControlFlowPass());
   pm.addPass(memref::createExpandStridedMetadataPass());

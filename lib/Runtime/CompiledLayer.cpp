@@ -205,6 +205,17 @@ bool CompiledLayer::runReference(const std::vector<Tensor> &inputs,
   return referenceRun(impl->source, impl->bufferName, sig, inputs, outputs, error);
 }
 
+namespace {
+/// Whether a run splits argument `a` (of `rows` rows in its first
+/// dimension) with the batch: per-token arrays, readouts, final states and
+/// per-row initial states.
+bool splitsWithBatch(const ArgInfo &a, int64_t rows, int64_t B) {
+  return a.kind == ArgKind::TokenVector || a.kind == ArgKind::TokenScalar ||
+         a.kind == ArgKind::Readout || a.kind == ArgKind::StateFinal ||
+         (a.kind == ArgKind::StateInit && rows == B && B > 1);
+}
+} // namespace
+
 bool CompiledLayer::invokeSplit(const std::string &entry, std::vector<Descriptor> &descs,
                                 const std::vector<Split> &how,
                                 const std::vector<size_t> &elemBytes, int64_t B,
@@ -305,11 +316,10 @@ bool CompiledLayer::runBackward(const std::vector<Tensor> &inputs,
                                                                 : sig.inputs[i - nIn - nOut];
     bytes[i] = elementBytes(a);
     int64_t rows = extentsOf(descs[i])[0];
-    bool perRow = a.kind == ArgKind::TokenVector || a.kind == ArgKind::TokenScalar ||
-                  a.kind == ArgKind::Readout || a.kind == ArgKind::StateFinal ||
-                  (a.kind == ArgKind::StateInit && rows == B && B > 1);
     bool grad = i >= nIn + nOut;
-    how[i] = perRow ? Split::Rows : grad && rows != 0 ? Split::Summed : Split::Shared;
+    how[i] = splitsWithBatch(a, rows, B)  ? Split::Rows
+             : grad && rows != 0         ? Split::Summed
+                                         : Split::Shared;
   }
   return invokeSplit(impl->backwardEntry, descs, how, bytes, B, error);
 }
@@ -328,10 +338,7 @@ bool CompiledLayer::run(const std::vector<Tensor> &inputs,
     for (size_t i = 0; i < descs.size(); ++i) {
       const ArgInfo &a = argAt(i);
       bytes[i] = elementBytes(a);
-      bool perRow = a.kind == ArgKind::TokenVector || a.kind == ArgKind::TokenScalar ||
-                    a.kind == ArgKind::Readout || a.kind == ArgKind::StateFinal ||
-                    (a.kind == ArgKind::StateInit && extentsOf(descs[i])[0] == B && B > 1);
-      if (perRow)
+      if (splitsWithBatch(a, extentsOf(descs[i])[0], B))
         how[i] = Split::Rows;
     }
     return invokeSplit(impl->entry, descs, how, bytes, B, error);

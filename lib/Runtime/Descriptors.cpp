@@ -10,6 +10,8 @@
 #include "Frontend.h"
 #include "LayerImpl.h"
 
+#include "llvm/ADT/STLFunctionalExtras.h"
+
 #include <set>
 
 using namespace mlir::ttt;
@@ -62,6 +64,29 @@ bool checkNames(const std::vector<Tensor> &given, const std::vector<ArgInfo> &ex
     }
     if (!t.data) {
       error = std::string(what) + " '" + t.name + "' has no data";
+      return false;
+    }
+  }
+  return true;
+}
+/// Descriptors from `first` on are written while every one is read: none
+/// may share a byte with another. `bytes(i)`: descriptor i's extent in
+/// bytes; `name(i)`: how an error names it; `rule`: what the error adds.
+bool checkWritesApart(const std::vector<Descriptor> &descs, size_t first,
+                      llvm::function_ref<size_t(size_t)> bytes,
+                      llvm::function_ref<std::string(size_t)> name, const char *rule,
+                      std::string &error) {
+  auto range = [&](size_t i) {
+    auto begin = uintptr_t(descs[i].words[1]);
+    return std::make_pair(begin, begin + bytes(i));
+  };
+  for (size_t o = first; o < descs.size(); ++o) {
+    auto [ob, oe] = range(o);
+    for (size_t i = 0; i < o && ob != oe; ++i) {
+      auto [ib, ie] = range(i);
+      if (ib == ie || ie <= ob || oe <= ib)
+        continue;
+      error = name(o) + " overlaps " + name(i) + ": " + rule;
       return false;
     }
   }
@@ -177,23 +202,11 @@ bool CompiledLayer::validate(const std::vector<Tensor> &inputs,
   // per-token one): an output may share no byte with an input or another
   // output, on the host or the device.
   size_t nIn = sig.inputs.size();
-  auto range = [&](size_t i) {
-    auto begin = uintptr_t(descs[i].words[1]);
-    return std::make_pair(begin, begin + bytesOf(descs[i], i));
-  };
-  for (size_t o = nIn; o < descs.size(); ++o) {
-    auto [ob, oe] = range(o);
-    for (size_t i = 0; i < o && ob != oe; ++i) {
-      auto [ib, ie] = range(i);
-      if (ib == ie || ie <= ob || oe <= ib)
-        continue;
-      error = "output '" + argAt(o).name + "' overlaps " + (i < nIn ? "input" : "output") +
-              " '" + argAt(i).name + "': outputs must not share memory with inputs or " +
-              "other outputs (no in-place updates)";
-      return false;
-    }
-  }
-  return true;
+  return checkWritesApart(
+      descs, nIn, [&](size_t i) { return bytesOf(descs[i], i); },
+      [&](size_t i) { return (i < nIn ? "input '" : "output '") + argAt(i).name + "'"; },
+      "outputs must not share memory with inputs or other outputs (no in-place updates)",
+      error);
 }
 
 bool CompiledLayer::validateBackward(const std::vector<Tensor> &inputs,
@@ -250,33 +263,25 @@ bool CompiledLayer::validateBackward(const std::vector<Tensor> &inputs,
   }
   // Gradients are written while inputs and cotangents are read.
   size_t first = sig.inputs.size() + sig.outputs.size();
-  auto range = [&](size_t i) {
-    auto begin = uintptr_t(descs[i].words[1]);
-    const ArgInfo &a = i < sig.inputs.size() ? sig.inputs[i]
-                       : i < first           ? sig.outputs[i - sig.inputs.size()]
-                                             : sig.inputs[i - first];
-    size_t bytes = elementBytes(a);
-    for (int64_t e : extentsOf(descs[i]))
-      bytes *= size_t(e);
-    return std::make_pair(begin, begin + bytes);
+  auto argOf = [&](size_t i) -> const ArgInfo & {
+    return i < sig.inputs.size() ? sig.inputs[i]
+           : i < first           ? sig.outputs[i - sig.inputs.size()]
+                                 : sig.inputs[i - first];
   };
-  auto nameOf = [&](size_t i) {
-    return i < sig.inputs.size() ? "input '" + sig.inputs[i].name + "'"
-           : i < first ? "cotangent '" + sig.outputs[i - sig.inputs.size()].name + "'"
-                       : "gradient '" + sig.inputs[i - first].name + "'";
-  };
-  for (size_t o = first; o < descs.size(); ++o) {
-    auto [ob, oe] = range(o);
-    for (size_t i = 0; i < o && ob != oe; ++i) {
-      auto [ib, ie] = range(i);
-      if (ib == ie || ie <= ob || oe <= ib)
-        continue;
-      error = nameOf(o) + " overlaps " + nameOf(i) +
-              ": gradients must not share memory with inputs, cotangents or other gradients";
-      return false;
-    }
-  }
-  return true;
+  return checkWritesApart(
+      descs, first,
+      [&](size_t i) {
+        size_t bytes = elementBytes(argOf(i));
+        for (int64_t e : extentsOf(descs[i]))
+          bytes *= size_t(e);
+        return bytes;
+      },
+      [&](size_t i) {
+        return std::string(i < sig.inputs.size() ? "input '" : i < first ? "cotangent '"
+                                                                         : "gradient '") +
+               argOf(i).name + "'";
+      },
+      "gradients must not share memory with inputs, cotangents or other gradients", error);
 }
 
 const ArgInfo &CompiledLayer::argAt(size_t i) const {
