@@ -7,12 +7,16 @@
 // optional input, of dimension 0 of size 0, gets none). Per (b, h):
 //  1. a forward sweep over the chunks stores each chunk's starting states
 //     (memory: ceil(T / C) states of one (b, h) at a time);
-//  2. a reverse sweep walks the chunks from the last, inlining the layer's
+//  2. a reverse sweep walks the chunks from the last, calling the layer's
 //     `ttt.chunk_backward` (the chunk recomputed from its stored starting
 //     states, then its reverse pass), carrying the states' cotangents
 //     backwards from the final-state cotangents; per-token gradients are
 //     written per chunk, those of parameters, position inputs and initial
 //     states summed over chunks and added to the (zero-filled) gradients.
+// With `checkpoint-every` N > 1 the forward sweep stores every N-th chunk's
+// starting states and the reverse sweep recomputes a segment of N at a time.
+// The chunk step and the chunk backward are private functions of their own
+// (`<layer>_backward_step`, `<layer>_backward_chunk`).
 //
 //===----------------------------------------------------------------------===//
 
@@ -104,10 +108,10 @@ LogicalResult LayerLowering::emitBackward() {
   for (Operation *d : decls) {
     if (!declArg.count(d))
       continue;
-    if (!isa<InputOp>(d))
-      grads[gi] = linalg::FillOp::create(b, loc, arith::ConstantOp::create(b, loc, b.getF32FloatAttr(0.0)).getResult(),
-                                         grads[gi])
-                      .getResult(0);
+    if (!isa<InputOp>(d)) {
+      Value zero = arith::ConstantOp::create(b, loc, b.getF32FloatAttr(0.0));
+      grads[gi] = linalg::FillOp::create(b, loc, zero, grads[gi]).getResult(0);
+    }
     ++gi;
   }
 
