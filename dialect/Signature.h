@@ -40,6 +40,9 @@ struct LayerSignature {
   std::string name;
   int64_t headDim = 0, miniBatch = 0;
   std::vector<ArgInfo> inputs, outputs;
+  /// Every state, in declaration order (name, trailing dimensions): what a
+  /// training forward saves for the backward, per state [B, H, S, ...].
+  std::vector<ArgInfo> states;
 };
 
 /// The calling convention of `layer` for the given D and C.

@@ -158,14 +158,36 @@ int tttc_run_reference(tttc_layer *layer, const tttc_tensor *inputs, int num_inp
 
 /* The outer-loop backward (training). A layer compiled with the pipeline
  * option "backward" (tttc_options.options = "backward"; target cpu) also has
- * `<name>_backward`. Given the forward's inputs and cotangents of its
- * outputs (by output name, the outputs' shapes and types; a missing one is
- * zero), it writes the gradient of every input named in `grads` (by input
- * name, the shape and element type that input was given with; inputs not
- * named get theirs computed and dropped; an omitted optional input has
- * none). Gradients may share no memory with inputs, cotangents or each
- * other. Returns 0, or non-zero with tttc_last_error(). */
+ * a training forward (`<name>_forward_train`) and `<name>_backward`.
+ *
+ * tttc_run_train is tttc_run that also writes what the backward needs into
+ * `saved`: tttc_saved_bytes(layer, B, T, H) bytes (4-byte aligned, owned by
+ * the caller; per state its values at the start of every
+ * backward-checkpoint-th chunk, [B, H, S, ...] float32 with
+ * S = ceil(ceil(T / C) / backward-checkpoint), C the tokens per chunk step
+ * (mini_batch, or exact_chunk for an exact per-token rule); the states one
+ * after another in declaration order). tttc_saved_bytes returns 0 for a
+ * layer without the backward.
+ *
+ * tttc_run_backward_saved: given the same inputs, `saved` from
+ * tttc_run_train on them, and cotangents of the outputs (by output name,
+ * the outputs' shapes and types; a missing one is zero), it writes the
+ * gradient of every input named in `grads` (by input name, the shape and
+ * element type that input was given with; inputs not named get theirs
+ * computed and dropped; an omitted optional input has none). Gradients may
+ * share no memory with inputs, `saved`, cotangents or each other.
+ * tttc_run_backward is the same without `saved`: it runs the training
+ * forward itself first (into scratch). Each returns 0, or non-zero with
+ * tttc_last_error(). */
 int tttc_has_backward(const tttc_layer *layer);
+int64_t tttc_saved_bytes(const tttc_layer *layer, int64_t B, int64_t T, int64_t H);
+int tttc_run_train(tttc_layer *layer, const tttc_tensor *inputs, int num_inputs,
+                   const tttc_tensor *outputs, int num_outputs, void *saved,
+                   int64_t saved_bytes);
+int tttc_run_backward_saved(tttc_layer *layer, const tttc_tensor *inputs, int num_inputs,
+                            const void *saved, int64_t saved_bytes,
+                            const tttc_tensor *cotangents, int num_cotangents,
+                            const tttc_tensor *grads, int num_grads);
 int tttc_run_backward(tttc_layer *layer, const tttc_tensor *inputs, int num_inputs,
                       const tttc_tensor *cotangents, int num_cotangents,
                       const tttc_tensor *grads, int num_grads);

@@ -253,20 +253,63 @@ int tttc_run(tttc_layer *l, const tttc_tensor *inputs, int num_inputs,
 
 int tttc_has_backward(const tttc_layer *l) { return l && l->impl->hasBackward() ? 1 : 0; }
 
-int tttc_run_backward(tttc_layer *l, const tttc_tensor *inputs, int num_inputs,
-                      const tttc_tensor *cotangents, int num_cotangents,
-                      const tttc_tensor *grads, int num_grads) {
+int64_t tttc_saved_bytes(const tttc_layer *l, int64_t B, int64_t T, int64_t H) {
+  if (!l || B < 1 || T < 1 || H < 1)
+    return 0;
+  return int64_t(l->impl->savedBytes(B, T, H));
+}
+
+int tttc_run_train(tttc_layer *l, const tttc_tensor *inputs, int num_inputs,
+                   const tttc_tensor *outputs, int num_outputs, void *saved,
+                   int64_t saved_bytes) {
   if (!l)
-    return failWith("tttc_run_backward: layer is NULL", 1);
-  if ((num_inputs && !inputs) || (num_cotangents && !cotangents) || (num_grads && !grads) ||
-      num_inputs < 0 || num_cotangents < 0 || num_grads < 0)
-    return failWith("tttc_run_backward: tensor arrays are NULL or counts negative", 1);
+    return failWith("tttc_run_train: layer is NULL", 1);
+  if ((num_inputs && !inputs) || (num_outputs && !outputs) || num_inputs < 0 ||
+      num_outputs < 0 || saved_bytes < 0)
+    return failWith("tttc_run_train: tensor arrays are NULL or counts negative", 1);
   std::string err;
-  if (!l->impl->runBackward(toTensors(inputs, num_inputs), toTensors(cotangents, num_cotangents),
-                            toTensors(grads, num_grads), err))
+  if (!l->impl->runForwardTrain(toTensors(inputs, num_inputs), toTensors(outputs, num_outputs),
+                                saved, size_t(saved_bytes), err))
     return failWith(err, 1);
   lastError.clear();
   return 0;
+}
+
+namespace {
+int runBackward(const char *fn, tttc_layer *l, const tttc_tensor *inputs, int num_inputs,
+                const void *saved, int64_t saved_bytes, const tttc_tensor *cotangents,
+                int num_cotangents, const tttc_tensor *grads, int num_grads) {
+  if (!l)
+    return failWith(std::string(fn) + ": layer is NULL", 1);
+  if ((num_inputs && !inputs) || (num_cotangents && !cotangents) || (num_grads && !grads) ||
+      num_inputs < 0 || num_cotangents < 0 || num_grads < 0 || saved_bytes < 0)
+    return failWith(std::string(fn) + ": tensor arrays are NULL or counts negative", 1);
+  std::string err;
+  if (!l->impl->runBackward(toTensors(inputs, num_inputs), saved, size_t(saved_bytes),
+                            toTensors(cotangents, num_cotangents), toTensors(grads, num_grads),
+                            err))
+    return failWith(err, 1);
+  lastError.clear();
+  return 0;
+}
+} // namespace
+
+int tttc_run_backward_saved(tttc_layer *l, const tttc_tensor *inputs, int num_inputs,
+                            const void *saved, int64_t saved_bytes,
+                            const tttc_tensor *cotangents, int num_cotangents,
+                            const tttc_tensor *grads, int num_grads) {
+  if (!saved)
+    return failWith("tttc_run_backward_saved: saved is NULL (tttc_run_backward runs the "
+                    "training forward itself)", 1);
+  return runBackward("tttc_run_backward_saved", l, inputs, num_inputs, saved, saved_bytes,
+                     cotangents, num_cotangents, grads, num_grads);
+}
+
+int tttc_run_backward(tttc_layer *l, const tttc_tensor *inputs, int num_inputs,
+                      const tttc_tensor *cotangents, int num_cotangents,
+                      const tttc_tensor *grads, int num_grads) {
+  return runBackward("tttc_run_backward", l, inputs, num_inputs, nullptr, 0, cotangents,
+                     num_cotangents, grads, num_grads);
 }
 
 int tttc_check_gradients(const tttc_layer *l, const tttc_tensor *inputs, int num_inputs,

@@ -1,22 +1,23 @@
 //===- LayerBackward.cpp - the layer's outer-loop backward function -------===//
 //
-// `<layer>_backward(inputs..., cotangents..., grads...) -> grads`: given the
-// forward's inputs and a cotangent for each of its outputs (readouts
+// `<layer>_backward(inputs..., saved..., cotangents..., grads...) -> grads`:
+// given the forward's inputs, the states `<layer>_forward_train` saved (per
+// state [B, H, S, ...]: the starting values of every checkpointEvery-th
+// chunk) and a cotangent for each of the forward's outputs (readouts
 // [B, T, H, n] in the I/O type, final states [B, H, ...]), fills the
 // gradient of every input (same shapes and types as the inputs; an omitted
-// optional input, of dimension 0 of size 0, gets none). Per (b, h):
-//  1. a forward sweep over the chunks stores each chunk's starting states
-//     (memory: ceil(T / C) states of one (b, h) at a time);
-//  2. a reverse sweep walks the chunks from the last, calling the layer's
-//     `ttt.chunk_backward` (the chunk recomputed from its stored starting
-//     states, then its reverse pass), carrying the states' cotangents
-//     backwards from the final-state cotangents; per-token gradients are
-//     written per chunk, those of parameters, position inputs and initial
-//     states summed over chunks and added to the (zero-filled) gradients.
-// With `checkpoint-every` N > 1 the forward sweep stores every N-th chunk's
-// starting states and the reverse sweep recomputes a segment of N at a time.
-// The chunk step and the chunk backward are private functions of their own
-// (`<layer>_backward_step`, `<layer>_backward_chunk`).
+// optional input, of dimension 0 of size 0, gets none). Per (b, h), a
+// reverse sweep walks the chunks from the last, calling the layer's
+// `ttt.chunk_backward` (the chunk recomputed from its starting states, then
+// its reverse pass), carrying the states' cotangents backwards from the
+// final-state cotangents; per-token gradients are written per chunk, those
+// of parameters, position inputs and initial states summed over chunks and
+// added to the (zero-filled) gradients. With checkpointEvery N > 1 the
+// reverse sweep first recomputes a segment's N chunk-start states from its
+// checkpoint (into an N-slot buffer), then reverses the segment's chunks.
+// The chunk backward (and the chunk step that recomputes a segment) are
+// private functions of their own (`<layer>_backward_chunk`,
+// `<layer>_backward_step`).
 //
 //===----------------------------------------------------------------------===//
 
@@ -82,11 +83,13 @@ LogicalResult LayerLowering::emitBackward() {
   // 107; the chunk backward alone for size: TTT-MLP 140, Titans-MLP 320
   // against 166).
   auto y = cast<YieldOp>(sb.getTerminator());
-  stepFn = outline(sb, SmallVector<Value>(y.getValues().drop_front(numReadouts)),
-                   (layer.getSymName() + "_backward_step").str());
+  if (checkpointEvery > 1)
+    stepFn = outline(sb, SmallVector<Value>(y.getValues().drop_front(numReadouts)),
+                     (layer.getSymName() + "_backward_step").str());
   chunkFn = outline(bb, SmallVector<Value>(cast<YieldOp>(bb.getTerminator()).getValues()),
                     (layer.getSymName() + "_backward_chunk").str());
   SmallVector<Type> allArgs = argTypes;
+  allArgs.append(savedTypes);
   allArgs.append(outTypes);
   allArgs.append(argTypes);
   b.setInsertionPoint(layer);
@@ -99,10 +102,11 @@ LogicalResult LayerLowering::emitBackward() {
   DenseMap<Operation *, Value> declArg;
   unsigned argNo = bindArguments(entry, declArg);
   Value firstToken = firstTokenArg(declArg);
-  SmallVector<Value> cotangents(entry->getArguments().begin() + argNo,
-                                entry->getArguments().begin() + argNo + outTypes.size());
-  SmallVector<Value> grads(entry->getArguments().begin() + argNo + outTypes.size(),
-                           entry->getArguments().end());
+  auto args = entry->getArguments();
+  SmallVector<Value> saved(args.begin() + argNo, args.begin() + argNo + savedTypes.size());
+  argNo += savedTypes.size();
+  SmallVector<Value> cotangents(args.begin() + argNo, args.begin() + argNo + outTypes.size());
+  SmallVector<Value> grads(args.begin() + argNo + outTypes.size(), args.end());
   // Summed gradients start at zero; per-token ones are written whole.
   unsigned gi = 0;
   for (Operation *d : decls) {
@@ -129,8 +133,8 @@ LogicalResult LayerLowering::emitBackward() {
               if (failed(positionInputs(declArg, positionValue)))
                 status = failure();
               scf::YieldOp::create(b, loc,
-                                   perHeadBackward(declArg, positionValue, cotangents, bi, hi, T,
-                                                   numChunks, hGrads));
+                                   perHeadBackward(declArg, positionValue, saved, cotangents, bi,
+                                                   hi, T, numChunks, hGrads));
             });
         scf::YieldOp::create(b, loc, hLoop.getResults());
       });
@@ -142,8 +146,9 @@ LogicalResult LayerLowering::emitBackward() {
 
 SmallVector<Value> LayerLowering::perHeadBackward(DenseMap<Operation *, Value> &declArg,
                                                   DenseMap<Operation *, Value> &positionValue,
-                                                  ArrayRef<Value> cotangents, Value bi, Value hi,
-                                                  Value T, Value numChunks, ValueRange gradsIn) {
+                                                  ArrayRef<Value> saved, ArrayRef<Value> cotangents,
+                                                  Value bi, Value hi, Value T, Value numChunks,
+                                                  ValueRange gradsIn) {
   Block &sb = step.getBody().front();
   Block &bb = bwd.getBody().front();
   SmallVector<Value> grads(gradsIn);
@@ -151,16 +156,12 @@ SmallVector<Value> LayerLowering::perHeadBackward(DenseMap<Operation *, Value> &
   // no argument), and its state number.
   SmallVector<int> gradOf(decls.size(), -1);
   SmallVector<RankedTensorType> stateTypes;
-  SmallVector<Value> stateInit;
   int numGrads = 0;
   for (auto [i, d] : llvm::enumerate(decls)) {
     if (declArg.count(d))
       gradOf[i] = numGrads++;
-    if (auto s = dyn_cast<StateOp>(d)) {
-      auto ct = cast<RankedTensorType>(sb.getArgument(i).getType());
-      stateTypes.push_back(ct);
-      stateInit.push_back(initialState(s, ct, declArg.lookup(d), bi, hi));
-    }
+    if (isa<StateOp>(d))
+      stateTypes.push_back(cast<RankedTensorType>(sb.getArgument(i).getType()));
   }
   unsigned numStates = stateTypes.size();
   auto storeSlice = [&](RankedTensorType ct, Value ci) {
@@ -192,12 +193,12 @@ SmallVector<Value> LayerLowering::perHeadBackward(DenseMap<Operation *, Value> &
     m.map(blk.getArgument(decls.size()), valid);
   };
 
-  auto storeOf = [&](RankedTensorType ct, Value slots, int64_t staticSlots) {
-    SmallVector<int64_t> shape{staticSlots};
+  /// A buffer of `slots` states of type `ct` (a segment's recomputed
+  /// chunk-start states).
+  auto storeOf = [&](RankedTensorType ct, int64_t slots) {
+    SmallVector<int64_t> shape{slots};
     shape.append(ct.getShape().begin(), ct.getShape().end());
-    return tensor::EmptyOp::create(b, loc, shape, f32,
-                                   staticSlots == kDyn ? ValueRange{slots} : ValueRange{})
-        .getResult();
+    return tensor::EmptyOp::create(b, loc, shape, f32).getResult();
   };
   auto insertAt = [&](ValueRange states, ValueRange stores, Value slot) {
     SmallVector<Value> r;
@@ -251,27 +252,15 @@ SmallVector<Value> LayerLowering::perHeadBackward(DenseMap<Operation *, Value> &
     return arith::SubIOp::create(b, loc, arith::SubIOp::create(b, loc, n, idx(1)), k).getResult();
   };
 
-  // 1. Forward sweep: the states at the start of every segment (every
-  // chunk with checkpointEvery = 1).
-  SmallVector<Value> checkpoints;
-  for (RankedTensorType ct : stateTypes)
-    checkpoints.push_back(storeOf(ct, numSegments, kDyn));
-  auto fLoop = scf::ForOp::create(
-      b, loc, idx(0), numSegments, idx(1), concat(stateInit, checkpoints),
-      [&](OpBuilder &, Location, Value s, ValueRange args) {
-        SmallVector<Value> stored = insertAt(args.take_front(numStates), args.drop_front(numStates), s);
-        auto [c0, len] = segment(s);
-        auto inner = scf::ForOp::create(
-            b, loc, idx(0), len, idx(1), args.take_front(numStates),
-            [&](OpBuilder &, Location, Value j, ValueRange states) {
-              scf::YieldOp::create(b, loc,
-                                   stepForward(arith::AddIOp::create(b, loc, c0, j), states));
-            });
-        scf::YieldOp::create(b, loc, concat(inner.getResults(), stored));
-      });
-  SmallVector<Value> stored(fLoop.getResults().drop_front(numStates));
+  /// The saved starting states of segment `s`.
+  auto savedAt = [&](Value s) {
+    SmallVector<Value> r;
+    for (unsigned i = 0; i < numStates; ++i)
+      r.push_back(stateSlice(saved[i], stateTypes[i], bi, hi, s));
+    return r;
+  };
 
-  // 2. Reverse sweep, carrying the states' cotangents, the sums of the
+  // 1. Reverse sweep, carrying the states' cotangents, the sums of the
   // per-head gradients (parameters, position inputs) and the per-token
   // gradients.
   SmallVector<Value> carried;
@@ -327,7 +316,7 @@ SmallVector<Value> LayerLowering::perHeadBackward(DenseMap<Operation *, Value> &
       b, loc, idx(0), numSegments, idx(1), carried,
       [&](OpBuilder &, Location, Value k, ValueRange args) {
         Value s = reversed(numSegments, k);
-        SmallVector<Value> start = extractAt(stored, s);
+        SmallVector<Value> start = savedAt(s);
         if (checkpointEvery == 1) {
           scf::YieldOp::create(b, loc, reverseChunk(s, start, args));
           return;
@@ -337,7 +326,7 @@ SmallVector<Value> LayerLowering::perHeadBackward(DenseMap<Operation *, Value> &
         auto [c0, len] = segment(s);
         SmallVector<Value> local;
         for (RankedTensorType ct : stateTypes)
-          local.push_back(storeOf(ct, Value(), checkpointEvery));
+          local.push_back(storeOf(ct, checkpointEvery));
         local = insertAt(start, local, idx(0));
         auto re = scf::ForOp::create(
             b, loc, idx(1), len, idx(1), concat(start, local),
@@ -358,7 +347,7 @@ SmallVector<Value> LayerLowering::perHeadBackward(DenseMap<Operation *, Value> &
         scf::YieldOp::create(b, loc, inner.getResults());
       });
 
-  // 3. Per-token gradients as written; the sums added to the gradients.
+  // 2. Per-token gradients as written; the sums added to the gradients.
   for (auto [j, i] : llvm::enumerate(perToken))
     grads[gradOf[i]] = rLoop.getResult(numStates + summed.size() + j);
   for (auto [j, i] : llvm::enumerate(summed)) {

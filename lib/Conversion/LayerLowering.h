@@ -28,10 +28,21 @@ public:
       : layer(layer), b(layer), loc(layer.getLoc()), io(io), checkpointEvery(checkpointEvery) {}
 
   /// Replaces the layer by its function (and, when the layer holds a
-  /// ttt.chunk_backward, by `<name>_backward` too).
+  /// ttt.chunk_backward, by `<name>_forward_train` and `<name>_backward`
+  /// too).
   LogicalResult run() {
-    if (failed(prepare()) || failed(emitForward()) || (bwd && failed(emitBackward())))
+    if (failed(prepare()) || failed(emitForward(/*train=*/false)) ||
+        (bwd && (failed(emitForward(/*train=*/true)) || failed(emitBackward()))))
       return failure();
+    // The tokens per chunk step, for callers that size what depends on it
+    // (the saved states): module attribute ttt.chunk_sizes = {name = C}.
+    if (auto m = layer->getParentOfType<ModuleOp>()) {
+      NamedAttrList sizes;
+      if (auto d = m->getAttrOfType<DictionaryAttr>("ttt.chunk_sizes"))
+        sizes.append(d.getValue());
+      sizes.set(layer.getSymName(), b.getI64IntegerAttr(C));
+      m->setAttr("ttt.chunk_sizes", sizes.getDictionary(b.getContext()));
+    }
     layer.erase();
     return success();
   }
@@ -52,10 +63,19 @@ private:
   SmallVector<Operation *> decls;
   /// The forward function's inputs and outputs (readouts, final states).
   SmallVector<Type> argTypes, outTypes;
+  /// What a training forward saves for the backward: per state, its
+  /// starting values at every checkpoint, [B, H, S, ...] float32 (S =
+  /// ceil(ceil(T / C) / checkpointEvery)).
+  SmallVector<Type> savedTypes;
   unsigned numReadouts = 0;
 
   LogicalResult prepare();
-  LogicalResult emitForward();
+  /// The forward `<name>`, or with `train` `<name>_forward_train`: the same
+  /// outputs, and the chunk-start states at the checkpoints written into
+  /// trailing `saved` arguments (LayerToFunc.cpp).
+  LogicalResult emitForward(bool train);
+  /// `<name>_backward` from the inputs, the saved states and the outputs'
+  /// cotangents (LayerBackward.cpp).
   LogicalResult emitBackward();
   /// The backward's out-of-line chunk functions (LayerBackward.cpp).
   func::FuncOp stepFn, chunkFn;
@@ -64,14 +84,16 @@ private:
   func::FuncOp outline(Block &blk, ArrayRef<Value> results, StringRef name);
   /// The body of the forward's h loop: initial states, the chunk loop,
   /// final states.
+  /// final states; with `saved` (a training forward) the chunk-start states
+  /// of every checkpoint stored into it. Returns the outputs, then `saved`.
   SmallVector<Value> perHead(DenseMap<Operation *, Value> &declArg,
                              DenseMap<Operation *, Value> &positionValue, Value bi, Value hi,
-                             Value T, Value numChunks, ValueRange outs);
+                             Value T, Value numChunks, ValueRange outs, ValueRange saved);
   /// The reverse sweep of one (b, h): see LayerBackward.cpp.
   SmallVector<Value> perHeadBackward(DenseMap<Operation *, Value> &declArg,
                                      DenseMap<Operation *, Value> &positionValue,
-                                     ArrayRef<Value> cotangents, Value bi, Value hi, Value T,
-                                     Value numChunks, ValueRange grads);
+                                     ArrayRef<Value> saved, ArrayRef<Value> cotangents, Value bi,
+                                     Value hi, Value T, Value numChunks, ValueRange grads);
 
   /// Maps each declaration with a function argument to it (states without
   /// an `init` have none); returns the number of arguments bound.
@@ -289,11 +311,17 @@ private:
         attrs({1, 1, 1, 1}));
   }
 
-  /// Entry (row, hi) of a [Bi, H, ...] state array as its chunk-level tile.
-  Value stateSlice(Value arg, RankedTensorType ct, Value row, Value hi) {
+  /// Entry (row, hi) of a [Bi, H, ...] state array as its chunk-level tile
+  /// (with `slot`: entry (row, hi, slot) of a [B, H, S, ...] saved array).
+  Value stateSlice(Value arg, RankedTensorType ct, Value row, Value hi, Value slot = {}) {
     auto at = cast<RankedTensorType>(arg.getType());
     SmallVector<OpFoldResult> off{row, hi}, sizes = attrs({1, 1}), strides = attrs({1, 1});
-    for (int64_t i = 2; i < at.getRank(); ++i) {
+    if (slot) {
+      off.push_back(slot);
+      sizes.push_back(b.getIndexAttr(1));
+      strides.push_back(b.getIndexAttr(1));
+    }
+    for (int64_t i = off.size(); i < at.getRank(); ++i) {
       off.push_back(b.getIndexAttr(0));
       sizes.push_back(b.getIndexAttr(at.getDimSize(i)));
       strides.push_back(b.getIndexAttr(1));
@@ -348,17 +376,25 @@ private:
     return ifOp.getResult(0);
   }
 
-  Value storeState(Value v, Value dest, Value bi, Value hi) {
+  /// A chunk-level state tile stored at (bi, hi) of a [B, H, ...] array
+  /// (with `slot`: at (bi, hi, slot) of a [B, H, S, ...] saved array).
+  Value storeState(Value v, Value dest, Value bi, Value hi, Value slot = {}) {
     auto t = cast<RankedTensorType>(v.getType());
     auto dt = cast<RankedTensorType>(dest.getType());
     SmallVector<OpFoldResult> off{bi, hi}, sizes = attrs({1, 1}), strides = attrs({1, 1});
-    for (int64_t i = 2; i < dt.getRank(); ++i) {
+    if (slot) {
+      off.push_back(slot);
+      sizes.push_back(b.getIndexAttr(1));
+      strides.push_back(b.getIndexAttr(1));
+    }
+    int64_t outer = off.size();
+    for (int64_t i = outer; i < dt.getRank(); ++i) {
       off.push_back(b.getIndexAttr(0));
       sizes.push_back(b.getIndexAttr(dt.getDimSize(i)));
       strides.push_back(b.getIndexAttr(1));
     }
     // A vector state is [1, n] at chunk level, [n] in the destination.
-    if (t.getRank() == 2 && dt.getRank() == 3)
+    if (t.getRank() == 2 && dt.getRank() == outer + 1)
       v = tensor::CollapseShapeOp::create(b, loc, RankedTensorType::get({t.getDimSize(1)}, f32),
                                           v, ArrayRef<ReassociationIndices>{{0, 1}});
     return tensor::InsertSliceOp::create(b, loc, v, dest, off, sizes, strides);

@@ -74,15 +74,21 @@ LogicalResult LayerLowering::prepare() {
   for (StateOp s : states)
     if (s.getFinal())
       outTypes.push_back(tensor({kDyn, kDyn}, specShape(s.getType(), D)));
+  for (StateOp s : states)
+    savedTypes.push_back(tensor({kDyn, kDyn, kDyn}, specShape(s.getType(), D)));
   return success();
 }
 
-LogicalResult LayerLowering::emitForward() {
-  SmallVector<Type> allArgs = argTypes;
+LogicalResult LayerLowering::emitForward(bool train) {
+  SmallVector<Type> allArgs = argTypes, results = outTypes;
   allArgs.append(outTypes);
+  if (train) {
+    allArgs.append(savedTypes);
+    results.append(savedTypes);
+  }
   b.setInsertionPoint(layer);
-  auto func = func::FuncOp::create(b, loc, layer.getSymName(),
-                                   b.getFunctionType(allArgs, outTypes));
+  std::string name = layer.getSymName().str() + (train ? "_forward_train" : "");
+  auto func = func::FuncOp::create(b, loc, name, b.getFunctionType(allArgs, results));
   func->setAttr("llvm.emit_c_interface", b.getUnitAttr());
   Block *entry = func.addEntryBlock();
   b.setInsertionPointToStart(entry);
@@ -91,8 +97,10 @@ LogicalResult LayerLowering::emitForward() {
   DenseMap<Operation *, Value> declArg;
   unsigned argNo = bindArguments(entry, declArg);
   Value firstToken = firstTokenArg(declArg);
+  // Outputs, then (a training forward) the saved states.
   SmallVector<Value> outs(entry->getArguments().begin() + argNo,
                           entry->getArguments().end());
+  unsigned numOuts = outTypes.size();
 
   Value c0 = idx(0), c1 = idx(1), cC = idx(C);
   Value B = tensor::DimOp::create(b, loc, firstToken, 0);
@@ -113,7 +121,8 @@ LogicalResult LayerLowering::emitForward() {
               DenseMap<Operation *, Value> positionValue;
               if (failed(positionInputs(declArg, positionValue)))
                 status = failure();
-              SmallVector<Value> r = perHead(declArg, positionValue, bi, hi, T, numChunks, hOuts);
+              SmallVector<Value> r = perHead(declArg, positionValue, bi, hi, T, numChunks,
+                                             hOuts.take_front(numOuts), hOuts.drop_front(numOuts));
               scf::YieldOp::create(b, loc, r);
             });
         scf::YieldOp::create(b, loc, hLoop.getResults());
@@ -127,7 +136,7 @@ LogicalResult LayerLowering::emitForward() {
 SmallVector<Value> LayerLowering::perHead(DenseMap<Operation *, Value> &declArg,
                                           DenseMap<Operation *, Value> &positionValue,
                                           Value bi, Value hi, Value T, Value numChunks,
-                                          ValueRange outs) {
+                                          ValueRange outs, ValueRange saved) {
   Block &sb = step.getBody().front();
   IRMapping fixed = bindFixed(sb, declArg, positionValue, hi);
   SmallVector<Value> stateInit;
@@ -136,13 +145,38 @@ SmallVector<Value> LayerLowering::perHead(DenseMap<Operation *, Value> &declArg,
       stateInit.push_back(initialState(s, cast<RankedTensorType>(sb.getArgument(i).getType()),
                                        declArg.lookup(d), bi, hi));
 
-  // The chunk loop carries the states and the readout outputs.
+  // The chunk loop carries the states, the readout outputs and the saved
+  // states.
   SmallVector<Value> iter = stateInit;
   iter.append(outs.begin(), outs.begin() + numReadouts);
+  iter.append(saved.begin(), saved.end());
   unsigned numStates = stateInit.size();
   auto cLoop = scf::ForOp::create(
       b, loc, idx(0), numChunks, idx(1), iter,
       [&](OpBuilder &, Location, Value ci, ValueRange args) {
+        // A training forward saves the states a checkpoint's chunk starts
+        // from (every checkpointEvery-th chunk).
+        SmallVector<Value> savedNext(args.drop_front(numStates + numReadouts));
+        auto save = [&] {
+          Value slot = arith::DivUIOp::create(b, loc, ci, idx(checkpointEvery));
+          SmallVector<Value> r;
+          for (unsigned s = 0; s < numStates; ++s)
+            r.push_back(storeState(args[s], savedNext[s], bi, hi, slot));
+          return r;
+        };
+        if (!saved.empty() && checkpointEvery == 1) {
+          savedNext = save();
+        } else if (!saved.empty()) {
+          Value rem = arith::RemUIOp::create(b, loc, ci, idx(checkpointEvery));
+          Value at = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, rem, idx(0));
+          auto ifOp = scf::IfOp::create(b, loc, ValueRange(savedNext).getTypes(), at, true);
+          OpBuilder::InsertionGuard guard(b);
+          b.setInsertionPointToStart(&ifOp.getThenRegion().front());
+          scf::YieldOp::create(b, loc, save());
+          b.setInsertionPointToStart(&ifOp.getElseRegion().front());
+          scf::YieldOp::create(b, loc, savedNext);
+          savedNext = SmallVector<Value>(ifOp.getResults());
+        }
         Value t0 = arith::MulIOp::create(b, loc, ci, idx(C));
         Value valid = arith::MinSIOp::create(
             b, loc, idx(C), arith::SubIOp::create(b, loc, T, t0));
@@ -171,6 +205,7 @@ SmallVector<Value> LayerLowering::perHead(DenseMap<Operation *, Value> &declArg,
         for (unsigned r = 0; r < numReadouts; ++r)
           next.push_back(storeTokens(m.lookup(y.getValues()[r]), args[numStates + r],
                                      bi, hi, t0, valid));
+        next.append(savedNext);
         scf::YieldOp::create(b, loc, next);
       });
 
@@ -187,6 +222,8 @@ SmallVector<Value> LayerLowering::perHead(DenseMap<Operation *, Value> &declArg,
       continue;
     result.push_back(storeState(v, outs[finalNo++], bi, hi));
   }
+  for (unsigned s = 0; s < saved.size(); ++s)
+    result.push_back(cLoop.getResult(numStates + numReadouts + s));
   return result;
 }
 

@@ -30,6 +30,7 @@ LayerSignature mlir::ttt::getLayerSignature(LayerOp layer, int64_t D, int64_t C)
                             vec ? ArgKind::ParamVector : ArgKind::ParamScalar,
                             inner(p.getType()), false});
     } else if (auto s = dyn_cast<StateOp>(op)) {
+      sig.states.push_back({s.getName().str(), ArgKind::StateFinal, inner(s.getType()), false});
       if (s.getInit())
         sig.inputs.push_back({s.getInit()->str(), ArgKind::StateInit,
                               inner(s.getType()), s.getInitOptional()});

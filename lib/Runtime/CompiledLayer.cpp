@@ -98,16 +98,26 @@ std::unique_ptr<CompiledLayer> CompiledLayer::compile(const std::string &source,
             "' does not write its outputs in place";
     return nullptr;
   }
+  if (auto sizes = fe.module->getOperation()->getAttrOfType<DictionaryAttr>("ttt.chunk_sizes"))
+    if (auto c = dyn_cast_or_null<IntegerAttr>(sizes.get(cl->sig.name)))
+      cl->chunk = c.getInt();
+  if (options.backward && cl->chunk < 1) {
+    error = "internal error: the lowering recorded no chunk size for '" + cl->sig.name + "'";
+    return nullptr;
+  }
   // Only the C-interface wrapper is an entry point; every other definition
   // is internal (the engine then generates no packed wrappers for them).
   std::string entry = "_mlir_ciface_" + cl->sig.name;
   std::string backwardEntry = options.backward ? entry + "_backward" : "";
-  if (options.backward && !fe.module->lookupSymbol<LLVM::LLVMFuncOp>(backwardEntry)) {
-    error = "internal error: no backward entry point '" + backwardEntry + "'";
-    return nullptr;
-  }
+  std::string trainEntry = options.backward ? entry + "_forward_train" : "";
+  for (const std::string &e : {backwardEntry, trainEntry})
+    if (!e.empty() && !fe.module->lookupSymbol<LLVM::LLVMFuncOp>(e)) {
+      error = "internal error: no entry point '" + e + "'";
+      return nullptr;
+    }
   fe.module->walk([&](LLVM::LLVMFuncOp f) {
-    if (!f.isExternal() && f.getName() != entry && f.getName() != backwardEntry)
+    if (!f.isExternal() && f.getName() != entry && f.getName() != backwardEntry &&
+        f.getName() != trainEntry)
       f.setLinkage(LLVM::Linkage::Internal);
   });
   // Optimise and generate code for this machine (its vector units): the
@@ -149,15 +159,17 @@ std::unique_ptr<CompiledLayer> CompiledLayer::compile(const std::string &source,
     error = "JIT compilation failed: " + llvm::toString(fnPtr.takeError());
     return nullptr;
   }
-  if (!backwardEntry.empty())
-    if (auto fnPtr = (*engine)->lookup(backwardEntry); !fnPtr) {
-      error = "JIT compilation failed: " + llvm::toString(fnPtr.takeError());
-      return nullptr;
-    }
+  for (const std::string &e : {backwardEntry, trainEntry})
+    if (!e.empty())
+      if (auto fnPtr = (*engine)->lookup(e); !fnPtr) {
+        error = "JIT compilation failed: " + llvm::toString(fnPtr.takeError());
+        return nullptr;
+      }
   im.engine = std::move(*engine);
   im.ctx = std::move(fe.ctx);
   im.entry = entry;
   im.backwardEntry = backwardEntry;
+  im.trainEntry = trainEntry;
   return cl;
 }
 
@@ -293,30 +305,78 @@ bool CompiledLayer::invokeSplit(const std::string &entry, std::vector<Descriptor
 
 bool CompiledLayer::hasBackward() const { return !impl->backwardEntry.empty(); }
 
-bool CompiledLayer::runBackward(const std::vector<Tensor> &inputs,
-                                const std::vector<Tensor> &cotangents,
-                                const std::vector<Tensor> &grads, std::string &error) {
+bool CompiledLayer::runForwardTrain(const std::vector<Tensor> &inputs,
+                                    const std::vector<Tensor> &outputs, void *saved,
+                                    size_t savedBytes, std::string &error) {
   if (!hasBackward()) {
     error = "the layer was compiled without its backward (pipeline option 'backward')";
     return false;
   }
   int64_t B, T, H;
   std::vector<Descriptor> descs;
-  std::vector<std::vector<uint8_t>> scratch;
-  if (!validateBackward(inputs, cotangents, grads, B, T, H, descs, scratch, error))
+  if (!validateTrain(inputs, outputs, saved, savedBytes, B, T, H, descs, error))
     return false;
-  // Batch rows split over threads: per-token arrays and per-row states;
-  // the gradients of what every row shares (parameters, position inputs,
-  // shared initial states) summed over the threads.
-  size_t nIn = sig.inputs.size(), nOut = sig.outputs.size();
-  std::vector<Split> how(descs.size(), Split::Shared);
-  std::vector<size_t> bytes(descs.size());
+  size_t first = sig.inputs.size() + sig.outputs.size();
+  std::vector<Split> how(descs.size(), Split::Rows);
+  std::vector<size_t> elemBytes(descs.size(), 4);
+  for (size_t i = 0; i < first; ++i) {
+    const ArgInfo &a = argAt(i);
+    elemBytes[i] = elementBytes(a);
+    how[i] = splitsWithBatch(a, extentsOf(descs[i])[0], B) ? Split::Rows : Split::Shared;
+  }
+  return invokeSplit(impl->trainEntry, descs, how, elemBytes, B, error);
+}
+
+bool CompiledLayer::runBackward(const std::vector<Tensor> &inputs, const void *saved,
+                                size_t savedBytes, const std::vector<Tensor> &cotangents,
+                                const std::vector<Tensor> &grads, std::string &error) {
+  if (!hasBackward()) {
+    error = "the layer was compiled without its backward (pipeline option 'backward')";
+    return false;
+  }
+  // Without saved states: the training forward first, into scratch.
+  std::vector<float> ownSaved;
+  if (!saved) {
+    int64_t B, T, H;
+    if (!validateInputs(inputs, B, T, H, nullptr, error))
+      return false;
+    std::vector<std::vector<uint8_t>> outData;
+    std::vector<Tensor> outs;
+    for (const ArgInfo &a : sig.outputs) {
+      std::vector<int64_t> shape = shapeOf(a, B, T, H, sig.miniBatch);
+      size_t n = elementBytes(a);
+      for (int64_t d : shape)
+        n *= size_t(d);
+      outData.emplace_back(std::max<size_t>(n, 1));
+      outs.push_back({a.name, outData.back().data(), shape});
+    }
+    savedBytes = this->savedBytes(B, T, H);
+    ownSaved.resize(std::max<size_t>(savedBytes / 4, 1));
+    if (!runForwardTrain(inputs, outs, ownSaved.data(), savedBytes, error))
+      return false;
+    saved = ownSaved.data();
+  }
+  int64_t B, T, H;
+  std::vector<Descriptor> descs;
+  std::vector<std::vector<uint8_t>> scratch;
+  if (!validateBackward(inputs, saved, savedBytes, cotangents, grads, B, T, H, descs, scratch,
+                        error))
+    return false;
+  // Batch rows split over threads: per-token arrays, per-row states and
+  // the saved states; the gradients of what every row shares (parameters,
+  // position inputs, shared initial states) summed over the threads.
+  size_t nIn = sig.inputs.size(), nSaved = sig.states.size(), nOut = sig.outputs.size();
+  std::vector<Split> how(descs.size(), Split::Rows);
+  std::vector<size_t> bytes(descs.size(), 4);
   for (size_t i = 0; i < descs.size(); ++i) {
-    const ArgInfo &a = i < nIn ? sig.inputs[i] : i < nIn + nOut ? sig.outputs[i - nIn]
-                                                                : sig.inputs[i - nIn - nOut];
+    if (i >= nIn && i < nIn + nSaved)
+      continue; // saved states: float32, batch rows first
+    size_t j = i < nIn ? i : i - nSaved;
+    const ArgInfo &a = j < nIn ? sig.inputs[j] : j < nIn + nOut ? sig.outputs[j - nIn]
+                                                                : sig.inputs[j - nIn - nOut];
     bytes[i] = elementBytes(a);
     int64_t rows = extentsOf(descs[i])[0];
-    bool grad = i >= nIn + nOut;
+    bool grad = j >= nIn + nOut;
     how[i] = splitsWithBatch(a, rows, B)  ? Split::Rows
              : grad && rows != 0         ? Split::Summed
                                          : Split::Shared;

@@ -209,8 +209,75 @@ bool CompiledLayer::validate(const std::vector<Tensor> &inputs,
       error);
 }
 
-bool CompiledLayer::validateBackward(const std::vector<Tensor> &inputs,
-                                     const std::vector<Tensor> &cotangents,
+int64_t CompiledLayer::savedSlots(int64_t T) const {
+  int64_t chunks = (T + chunk - 1) / chunk;
+  int64_t n = impl->options.backwardCheckpoint;
+  return (chunks + n - 1) / n;
+}
+
+namespace {
+size_t elementsOf(const std::vector<int64_t> &shape) {
+  size_t n = 1;
+  for (int64_t d : shape)
+    n *= size_t(d);
+  return n;
+}
+} // namespace
+
+size_t CompiledLayer::savedBytes(int64_t B, int64_t T, int64_t H) const {
+  if (!hasBackward())
+    return 0;
+  size_t n = 0;
+  for (const ArgInfo &s : sig.states)
+    n += size_t(B) * size_t(H) * size_t(savedSlots(T)) * elementsOf(s.inner);
+  return 4 * n;
+}
+
+bool CompiledLayer::savedDescriptors(const void *saved, size_t bytes, int64_t B, int64_t T,
+                                     int64_t H, std::vector<Descriptor> &descs,
+                                     std::string &error) const {
+  size_t want = savedBytes(B, T, H);
+  if (bytes != want) {
+    error = "the saved states have " + std::to_string(bytes) + " bytes, expected " +
+            std::to_string(want) + " (tttc_saved_bytes for B=" + std::to_string(B) +
+            ", T=" + std::to_string(T) + ", H=" + std::to_string(H) + ")";
+    return false;
+  }
+  if (!saved || uintptr_t(saved) % 4) {
+    error = "the saved states' buffer is NULL or not 4-byte aligned";
+    return false;
+  }
+  auto *p = static_cast<float *>(const_cast<void *>(saved));
+  for (const ArgInfo &s : sig.states) {
+    std::vector<int64_t> shape{B, H, savedSlots(T)};
+    shape.insert(shape.end(), s.inner.begin(), s.inner.end());
+    descs.emplace_back(p, shape);
+    p += elementsOf(shape);
+  }
+  return true;
+}
+
+bool CompiledLayer::validateTrain(const std::vector<Tensor> &inputs,
+                                  const std::vector<Tensor> &outputs, void *saved,
+                                  size_t savedBytes, int64_t &B, int64_t &T, int64_t &H,
+                                  std::vector<Descriptor> &descs, std::string &error) const {
+  if (!validate(inputs, outputs, B, T, H, descs, error))
+    return false;
+  size_t first = descs.size();
+  if (!savedDescriptors(saved, savedBytes, B, T, H, descs, error))
+    return false;
+  return checkWritesApart(
+      descs, first,
+      [&](size_t i) { return i < first ? bytesOf(descs[i], i) : 4 * elementsOf(extentsOf(descs[i])); },
+      [&](size_t i) {
+        return i < first ? (i < sig.inputs.size() ? "input '" : "output '") + argAt(i).name + "'"
+                         : "the saved state '" + sig.states[i - first].name + "'";
+      },
+      "the saved states must not share memory with inputs or outputs", error);
+}
+
+bool CompiledLayer::validateBackward(const std::vector<Tensor> &inputs, const void *saved,
+                                     size_t savedBytes, const std::vector<Tensor> &cotangents,
                                      const std::vector<Tensor> &grads, int64_t &B, int64_t &T,
                                      int64_t &H, std::vector<Descriptor> &descs,
                                      std::vector<std::vector<uint8_t>> &scratch,
@@ -221,13 +288,12 @@ bool CompiledLayer::validateBackward(const std::vector<Tensor> &inputs,
       !checkNames(grads, sig.inputs, "gradient", error))
     return false;
   std::vector<Descriptor> inDescs = descs;
+  if (!savedDescriptors(saved, savedBytes, B, T, H, descs, error))
+    return false;
   // Missing cotangents are zero; a missing gradient is computed into
   // scratch and dropped.
   auto zeros = [&](const std::vector<int64_t> &shape, size_t elemBytes) {
-    size_t n = elemBytes;
-    for (int64_t d : shape)
-      n *= size_t(d);
-    scratch.emplace_back(std::max<size_t>(n, 1), 0);
+    scratch.emplace_back(std::max<size_t>(elemBytes * elementsOf(shape), 1), 0);
     return scratch.back().data();
   };
   scratch.reserve(sig.outputs.size() + sig.inputs.size());
@@ -261,27 +327,29 @@ bool CompiledLayer::validateBackward(const std::vector<Tensor> &inputs,
                             : reinterpret_cast<void *>(inDescs[i].words[1]),
                        extents);
   }
-  // Gradients are written while inputs and cotangents are read.
-  size_t first = sig.inputs.size() + sig.outputs.size();
-  auto argOf = [&](size_t i) -> const ArgInfo & {
-    return i < sig.inputs.size() ? sig.inputs[i]
-           : i < first           ? sig.outputs[i - sig.inputs.size()]
-                                 : sig.inputs[i - first];
-  };
+  // Gradients are written while inputs, saved states and cotangents are
+  // read.
+  size_t nIn = sig.inputs.size(), nSaved = sig.states.size();
+  size_t first = nIn + nSaved + sig.outputs.size();
   return checkWritesApart(
-      descs, first,
+      descs, first, [&](size_t i) { return backwardBytesOf(descs, i); },
       [&](size_t i) {
-        size_t bytes = elementBytes(argOf(i));
-        for (int64_t e : extentsOf(descs[i]))
-          bytes *= size_t(e);
-        return bytes;
+        return i < nIn            ? "input '" + sig.inputs[i].name + "'"
+               : i < nIn + nSaved ? "the saved state '" + sig.states[i - nIn].name + "'"
+               : i < first        ? "cotangent '" + sig.outputs[i - nIn - nSaved].name + "'"
+                                  : "gradient '" + sig.inputs[i - first].name + "'";
       },
-      [&](size_t i) {
-        return std::string(i < sig.inputs.size() ? "input '" : i < first ? "cotangent '"
-                                                                         : "gradient '") +
-               argOf(i).name + "'";
-      },
-      "gradients must not share memory with inputs, cotangents or other gradients", error);
+      "gradients must not share memory with inputs, saved states, cotangents or other gradients",
+      error);
+}
+
+size_t CompiledLayer::backwardBytesOf(const std::vector<Descriptor> &descs, size_t i) const {
+  size_t nIn = sig.inputs.size(), nSaved = sig.states.size(), nOut = sig.outputs.size();
+  size_t elem = i < nIn            ? elementBytes(sig.inputs[i])
+                : i < nIn + nSaved ? 4
+                : i < nIn + nSaved + nOut ? elementBytes(sig.outputs[i - nIn - nSaved])
+                                          : elementBytes(sig.inputs[i - nIn - nSaved - nOut]);
+  return elem * elementsOf(extentsOf(descs[i]));
 }
 
 const ArgInfo &CompiledLayer::argAt(size_t i) const {

@@ -151,6 +151,10 @@ bool compileToObject(const std::string &source, const std::string &bufferName,
     ranks.insert(rankOf(a));
   for (const ArgInfo &a : sig.outputs)
     ranks.insert(rankOf(a));
+  auto savedRank = [](const ArgInfo &s) { return 3 + s.inner.size(); };
+  if (options.backward)
+    for (const ArgInfo &s : sig.states)
+      ranks.insert(savedRank(s));
   for (size_t r : ranks)
     h << cTypeOfDescriptor(r) << " {\n  float *allocated;\n  float *aligned;\n"
       << "  int64_t offset;\n  int64_t sizes[" << r << "];\n  int64_t strides[" << r
@@ -169,15 +173,40 @@ bool compileToObject(const std::string &source, const std::string &bufferName,
       << describeShape(a, sig.miniBatch) << " */";
   h << ");\n";
   if (options.backward) {
-    h << "\n/* The outer-loop backward: the inputs as above, a cotangent of every "
-         "output\n * (zeros where there is none), then the gradient of every input "
-         "(the input's\n * shape; written, none for an omitted optional input). */\n"
+    h << "\n/* The training forward: the forward's arguments, then what the backward\n"
+         " * needs, written: per state its values at the start of every "
+      << (options.backwardCheckpoint == 1
+              ? std::string("chunk")
+              : std::to_string(options.backwardCheckpoint) + "-th chunk")
+      << "\n * of " << cl->chunkSize() << " tokens ([B, H, S, ...], S = ceil(ceil(T / "
+      << cl->chunkSize() << ") / " << options.backwardCheckpoint << ")). */\n"
+      << "void _mlir_ciface_" << sig.name << "_forward_train(";
+    bool firstArg = true;
+    for (const ArgInfo &a : sig.inputs) {
+      h << (firstArg ? "\n    " : ",\n    ") << cTypeOfDescriptor(rankOf(a)) << " *" << a.name;
+      firstArg = false;
+    }
+    for (const ArgInfo &a : sig.outputs)
+      h << ",\n    " << cTypeOfDescriptor(rankOf(a)) << " *" << a.name;
+    for (const ArgInfo &s : sig.states) {
+      h << ",\n    " << cTypeOfDescriptor(savedRank(s)) << " *saved_" << s.name << " /* [B, H, S";
+      for (int64_t d : s.inner)
+        h << ", " << d;
+      h << "] */";
+    }
+    h << ");\n";
+    h << "\n/* The outer-loop backward: the inputs as above, the states the training\n"
+         " * forward saved on them, a cotangent of every output (zeros where there is\n"
+         " * none), then the gradient of every input (the input's shape; written, none\n"
+         " * for an omitted optional input). */\n"
       << "void _mlir_ciface_" << sig.name << "_backward(";
     first = true;
     for (const ArgInfo &a : sig.inputs) {
       h << (first ? "\n    " : ",\n    ") << cTypeOfDescriptor(rankOf(a)) << " *" << a.name;
       first = false;
     }
+    for (const ArgInfo &s : sig.states)
+      h << ",\n    " << cTypeOfDescriptor(savedRank(s)) << " *saved_" << s.name;
     for (const ArgInfo &a : sig.outputs)
       h << ",\n    " << cTypeOfDescriptor(rankOf(a)) << " *cotangent_" << a.name;
     for (const ArgInfo &a : sig.inputs)

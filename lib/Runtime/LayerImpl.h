@@ -56,6 +56,7 @@ struct CompiledLayer::Impl {
   std::mutex mu;
   std::string entry;
   std::string backwardEntry; // "" without the backward
+  std::string trainEntry;    // the training forward ("" without the backward)
   /// Target cpu: the threads runs split their batch rows over (created on
   /// the first run that splits).
   std::unique_ptr<llvm::StdThreadPool> pool;

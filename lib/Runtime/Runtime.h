@@ -56,12 +56,29 @@ public:
   /// Whether the layer was compiled with its backward (pipeline option
   /// `backward`).
   bool hasBackward() const;
-  /// The outer-loop backward on host buffers: given the forward's inputs and
-  /// cotangents of its outputs (by output name; a missing one is zero),
-  /// writes the gradient of each input named in `grads` (same shape and
-  /// element type as that input). Returns false and sets `error` on failure.
+  /// Bytes a training forward saves for the backward at batch B, length T
+  /// and H heads: per state, its values at the start of every
+  /// checkpointEvery-th chunk, [B, H, S, ...] float32 with
+  /// S = ceil(ceil(T / C) / checkpointEvery), the states one after another
+  /// in declaration order. 0 without the backward.
+  size_t savedBytes(int64_t B, int64_t T, int64_t H) const;
+  /// The forward (as `run`) that also writes what the backward needs into
+  /// `saved` (exactly savedBytes(B, T, H) bytes, 4-byte aligned).
+  bool runForwardTrain(const std::vector<Tensor> &inputs, const std::vector<Tensor> &outputs,
+                       void *saved, size_t savedBytes, std::string &error);
+  /// The outer-loop backward on host buffers: given the forward's inputs,
+  /// what runForwardTrain saved on them (null: that forward is run first,
+  /// into scratch) and cotangents of its outputs (by output name; a missing
+  /// one is zero), writes the gradient of each input named in `grads` (same
+  /// shape and element type as that input). Returns false and sets `error`
+  /// on failure.
+  bool runBackward(const std::vector<Tensor> &inputs, const void *saved, size_t savedBytes,
+                   const std::vector<Tensor> &cotangents, const std::vector<Tensor> &grads,
+                   std::string &error);
   bool runBackward(const std::vector<Tensor> &inputs, const std::vector<Tensor> &cotangents,
-                   const std::vector<Tensor> &grads, std::string &error);
+                   const std::vector<Tensor> &grads, std::string &error) {
+    return runBackward(inputs, nullptr, 0, cotangents, grads, error);
+  }
   /// Checks gradients against the float64 per-token reference, independently
   /// of the generated backward: for each input in `grads`, `directions`
   /// seeded random directions U, the central difference of
@@ -82,6 +99,8 @@ public:
   /// The cuda target: programs per (b, h) of the last launch (column blocks;
   /// 0 before the first).
   int64_t lastColumnBlocks() const { return lastBlocks; }
+  /// Tokens per chunk step (cpu and cuda-emu targets; 0 for cuda).
+  int64_t chunkSize() const { return chunk; }
   /// Element type of the per-token inputs and readouts: f32, bf16 or f16.
   const std::string &ioType() const { return ioTypeName; }
   /// The operands of the layer's matmuls: f32, or on tensor cores tf32x3
@@ -110,10 +129,24 @@ private:
   bool validate(const std::vector<Tensor> &inputs, const std::vector<Tensor> &outputs,
                 int64_t &B, int64_t &T, int64_t &H, std::vector<Descriptor> &descs,
                 std::string &error) const;
-  bool validateBackward(const std::vector<Tensor> &inputs, const std::vector<Tensor> &cotangents,
-                        const std::vector<Tensor> &grads, int64_t &B, int64_t &T, int64_t &H,
-                        std::vector<Descriptor> &descs,
+  bool validateBackward(const std::vector<Tensor> &inputs, const void *saved, size_t savedBytes,
+                        const std::vector<Tensor> &cotangents, const std::vector<Tensor> &grads,
+                        int64_t &B, int64_t &T, int64_t &H, std::vector<Descriptor> &descs,
                         std::vector<std::vector<uint8_t>> &scratch, std::string &error) const;
+  /// `validate`, then the saved states' descriptors (written too: apart
+  /// from the inputs and outputs).
+  bool validateTrain(const std::vector<Tensor> &inputs, const std::vector<Tensor> &outputs,
+                     void *saved, size_t savedBytes, int64_t &B, int64_t &T, int64_t &H,
+                     std::vector<Descriptor> &descs, std::string &error) const;
+  /// The descriptors of the saved states in `saved` (checked to be
+  /// savedBytes(B, T, H) bytes), appended to `descs`.
+  bool savedDescriptors(const void *saved, size_t bytes, int64_t B, int64_t T, int64_t H,
+                        std::vector<Descriptor> &descs, std::string &error) const;
+  /// Segments of checkpointEvery chunks for length T: S.
+  int64_t savedSlots(int64_t T) const;
+  /// Bytes of descriptor i of `descs` as validateBackward builds them
+  /// (inputs, saved states, cotangents, gradients).
+  size_t backwardBytesOf(const std::vector<Descriptor> &descs, size_t i) const;
   /// How `invokeSplit` treats a descriptor: the same for every thread,
   /// split along its first (batch) dimension, or an accumulated float32
   /// output each thread writes a zeroed copy of, summed into it afterwards.
@@ -138,6 +171,9 @@ private:
                      std::string &error);
   std::string ioTypeName = "f32", precisionName = "f32";
   int64_t lastBlocks = 0;
+  /// Tokens per chunk step (the mini-batch, or exact-chunk for exact
+  /// mini-batch-1 rules), as the lowering recorded it.
+  int64_t chunk = 0;
   struct Impl;
   std::unique_ptr<Impl> impl;
   mlir::ttt::LayerSignature sig;

@@ -244,6 +244,138 @@ TEST(BackwardApi, ErrorsAreReported) {
 } // namespace
 
 namespace {
+/// The training path in two calls: tttc_run_train writes the forward's
+/// outputs (bit for bit those of tttc_run) and the chunk-start states at the
+/// checkpoints (tttc_saved_bytes of them, per state [B, H, S, ...]);
+/// tttc_run_backward_saved from them gives bit for bit what
+/// tttc_run_backward (which runs the training forward itself) gives. B = 3
+/// rows split over the CPU threads.
+class BackwardSaved
+    : public ::testing::TestWithParam<std::tuple<std::string, int64_t, int64_t, int64_t>> {};
+
+TEST_P(BackwardSaved, TrainingForwardThenBackwardFromSavedStates) {
+  // C: the mini-batch size; chunk: tokens per chunk step (C, or the
+  // exact-chunk of an exact per-token rule); K: backward-checkpoint.
+  auto [spec, C, chunk, K] = GetParam();
+  const int64_t B = 3, T = 37, H = 2, D = 16;
+  tttc_layer *l =
+      compiled(spec, D, C, "cpu:backward,backward-checkpoint=" + std::to_string(K));
+  ASSERT_NE(l, nullptr);
+  Problem in = makeInputs(l, spec, B, T, H, true, 21);
+  Problem cot = makeCotangents(l, B, T, H, 22);
+  Problem outPlain = makeCotangents(l, B, T, H, 23), outTrain = makeCotangents(l, B, T, H, 24);
+  std::vector<tttc_tensor> ti = in.tensors(), tc = cot.tensors(), tp = outPlain.tensors(),
+                           tt = outTrain.tensors();
+  ASSERT_EQ(tttc_run(l, ti.data(), int(ti.size()), tp.data(), int(tp.size())), 0)
+      << tttc_last_error();
+  int64_t bytes = tttc_saved_bytes(l, B, T, H);
+  int64_t S = ((T + chunk - 1) / chunk + K - 1) / K;
+  ASSERT_GT(bytes, 0);
+  EXPECT_EQ(bytes % (4 * B * H * S), 0) << "per state [B, H, S, ...] float32";
+  std::vector<float> saved(bytes / 4, std::nanf(""));
+  ASSERT_EQ(tttc_run_train(l, ti.data(), int(ti.size()), tt.data(), int(tt.size()), saved.data(),
+                           bytes),
+            0)
+      << tttc_last_error();
+  for (size_t i = 0; i < outPlain.names.size(); ++i)
+    EXPECT_EQ(std::memcmp(outPlain.data[i].data(), outTrain.data[i].data(),
+                          outPlain.data[i].size() * 4),
+              0)
+        << outPlain.names[i];
+  for (float x : saved)
+    ASSERT_FALSE(std::isnan(x)) << "every saved element written";
+
+  Problem g;
+  for (size_t i = 0; i < in.names.size(); ++i) {
+    g.add(in.names[i], in.shapes[i]);
+    std::fill(g.data.back().begin(), g.data.back().end(), std::nanf(""));
+  }
+  std::vector<tttc_tensor> tg = g.tensors();
+  ASSERT_EQ(tttc_run_backward_saved(l, ti.data(), int(ti.size()), saved.data(), bytes, tc.data(),
+                                    int(tc.size()), tg.data(), int(tg.size())),
+            0)
+      << tttc_last_error();
+  Problem ref = runBackward(l, in, cot);
+  for (size_t i = 0; i < g.names.size(); ++i)
+    EXPECT_EQ(std::memcmp(g.data[i].data(), ref.data[i].data(), g.data[i].size() * 4), 0)
+        << "grad_" << g.names[i];
+  // And the gradients are right (not merely equal to themselves).
+  std::vector<double> rel = check(l, in, cot, g, 2, 25);
+  for (size_t i = 0; i < rel.size(); ++i)
+    EXPECT_LE(rel[i], 1e-4) << "grad_" << g.names[i];
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Paths, BackwardSaved,
+    ::testing::Values(std::make_tuple("ttt_linear", 8, 8, 1), std::make_tuple("ttt_linear", 8, 8, 3),
+                      std::make_tuple("ttt_mlp", 16, 16, 2),
+                      std::make_tuple("gated_delta", 1, TTTC_DEFAULT_EXACT_CHUNK, 1),
+                      std::make_tuple("infini_attention", 8, 8, 2)),
+    [](const auto &info) {
+      return std::get<0>(info.param) + "_C" + std::to_string(std::get<1>(info.param)) + "_K" +
+             std::to_string(std::get<3>(info.param));
+    });
+
+/// The saved states' size, pointer and memory are checked.
+TEST(BackwardSavedApi, ErrorsAreReported) {
+  const int64_t B = 1, T = 20, H = 2;
+  tttc_layer *plain = compiled("ttt_linear", 16, 8, "cpu");
+  ASSERT_NE(plain, nullptr);
+  EXPECT_EQ(tttc_saved_bytes(plain, B, T, H), 0);
+  tttc_layer *l = compiled("ttt_linear", 16, 8, "cpu:backward");
+  ASSERT_NE(l, nullptr);
+  // W [16, 16] and b [16] at the start of each of 3 chunks, per (b, h).
+  int64_t bytes = tttc_saved_bytes(l, B, T, H);
+  EXPECT_EQ(bytes, 4 * B * H * 3 * (16 * 16 + 16));
+  Problem in = makeInputs(l, "ttt_linear", B, T, H, false, 31);
+  Problem cot = makeCotangents(l, B, T, H, 32), out = makeCotangents(l, B, T, H, 33);
+  std::vector<tttc_tensor> ti = in.tensors(), tc = cot.tensors(), to = out.tensors();
+  std::vector<float> saved(bytes / 4);
+  EXPECT_NE(tttc_run_train(plain, ti.data(), int(ti.size()), to.data(), int(to.size()),
+                           saved.data(), bytes),
+            0);
+  EXPECT_NE(std::string(tttc_last_error()).find("without its backward"), std::string::npos);
+  EXPECT_NE(tttc_run_train(l, ti.data(), int(ti.size()), to.data(), int(to.size()), saved.data(),
+                           bytes - 4),
+            0);
+  EXPECT_NE(std::string(tttc_last_error()).find("the saved states have"), std::string::npos)
+      << tttc_last_error();
+  // Saved states written over an output.
+  EXPECT_NE(tttc_run_train(l, ti.data(), int(ti.size()), to.data(), int(to.size()), to[0].data,
+                           bytes),
+            0);
+  EXPECT_NE(std::string(tttc_last_error()).find("overlaps"), std::string::npos)
+      << tttc_last_error();
+  ASSERT_EQ(tttc_run_train(l, ti.data(), int(ti.size()), to.data(), int(to.size()), saved.data(),
+                           bytes),
+            0)
+      << tttc_last_error();
+  EXPECT_NE(tttc_run_backward_saved(l, ti.data(), int(ti.size()), nullptr, bytes, tc.data(),
+                                    int(tc.size()), nullptr, 0),
+            0);
+  EXPECT_NE(std::string(tttc_last_error()).find("saved is NULL"), std::string::npos);
+  // Saved states of another length.
+  EXPECT_NE(tttc_run_backward_saved(l, ti.data(), int(ti.size()), saved.data(),
+                                    tttc_saved_bytes(l, B, 8, H), tc.data(), int(tc.size()),
+                                    nullptr, 0),
+            0);
+  EXPECT_NE(std::string(tttc_last_error()).find("expected " + std::to_string(bytes)),
+            std::string::npos)
+      << tttc_last_error();
+  // A gradient written over the saved states.
+  Problem g = runBackward(l, in, cot);
+  std::vector<tttc_tensor> tg = g.tensors();
+  tg[0].data = saved.data();
+  EXPECT_NE(tttc_run_backward_saved(l, ti.data(), int(ti.size()), saved.data(), bytes, tc.data(),
+                                    int(tc.size()), tg.data(), int(tg.size())),
+            0);
+  EXPECT_NE(std::string(tttc_last_error()).find("overlaps the saved state 'w'"),
+            std::string::npos)
+      << tttc_last_error();
+}
+} // namespace
+
+namespace {
 /// The memory strategies compute the same gradients: chunk-start states
 /// stored every K chunks (others recomputed from the last checkpoint) gives
 /// bit for bit what storing every chunk's gives (the same ops run), for K

@@ -52,12 +52,13 @@ struct Invocation {
 
 /// What `tttc run` hands its --grad part (RunGrad.cpp): the compiled layer,
 /// its inputs as float32 (`ins`) and as the kernel takes them (`kIns`), the
-/// output shapes, the random generator.
+/// output shapes, the batch, length and heads.
 struct RunState {
   tttc_layer *layer;
   std::vector<tttc_tensor> ins, kIns, kOuts;
   std::vector<std::vector<int64_t>> outShapes;
   bool io16, bf16;
+  int64_t B, T, H;
 };
 /// --grad: the backward, its check and timing; the exit code.
 int runGrad(const Invocation &a, RunState &s, uint64_t seed);

@@ -354,7 +354,7 @@ int runCommand(const Invocation &a) {
     }
   }
   if (a.grad) {
-    RunState st{layer, ins, kIns, kOuts, outShapes, io16, bf16};
+    RunState st{layer, ins, kIns, kOuts, outShapes, io16, bf16, B, T, H};
     int rc = runGrad(a, st, a.seed + 1);
     tttc_destroy(layer);
     return rc ? rc : a.check && !pass ? 2 : 0;

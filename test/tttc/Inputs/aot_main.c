@@ -7,38 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "aot_npy.h"
+
 enum { B = 2, T = 11, H = 3, D = 16 };
-
-static void save(const char *prefix, const char *what, const float *data, int rank,
-                 const int64_t *shape) {
-  char path[4096], header[256], dims[128] = "";
-  int64_t n = 1;
-  for (int i = 0; i < rank; ++i) {
-    char d[32];
-    snprintf(d, sizeof d, i + 1 < rank ? "%lld, " : (rank == 1 ? "%lld," : "%lld"),
-             (long long)shape[i]);
-    strcat(dims, d);
-    n *= shape[i];
-  }
-  snprintf(path, sizeof path, "%s.%s.npy", prefix, what);
-  int len = snprintf(header, sizeof header,
-                     "{'descr': '<f4', 'fortran_order': False, 'shape': (%s), }", dims);
-  int pad = (64 - (10 + len + 1) % 64) % 64;
-  FILE *f = fopen(path, "wb");
-  fwrite("\x93NUMPY\x01\x00", 1, 8, f);
-  uint16_t hl = (uint16_t)(len + pad + 1);
-  fputc(hl & 0xff, f);
-  fputc(hl >> 8, f);
-  fwrite(header, 1, len, f);
-  for (int i = 0; i < pad; ++i)
-    fputc(' ', f);
-  fputc('\n', f);
-  fwrite(data, sizeof(float), n, f);
-  fclose(f);
-}
-
-#define DESC(rank, name, ptr, ...)                                              \
-  struct tttc_memref_##rank##d name = {ptr, ptr, 0, __VA_ARGS__};
 
 int main(int argc, char **argv) {
   const char *prefix = argc > 1 ? argv[1] : "aot";
