@@ -1,0 +1,210 @@
+"""A compiled layer and its variants: the shared core of tttc.numpy and
+tttc.torch. It knows the C API's arguments (names, kinds, shapes, element
+types) and runs on raw pointers; the front ends allocate and keep buffers
+alive."""
+
+import ctypes
+import os
+from typing import NamedTuple
+
+from . import _capi
+from ._capi import TTTCError
+
+# Kinds whose elements are the layer's I/O type (the others are float32).
+IO_KINDS = ("token_vector", "token_scalar", "readout")
+
+
+class Arg(NamedTuple):
+    """An input or output of the layer, in calling order."""
+    name: str
+    kind: str  # one of _capi.KINDS
+    optional: bool
+
+    @property
+    def io(self):
+        """Whether its elements are the layer's I/O type (else float32)."""
+        return self.kind in IO_KINDS
+
+
+def _options_string(options):
+    """Pipeline options (ttt-opt's spelling) from keyword arguments:
+    gpu_threads=256 -> "gpu-threads=256", check_races=True -> "check-races"."""
+    parts = []
+    for key, value in sorted(options.items()):
+        name = key.replace("_", "-")
+        if value is True:
+            parts.append(name)
+        elif value is False or value is None:
+            continue
+        else:
+            parts.append(f"{name}={value}")
+    return " ".join(parts)
+
+
+class Compiled:
+    """One compilation of a spec (one target, I/O type and option set)."""
+
+    def __init__(self, spec, head_dim, mini_batch, target, io_dtype, backward, options):
+        L = _capi.lib()
+        o = L.tttc_default_options(head_dim)
+        o.mini_batch = mini_batch or 0
+        o.target = target.encode()
+        o.io_dtype = io_dtype.encode()
+        opts = dict(options)
+        if backward:
+            opts["backward"] = True
+        self._opts = _options_string(opts).encode()
+        o.options = self._opts
+        self.target, self.io_dtype = target, io_dtype
+        if os.path.exists(spec):
+            h = L.tttc_compile_file(spec.encode(), ctypes.byref(o))
+        else:
+            h = L.tttc_compile(spec.encode(), ctypes.byref(o))
+        if not h:
+            raise TTTCError(f"compiling the layer: {_capi.last_error()}")
+        self._h = ctypes.c_void_p(h)
+        self._lib = L
+        self.name = L.tttc_layer_name(self._h).decode()
+        self.head_dim = L.tttc_head_dim(self._h)
+        self.mini_batch = L.tttc_mini_batch(self._h)
+        self.has_backward = bool(L.tttc_has_backward(self._h))
+        self.inputs = [Arg(L.tttc_input_name(self._h, i).decode(),
+                           _capi.KINDS[L.tttc_input_kind(self._h, i)],
+                           bool(L.tttc_input_optional(self._h, i)))
+                       for i in range(L.tttc_num_inputs(self._h))]
+        self.outputs = [Arg(L.tttc_output_name(self._h, i).decode(),
+                            _capi.KINDS[L.tttc_output_kind(self._h, i)], False)
+                        for i in range(L.tttc_num_outputs(self._h))]
+
+    def __del__(self):
+        h = getattr(self, "_h", None)
+        if h:
+            self._lib.tttc_destroy(h)
+
+    # Shapes -------------------------------------------------------------
+    def dims(self, shapes):
+        """(B, T, H) from the inputs' shapes (name -> shape): the first
+        per-token vector input's [B, T, H, n]."""
+        for a in self.inputs:
+            if a.kind == "token_vector" and a.name in shapes:
+                s = shapes[a.name]
+                if len(s) != 4:
+                    raise TTTCError(f"input '{a.name}' has shape {list(s)}, expected "
+                                    f"[B, T, H, {self.head_dim}]")
+                return int(s[0]), int(s[1]), int(s[2])
+        need = [a.name for a in self.inputs if a.kind == "token_vector"]
+        raise TTTCError(f"layer '{self.name}': no per-token input given (one of {need})")
+
+    def input_shape(self, name, B, T, H):
+        """The shape input `name` has for (B, T, H) (initial states: the
+        per-head [H, ...] form; [B, H, ...] is accepted too)."""
+        return self._shape(self._lib.tttc_input_shape, self._index(self.inputs, name), B, T, H)
+
+    def output_shape(self, name, B, T, H):
+        return self._shape(self._lib.tttc_output_shape, self._index(self.outputs, name), B, T, H)
+
+    def _shape(self, f, i, B, T, H):
+        buf = (ctypes.c_int64 * 8)()
+        rank = f(self._h, i, B, T, H, buf)
+        return tuple(buf[j] for j in range(rank))
+
+    def _index(self, args, name):
+        for i, a in enumerate(args):
+            if a.name == name:
+                return i
+        raise TTTCError(f"layer '{self.name}' has no argument '{name}' (it has "
+                        f"{[a.name for a in args]})")
+
+    def check_names(self, given, what="input"):
+        """An error naming the first of `given` that is no input (or output,
+        what="output") of the layer."""
+        known = [a.name for a in (self.inputs if what == "input" else self.outputs)]
+        for n in given:
+            if n not in known:
+                raise TTTCError(f"layer '{self.name}' has no {what} '{n}' (its {what}s: "
+                                f"{', '.join(known)})")
+        if what == "input":
+            missing = [a.name for a in self.inputs if not a.optional and a.name not in given]
+            if missing:
+                raise TTTCError(f"layer '{self.name}': missing input(s) "
+                                f"{', '.join(missing)}")
+
+    def saved_bytes(self, B, T, H):
+        return int(self._lib.tttc_saved_bytes(self._h, B, T, H))
+
+    # Runs on raw pointers: lists of (name, pointer, shape) ------------------
+    def run(self, inputs, outputs, stream=None):
+        ti, to = _capi.TensorList(inputs), _capi.TensorList(outputs)
+        if self.target == "cuda":
+            rc = self._lib.tttc_run_cuda(self._h, ti.array, ti.n, to.array, to.n,
+                                         ctypes.c_void_p(stream or 0))
+        else:
+            rc = self._lib.tttc_run(self._h, ti.array, ti.n, to.array, to.n)
+        _capi.check(rc, f"running layer '{self.name}'")
+
+    def run_train(self, inputs, outputs, saved_ptr, saved_bytes):
+        ti, to = _capi.TensorList(inputs), _capi.TensorList(outputs)
+        _capi.check(self._lib.tttc_run_train(self._h, ti.array, ti.n, to.array, to.n,
+                                             ctypes.c_void_p(saved_ptr), saved_bytes),
+                    f"running layer '{self.name}' (training forward)")
+
+    def run_backward(self, inputs, saved_ptr, saved_bytes, cotangents, grads):
+        ti, tc, tg = (_capi.TensorList(inputs), _capi.TensorList(cotangents),
+                      _capi.TensorList(grads))
+        _capi.check(self._lib.tttc_run_backward_saved(
+            self._h, ti.array, ti.n, ctypes.c_void_p(saved_ptr), saved_bytes, tc.array, tc.n,
+            tg.array, tg.n), f"backward of layer '{self.name}'")
+
+
+class Layer:
+    """A layer spec (a file path or the spec's text) compiled on demand, once
+    per (target, I/O type, with or without the backward), and cached.
+
+    head_dim and mini_batch (None: the spec's own) fix the compiled shapes;
+    batch, length and heads vary per call. Further keyword arguments are
+    pipeline options as ttt-opt spells them, with '_' for '-'
+    (gpu_threads=256, backward_checkpoint=4, check_races=True)."""
+
+    def __init__(self, spec, head_dim, mini_batch=None, target="cpu", io_dtype="f32",
+                 **options):
+        if not isinstance(spec, str):
+            spec = os.fspath(spec)
+        if not os.path.exists(spec) and "ttt.layer" not in spec:
+            raise TTTCError(f"no spec file '{spec}' (and not a spec's text)")
+        if io_dtype not in _capi.IO_DTYPES:
+            raise TTTCError(f"io_dtype '{io_dtype}': expected one of {_capi.IO_DTYPES}")
+        self.spec, self.head_dim, self.mini_batch = spec, int(head_dim), mini_batch
+        self.target, self.io_dtype, self.options = target, io_dtype, options
+        self._cache = {}
+
+    def compiled(self, target=None, io_dtype=None, backward=False):
+        """The compilation for (target, io_dtype, backward), compiled on first
+        use. A layer with the backward also runs forwards, so a plain request
+        reuses one."""
+        key = (target or self.target, io_dtype or self.io_dtype)
+        c = self._cache.get(key + (True,))
+        if c is not None:
+            return c
+        if not backward and key + (False,) in self._cache:
+            return self._cache[key + (False,)]
+        c = Compiled(self.spec, self.head_dim, self.mini_batch, key[0], key[1], backward,
+                     self.options)
+        self._cache[key + (backward,)] = c
+        return c
+
+    @property
+    def info(self):
+        """The default compilation (its inputs, outputs, name)."""
+        return self.compiled()
+
+    @property
+    def inputs(self):
+        return self.info.inputs
+
+    @property
+    def outputs(self):
+        return self.info.outputs
+
+    @property
+    def name(self):
+        return self.info.name

@@ -1,0 +1,173 @@
+"""tttc layers in PyTorch: TTTFunction (a torch.autograd.Function whose
+backward is the generated one) and TTTLayer (an nn.Module).
+
+    import tttc.torch
+    layer = tttc.torch.TTTLayer("examples/ttt_linear.mlir", head_dim=64,
+                                parameters={"ln_w": torch.ones(H, 64), "ln_b": torch.zeros(H, 64)})
+    outs = layer(q=q, k=k, v=v, lr=lr, w_init=w0, b_init=b0)   # {"out": ..., "w_final": ...}
+    outs["out"].square().sum().backward()
+
+Tensors are float32 (per-token inputs and readouts: float32, bfloat16 or
+float16, compiled per dtype); CPU tensors run on the cpu target (or the
+layer's cuda-emu target), CUDA tensors through the cuda target on the
+current stream. Non-contiguous inputs are copied once (counted in
+`stats["contiguous_copies"]`, with a warning)."""
+
+import warnings
+
+import torch
+from torch.autograd.function import once_differentiable
+
+from . import _capi
+from ._capi import TTTCError
+from .layer import Layer
+
+_IO = {torch.float32: "f32", torch.bfloat16: "bf16", torch.float16: "f16"}
+
+stats = {"contiguous_copies": 0}
+
+
+def _contiguous(name, x):
+    if x.is_contiguous():
+        return x
+    stats["contiguous_copies"] += 1
+    warnings.warn(f"tttc: input '{name}' is not contiguous; copied (stats['contiguous_copies'] "
+                  f"= {stats['contiguous_copies']})", stacklevel=3)
+    return x.contiguous()
+
+
+def _compiled_for(layer, names, tensors, backward):
+    """The compilation that runs `tensors`: the target from their device,
+    the I/O type from their per-token inputs' dtype."""
+    info = layer.info
+    devices = {t.device for t in tensors}
+    if len(devices) != 1:
+        raise TTTCError(f"layer '{info.name}': inputs on several devices "
+                        f"({', '.join(sorted(str(d) for d in devices))})")
+    device = devices.pop()
+    if device.type == "cuda":
+        target = "cuda"
+    elif device.type == "cpu":
+        target = layer.target if layer.target != "cuda" else "cpu"
+    else:
+        raise TTTCError(f"layer '{info.name}': tensors on {device} (cpu and cuda only)")
+    kinds = {a.name: a for a in info.inputs}
+    io = None
+    for n, t in zip(names, tensors):
+        if kinds[n].io:
+            if t.dtype not in _IO:
+                raise TTTCError(f"input '{n}' has dtype {t.dtype}, expected torch.float32, "
+                                "torch.bfloat16 or torch.float16")
+            if io is None:
+                io = _IO[t.dtype]
+            elif _IO[t.dtype] != io:
+                raise TTTCError(f"input '{n}' has dtype {t.dtype}; the other per-token inputs "
+                                f"are {io}")
+        elif t.dtype != torch.float32:
+            raise TTTCError(f"input '{n}' has dtype {t.dtype}, expected torch.float32 (states "
+                            "and parameters are float32)")
+    return layer.compiled(target, io or "f32", backward), device
+
+
+def _dtype(c, arg):
+    if not arg.io or c.io_dtype == "f32":
+        return torch.float32
+    return {"bf16": torch.bfloat16, "f16": torch.float16}[c.io_dtype]
+
+
+def _items(names, tensors):
+    return [(n, t.data_ptr(), tuple(t.shape)) for n, t in zip(names, tensors)]
+
+
+def _stream(device):
+    return torch.cuda.current_stream(device).cuda_stream if device.type == "cuda" else None
+
+
+class TTTFunction(torch.autograd.Function):
+    """apply(layer, names, *tensors) -> the layer's outputs, in its output
+    order; `names` are the input names of `tensors`."""
+
+    @staticmethod
+    def forward(ctx, layer, names, *tensors):
+        train = any(ctx.needs_input_grad[2:])
+        c, device = _compiled_for(layer, names, tensors, backward=train)
+        B, T, H = c.dims({n: t.shape for n, t in zip(names, tensors)})
+        outs = [torch.empty(c.output_shape(a.name, B, T, H), dtype=_dtype(c, a), device=device)
+                for a in c.outputs]
+        oitems = _items([a.name for a in c.outputs], outs)
+        if not train:
+            c.run(_items(names, tensors), oitems, _stream(device))
+            return tuple(outs)
+        if device.type == "cuda":
+            raise TTTCError(f"layer '{c.name}': the backward runs on the cpu target so far, "
+                            "not cuda")
+        saved = torch.empty(c.saved_bytes(B, T, H), dtype=torch.uint8, device=device)
+        c.run_train(_items(names, tensors), oitems, saved.data_ptr(), saved.numel())
+        ctx.compiled, ctx.names = c, names
+        ctx.set_materialize_grads(False)
+        ctx.save_for_backward(*tensors, saved)
+        return tuple(outs)
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, *cotangents):
+        c, names = ctx.compiled, ctx.names
+        *tensors, saved = ctx.saved_tensors
+        citems, keep = [], []
+        for a, g in zip(c.outputs, cotangents):
+            if g is None:
+                continue  # a zero cotangent
+            g = g.to(_dtype(c, a)).contiguous()
+            keep.append(g)
+            citems.append((a.name, g.data_ptr(), tuple(g.shape)))
+        need = ctx.needs_input_grad[2:]
+        grads = [torch.empty_like(t) if n else None for t, n in zip(tensors, need)]
+        gitems = [(nm, g.data_ptr(), tuple(g.shape)) for nm, g in zip(names, grads)
+                  if g is not None]
+        c.run_backward(_items(names, tensors), saved.data_ptr(), saved.numel(), citems, gitems)
+        return (None, None, *grads)
+
+
+def run(layer, **inputs):
+    """The layer's outputs (a dict by output name) on torch tensors, with
+    autograd through the generated backward."""
+    info = layer.info
+    info.check_names(inputs)
+    names = tuple(a.name for a in info.inputs if a.name in inputs)
+    tensors = []
+    for n in names:
+        t = inputs[n]
+        if not isinstance(t, torch.Tensor):
+            raise TTTCError(f"input '{n}': expected a torch.Tensor, got {type(t).__name__}")
+        tensors.append(_contiguous(n, t))
+    outs = TTTFunction.apply(layer, names, *tensors)
+    return {a.name: o for a, o in zip(info.outputs, outs)}
+
+
+class TTTLayer(torch.nn.Module):
+    """A tttc layer as a module. `parameters` (name -> tensor) become its
+    nn.Parameters and fill those inputs; forward(**inputs) takes the others
+    and returns the outputs as a dict. Keyword options as for tttc.Layer."""
+
+    def __init__(self, spec, head_dim, mini_batch=None, parameters=None, target="cpu",
+                 **options):
+        super().__init__()
+        self.layer = Layer(spec, head_dim, mini_batch, target=target, **options)
+        known = {a.name for a in self.layer.inputs}
+        for name, value in (parameters or {}).items():
+            if name not in known:
+                raise TTTCError(f"parameter '{name}' is no input of layer '{self.layer.name}'")
+            self.register_parameter(name, torch.nn.Parameter(
+                torch.as_tensor(value, dtype=torch.float32).clone()))
+
+    def forward(self, **inputs):
+        merged = dict(self.named_parameters(recurse=False))
+        for n in inputs:
+            if n in merged:
+                raise TTTCError(f"input '{n}' is a parameter of this module; not also an "
+                                "argument")
+        merged.update(inputs)
+        return run(self.layer, **merged)
+
+    def extra_repr(self):
+        return f"layer={self.layer.name}, head_dim={self.layer.head_dim}"
