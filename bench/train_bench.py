@@ -6,13 +6,14 @@ against PyTorch eager autograd through the official dual-form algorithm
   python3 bench/train_bench.py [--quick] [--tttc build/bin/tttc] [--repeat N]
 
 For TTT-Linear and TTT-MLP at B=4, H=4, D=64, mini-batch 16 (T=2048; --quick:
-T=256): tttc's forward alone and forward + backward (`tttc run --grad
---repeat`, its batch rows over the cores), torch eager forward + autograd backward
+T=256): tttc's forward alone and the training forward + backward from
+its saved states (`tttc run --grad --repeat`, its batch rows over the cores), torch eager forward + autograd backward
 (torch.set_num_threads(2)), their ratio, and the two backwards' input
-gradients compared on one cotangent of `out`. Then the memory the backward
-stores per strategy (backward-checkpoint=1: every chunk's starting states;
-=16: every 16th, the rest recomputed) at T=2048 and T=32768, from the state
-sizes, with the measured peak RSS of `tttc run --grad` for TTT-Linear.
+gradients compared on one cotangent of `out`. Then the memory the training
+forward saves for the backward per strategy (backward-checkpoint=1: every
+chunk's starting states; =16: every 16th, the rest recomputed) at T=2048 and
+T=32768, from the state sizes, with the measured peak RSS and saved size of
+`tttc run --grad` for TTT-Linear.
 """
 import argparse
 import math
@@ -66,7 +67,8 @@ def run_tttc(tttc, layer, d, T, repeat, extra=()):
     fwd = float(re.search(r"fwd_median_ms=([0-9.]+)", text).group(1))
     both = float(re.search(r"^median_ms=([0-9.]+)", text, re.M).group(1))
     rss = int(re.search(r"maxrss_kb=([0-9]+)", text).group(1))
-    return fwd, both, rss
+    saved = float(re.search(r"saved ([0-9.]+) KiB", text).group(1))
+    return fwd, both, rss, saved
 
 
 def run_torch(layer, ins, cot, repeat):
@@ -111,7 +113,7 @@ def main():
             for n, x in ins.items():
                 np.save(os.path.join(d, n + ".npy"), x)
             np.save(os.path.join(d, "cot_out.npy"), cot)
-            tf, tb, _ = run_tttc(a.tttc, layer, d, T, a.repeat)
+            tf, tb, _, _ = run_tttc(a.tttc, layer, d, T, a.repeat)
             pf, pb, pg = run_torch(layer, ins, cot, a.repeat)
             worst = 0.0
             for n, g in pg.items():
@@ -123,18 +125,19 @@ def main():
           ">= 3x).\n'grad rel diff': max |grad_tttc - grad_torch| / max |grad_torch| over "
           "the inputs (float32 both).\n")
 
-    print("stored by the backward per (b, h) program (the states at chunk starts; "
-          "checkpoint N: every N-th, plus one segment's N recomputed):")
+    print("saved by the training forward for the backward (one buffer for all B*H programs, "
+          "tttc_saved_bytes: the states at chunk starts; checkpoint N: every N-th), and the "
+          "segment buffer of N recomputed states each running program adds:")
     print(f"{'layer':12} {'T':>6} {'state KB':>9} {'N=1 MB':>9} {'N=16 MB':>9}"
-          f" {'N=1 x B*H MB':>13} {'N=16 x B*H MB':>14}")
+          f" {'N=16 segment MB':>16}")
     for layer in ("ttt_linear", "ttt_mlp"):
         s = state_bytes(layer)
         for t in (2048, 32768):
             nc = -(-t // C)
-            all_ = nc * s
-            ck = (-(-nc // 16) + 16) * s
+            all_ = nc * s * B * H
+            ck = -(-nc // 16) * s * B * H
             print(f"{layer:12} {t:6} {s / 1024:9.1f} {all_ / 2**20:9.2f} {ck / 2**20:9.2f}"
-                  f" {all_ * B * H / 2**20:13.1f} {ck * B * H / 2**20:14.1f}")
+                  f" {16 * s / 2**20:16.2f}")
     if not a.quick:
         print("\nmeasured: peak RSS of `tttc run --grad` (inputs, outputs, gradients included), "
               "TTT-Linear, T=32768:")
@@ -145,10 +148,10 @@ def main():
             np.save(os.path.join(d, "cot_out.npy"),
                     np.ones((B, 32768, H, D), np.float32))
             for n in (1, 16):
-                _, both, rss = run_tttc(a.tttc, "ttt_linear", d, 32768, 1,
-                                        [f"--backward-checkpoint={n}"])
-                print(f"  backward-checkpoint={n:<3} peak RSS {rss / 1024:8.1f} MB, "
-                      f"forward + backward {both:.0f} ms")
+                _, both, rss, saved = run_tttc(a.tttc, "ttt_linear", d, 32768, 1,
+                                               [f"--backward-checkpoint={n}"])
+                print(f"  backward-checkpoint={n:<3} peak RSS {rss / 1024:8.1f} MB, saved "
+                      f"{saved / 1024:7.1f} MB, training forward + backward {both:.0f} ms")
 
 
 if __name__ == "__main__":
