@@ -191,6 +191,33 @@ int tttc_run_backward_saved(tttc_layer *layer, const tttc_tensor *inputs, int nu
 int tttc_run_backward(tttc_layer *layer, const tttc_tensor *inputs, int num_inputs,
                       const tttc_tensor *cotangents, int num_cotangents,
                       const tttc_tensor *grads, int num_grads);
+/* Packed variable-length batches (fla's cu_seqlens, flash-attn's varlen):
+ * N sequences one after another along T of a batch of one row,
+ * cu_seqlens[0..N] their token offsets (0 = cu_seqlens[0] < cu_seqlens[1] <
+ * ... < cu_seqlens[N] = T_total). Per-token inputs, readouts, their
+ * cotangents and gradients are [1, T_total, H, ...]; each sequence starts
+ * from the initial state (per head [H, ...], or its own row of
+ * [N, H, ...]) and ends in its own final state (row i of [N, H, ...]: the
+ * output shape for B = N); chunks restart at every boundary. The result is
+ * bit for bit that of running each sequence alone (one call per sequence on
+ * views of the buffers: no copies; the sequences run one after another).
+ * Gradients of parameters, position inputs and shared initial states are
+ * summed over the sequences. The saved states of tttc_run_train_varlen are
+ * tttc_saved_bytes_varlen bytes, the sequences' own one after another.
+ * Errors name the offending offset, tensor or sequence. */
+int tttc_run_varlen(tttc_layer *layer, const tttc_tensor *inputs, int num_inputs,
+                    const tttc_tensor *outputs, int num_outputs, const int64_t *cu_seqlens,
+                    int num_seqs);
+int64_t tttc_saved_bytes_varlen(const tttc_layer *layer, const int64_t *cu_seqlens,
+                                int num_seqs, int64_t H);
+int tttc_run_train_varlen(tttc_layer *layer, const tttc_tensor *inputs, int num_inputs,
+                          const tttc_tensor *outputs, int num_outputs,
+                          const int64_t *cu_seqlens, int num_seqs, void *saved,
+                          int64_t saved_bytes);
+int tttc_run_backward_varlen(tttc_layer *layer, const tttc_tensor *inputs, int num_inputs,
+                             const int64_t *cu_seqlens, int num_seqs, const void *saved,
+                             int64_t saved_bytes, const tttc_tensor *cotangents,
+                             int num_cotangents, const tttc_tensor *grads, int num_grads);
 /* Checks float32 gradients (e.g. from tttc_run_backward) against the float64
  * per-token reference, independently of the generated backward: per
  * gradient, `directions` seeded random directions U, the central difference

@@ -3,6 +3,7 @@
 #include "tttc/tttc.h"
 
 #include "../Runtime/Runtime.h"
+#include "../Runtime/Varlen.h"
 
 #include "llvm/Support/MemoryBuffer.h"
 
@@ -310,6 +311,86 @@ int tttc_run_backward(tttc_layer *l, const tttc_tensor *inputs, int num_inputs,
                       const tttc_tensor *grads, int num_grads) {
   return runBackward("tttc_run_backward", l, inputs, num_inputs, nullptr, 0, cotangents,
                      num_cotangents, grads, num_grads);
+}
+
+namespace {
+/// cu_seqlens as a vector, or false with the reason.
+bool seqlens(const char *fn, const int64_t *cu, int n, std::vector<int64_t> &r) {
+  if (!cu || n < 1) {
+    failWith(std::string(fn) + ": cu_seqlens is NULL or num_seqs < 1", 1);
+    return false;
+  }
+  r.assign(cu, cu + n + 1);
+  return true;
+}
+
+int varlenForward(const char *fn, tttc_layer *l, const tttc_tensor *inputs, int num_inputs,
+                  const tttc_tensor *outputs, int num_outputs, const int64_t *cu, int n,
+                  void *saved, int64_t saved_bytes, bool train) {
+  if (!l)
+    return failWith(std::string(fn) + ": layer is NULL", 1);
+  if ((num_inputs && !inputs) || (num_outputs && !outputs) || num_inputs < 0 ||
+      num_outputs < 0 || saved_bytes < 0)
+    return failWith(std::string(fn) + ": tensor arrays are NULL or counts negative", 1);
+  if (train && !saved)
+    return failWith(std::string(fn) + ": saved is NULL", 1);
+  if (train && !l->impl->hasBackward())
+    return failWith(std::string(fn) + ": the layer was compiled without its backward "
+                    "(option backward)", 1);
+  std::vector<int64_t> c;
+  if (!seqlens(fn, cu, n, c))
+    return 1;
+  std::string err;
+  if (!tttc::runForwardTrainVarlen(*l->impl, toTensors(inputs, num_inputs),
+                                   toTensors(outputs, num_outputs), c, saved,
+                                   size_t(saved_bytes), err))
+    return failWith(err, 1);
+  lastError.clear();
+  return 0;
+}
+} // namespace
+
+int tttc_run_varlen(tttc_layer *l, const tttc_tensor *inputs, int num_inputs,
+                    const tttc_tensor *outputs, int num_outputs, const int64_t *cu, int n) {
+  return varlenForward("tttc_run_varlen", l, inputs, num_inputs, outputs, num_outputs, cu, n,
+                       nullptr, 0, false);
+}
+
+int64_t tttc_saved_bytes_varlen(const tttc_layer *l, const int64_t *cu, int n, int64_t H) {
+  if (!l || !cu || n < 1 || H < 1)
+    return 0;
+  return int64_t(tttc::savedBytesVarlen(*l->impl, std::vector<int64_t>(cu, cu + n + 1), H));
+}
+
+int tttc_run_train_varlen(tttc_layer *l, const tttc_tensor *inputs, int num_inputs,
+                          const tttc_tensor *outputs, int num_outputs, const int64_t *cu,
+                          int n, void *saved, int64_t saved_bytes) {
+  return varlenForward("tttc_run_train_varlen", l, inputs, num_inputs, outputs, num_outputs,
+                       cu, n, saved, saved_bytes, true);
+}
+
+int tttc_run_backward_varlen(tttc_layer *l, const tttc_tensor *inputs, int num_inputs,
+                             const int64_t *cu, int n, const void *saved, int64_t saved_bytes,
+                             const tttc_tensor *cotangents, int num_cotangents,
+                             const tttc_tensor *grads, int num_grads) {
+  const char *fn = "tttc_run_backward_varlen";
+  if (!l)
+    return failWith(std::string(fn) + ": layer is NULL", 1);
+  if ((num_inputs && !inputs) || (num_cotangents && !cotangents) || (num_grads && !grads) ||
+      num_inputs < 0 || num_cotangents < 0 || num_grads < 0 || saved_bytes < 0)
+    return failWith(std::string(fn) + ": tensor arrays are NULL or counts negative", 1);
+  if (!saved)
+    return failWith(std::string(fn) + ": saved is NULL (from tttc_run_train_varlen)", 1);
+  std::vector<int64_t> c;
+  if (!seqlens(fn, cu, n, c))
+    return 1;
+  std::string err;
+  if (!tttc::runBackwardVarlen(*l->impl, toTensors(inputs, num_inputs), c, saved,
+                               size_t(saved_bytes), toTensors(cotangents, num_cotangents),
+                               toTensors(grads, num_grads), err))
+    return failWith(err, 1);
+  lastError.clear();
+  return 0;
 }
 
 int tttc_check_gradients(const tttc_layer *l, const tttc_tensor *inputs, int num_inputs,

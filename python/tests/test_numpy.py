@@ -65,3 +65,20 @@ def test_errors(layer):
         tn.backward(layer, x, saved[:-4], {"out": out["out"]})
     with pytest.raises(tttc.TTTCError, match="has no output 'nope'"):
         tn.backward(layer, x, saved, {"nope": out["out"]})
+
+
+def test_packed_batch(layer):
+    cu = np.array([0, 6, 19], np.int32)
+    x = make(layer, B=1, T=19, H=3, seed=3)
+    out = tn.run(layer, cu_seqlens=cu, **x)
+    assert out["w_final"].shape == (2, 3, D, D) and out["out"].shape == (1, 19, 3, D)
+    second = tn.run(layer, **{n: (a[:, 6:] if a.ndim >= 3 and a.shape[:2] == (1, 19) else a)
+                             for n, a in x.items()})
+    assert np.array_equal(out["out"][:, 6:], second["out"])
+    assert np.array_equal(out["w_final"][1:], second["w_final"])
+    out2, saved = tn.train(layer, cu_seqlens=cu, **x)
+    assert np.array_equal(out["out"], out2["out"])
+    grads = tn.backward(layer, x, saved, {"out": np.ones_like(out["out"])}, cu_seqlens=cu)
+    assert grads["q"].shape == x["q"].shape and np.isfinite(grads["w_init"]).all()
+    with pytest.raises(tttc.TTTCError, match="1-D integer array"):
+        tn.run(layer, cu_seqlens=np.array([0.0, 19.0]), **x)

@@ -184,3 +184,59 @@ def test_bad_inputs_are_clear_exceptions():
                     f"(this is torch {torch.__version__})")
 def test_torch_compile_keeps_the_layer():  # pragma: no cover - torch 1.13 in CI
     pytest.skip("the torch.library custom op is not registered yet")
+
+
+@pytest.mark.parametrize("spec", list(SPECS))
+def test_packed_batch_equals_the_sequences_one_by_one(spec):
+    """cu_seqlens: forward outputs, final states and every gradient of a
+    packed batch against the same sequences run alone (and those against the
+    float64 per-token reference)."""
+    cu = [0, 5, 22, 23, 32]  # lengths 5, 17, 1, 9
+    N, T, H = len(cu) - 1, cu[-1], 2
+    x = inputs(spec, 1, T, H, seed=21)
+    leaves = {n: t.clone().requires_grad_() for n, t in x.items()}
+    outs = tt.run(layer(spec), cu_seqlens=torch.tensor(cu), **leaves)
+    c = layer(spec).info
+    g = torch.Generator().manual_seed(22)
+    cots = {n: torch.randn(o.shape, generator=g) for n, o in outs.items()}
+    sum((outs[n] * cots[n]).sum() for n in outs).backward()
+    kinds = {a.name: a.kind for a in c.inputs + c.outputs}
+    summed = {n: torch.zeros_like(t) for n, t in x.items() if kinds[n] not in
+              ("token_vector", "token_scalar")}
+    for i in range(N):
+        a, b = cu[i], cu[i + 1]
+        xi = {n: (t[:, a:b] if kinds[n] in ("token_vector", "token_scalar") else t)
+              .clone().requires_grad_() for n, t in x.items()}
+        oi = tt.run(layer(spec), **xi)
+        for n, o in oi.items():
+            part = outs[n][:, a:b] if kinds[n] == "readout" else outs[n][i:i + 1]
+            assert torch.equal(part, o), (n, i)
+        ci = {n: (cots[n][:, a:b] if kinds[n] == "readout" else cots[n][i:i + 1]) for n in oi}
+        sum((oi[n] * ci[n]).sum() for n in oi).backward()
+        for n, t in xi.items():
+            if n in summed:
+                summed[n] += t.grad
+            else:
+                assert torch.equal(leaves[n].grad[:, a:b], t.grad), (n, i)
+        if i == 1:  # one sequence against the reference too
+            _, ref = reference(spec, {n: t.detach() for n, t in xi.items()})
+            for n in ref:
+                assert rel(oi[n], ref[n]) <= 1e-4, (n, rel(oi[n], ref[n]))
+    for n, s in summed.items():
+        assert rel(leaves[n].grad, s) <= 1e-6, (n, rel(leaves[n].grad, s))
+
+
+def test_packed_batch_errors():
+    spec = "ttt_linear"
+    x = inputs(spec, 1, 20, 2, seed=23)
+    run = lambda cu: tt.run(layer(spec), cu_seqlens=cu, **x)  # noqa: E731
+    assert run([0, 7, 20])["w_final"].shape == (2, 2, D, D)
+    with pytest.raises(tttc.TTTCError, match="must increase strictly"):
+        run([0, 7, 7, 20])
+    with pytest.raises(tttc.TTTCError, match="cu_seqlens ends at 19 but input 'q' has "
+                       "T_total = 20"):
+        run([0, 7, 19])
+    with pytest.raises(tttc.TTTCError, match="1-D int32 or int64"):
+        run(torch.tensor([0.0, 7.0, 20.0]))
+    with pytest.raises(tttc.TTTCError, match=r"a packed batch is \[1, T_total, H, ...\]"):
+        tt.run(layer(spec), cu_seqlens=[0, 7, 20], **inputs(spec, 2, 20, 2, seed=24))

@@ -106,6 +106,11 @@ def _declare(L):
         "tttc_run_train": (INT, [P, TP, INT, TP, INT, VP, I64]),
         "tttc_run_backward_saved": (INT, [P, TP, INT, VP, I64, TP, INT, TP, INT]),
         "tttc_run_backward": (INT, [P, TP, INT, TP, INT, TP, INT]),
+        "tttc_run_varlen": (INT, [P, TP, INT, TP, INT, ctypes.POINTER(I64), INT]),
+        "tttc_saved_bytes_varlen": (I64, [P, ctypes.POINTER(I64), INT, I64]),
+        "tttc_run_train_varlen": (INT, [P, TP, INT, TP, INT, ctypes.POINTER(I64), INT, VP, I64]),
+        "tttc_run_backward_varlen": (INT, [P, TP, INT, ctypes.POINTER(I64), INT, VP, I64, TP,
+                                           INT, TP, INT]),
     }
     for name, (res, args) in sig.items():
         f = getattr(L, name)
@@ -135,3 +140,8 @@ class TensorList:
             shp = (ctypes.c_int64 * max(1, len(shape)))(*shape)
             self._keep += [nm, shp]
             self.array[i] = Tensor(nm, ctypes.c_void_p(ptr), len(shape), shp)
+
+
+def offsets(cu):
+    """cu_seqlens (a sequence of N + 1 ints) as a ctypes int64 array."""
+    return (ctypes.c_int64 * len(cu))(*cu)

@@ -129,31 +129,58 @@ class Compiled:
                 raise TTTCError(f"layer '{self.name}': missing input(s) "
                                 f"{', '.join(missing)}")
 
-    def saved_bytes(self, B, T, H):
+    def saved_bytes(self, B, T, H, cu_seqlens=None):
+        if cu_seqlens is not None:
+            cu = _capi.offsets(cu_seqlens)
+            return int(self._lib.tttc_saved_bytes_varlen(self._h, cu, len(cu_seqlens) - 1, H))
         return int(self._lib.tttc_saved_bytes(self._h, B, T, H))
 
+    def packed_output_shape(self, name, N, T, H):
+        """Output `name`'s shape for a packed batch of N sequences, T tokens in
+        all: readouts [1, T, H, n], final states [N, H, ...]."""
+        s = self.output_shape(name, N, T, H)
+        return (1,) + s[1:] if self.outputs[self._index(self.outputs, name)].kind == "readout" \
+            else s
+
     # Runs on raw pointers: lists of (name, pointer, shape) ------------------
-    def run(self, inputs, outputs, stream=None):
+    def run(self, inputs, outputs, stream=None, cu_seqlens=None):
         ti, to = _capi.TensorList(inputs), _capi.TensorList(outputs)
-        if self.target == "cuda":
+        if cu_seqlens is not None:
+            if self.target == "cuda":
+                raise TTTCError("packed batches (cu_seqlens) run on the cpu targets so far")
+            rc = self._lib.tttc_run_varlen(self._h, ti.array, ti.n, to.array, to.n,
+                                           _capi.offsets(cu_seqlens), len(cu_seqlens) - 1)
+        elif self.target == "cuda":
             rc = self._lib.tttc_run_cuda(self._h, ti.array, ti.n, to.array, to.n,
                                          ctypes.c_void_p(stream or 0))
         else:
             rc = self._lib.tttc_run(self._h, ti.array, ti.n, to.array, to.n)
         _capi.check(rc, f"running layer '{self.name}'")
 
-    def run_train(self, inputs, outputs, saved_ptr, saved_bytes):
+    def run_train(self, inputs, outputs, saved_ptr, saved_bytes, cu_seqlens=None):
         ti, to = _capi.TensorList(inputs), _capi.TensorList(outputs)
-        _capi.check(self._lib.tttc_run_train(self._h, ti.array, ti.n, to.array, to.n,
-                                             ctypes.c_void_p(saved_ptr), saved_bytes),
-                    f"running layer '{self.name}' (training forward)")
+        sp = ctypes.c_void_p(saved_ptr)
+        if cu_seqlens is not None:
+            rc = self._lib.tttc_run_train_varlen(self._h, ti.array, ti.n, to.array, to.n,
+                                                 _capi.offsets(cu_seqlens),
+                                                 len(cu_seqlens) - 1, sp, saved_bytes)
+        else:
+            rc = self._lib.tttc_run_train(self._h, ti.array, ti.n, to.array, to.n, sp,
+                                          saved_bytes)
+        _capi.check(rc, f"running layer '{self.name}' (training forward)")
 
-    def run_backward(self, inputs, saved_ptr, saved_bytes, cotangents, grads):
+    def run_backward(self, inputs, saved_ptr, saved_bytes, cotangents, grads, cu_seqlens=None):
         ti, tc, tg = (_capi.TensorList(inputs), _capi.TensorList(cotangents),
                       _capi.TensorList(grads))
-        _capi.check(self._lib.tttc_run_backward_saved(
-            self._h, ti.array, ti.n, ctypes.c_void_p(saved_ptr), saved_bytes, tc.array, tc.n,
-            tg.array, tg.n), f"backward of layer '{self.name}'")
+        sp = ctypes.c_void_p(saved_ptr)
+        if cu_seqlens is not None:
+            rc = self._lib.tttc_run_backward_varlen(
+                self._h, ti.array, ti.n, _capi.offsets(cu_seqlens), len(cu_seqlens) - 1, sp,
+                saved_bytes, tc.array, tc.n, tg.array, tg.n)
+        else:
+            rc = self._lib.tttc_run_backward_saved(self._h, ti.array, ti.n, sp, saved_bytes,
+                                                   tc.array, tc.n, tg.array, tg.n)
+        _capi.check(rc, f"backward of layer '{self.name}'")
 
 
 class Layer:

@@ -42,37 +42,56 @@ def _prepare(c, inputs):
     return arrays, items
 
 
-def _outputs(c, B, T, H):
-    outs = {a.name: np.empty(c.output_shape(a.name, B, T, H), _dtype(c, a)) for a in c.outputs}
+def _offsets(cu_seqlens):
+    if cu_seqlens is None:
+        return None
+    cu = np.asarray(cu_seqlens)
+    if cu.ndim != 1 or cu.dtype.kind not in "iu" or cu.size < 2:
+        raise TTTCError("cu_seqlens: expected a 1-D integer array of N + 1 >= 2 offsets, got "
+                        f"{cu.dtype} of shape {list(cu.shape)}")
+    return tuple(int(x) for x in cu)
+
+
+def _outputs(c, B, T, H, cu=None):
+    if cu is None:
+        shapes = {a.name: c.output_shape(a.name, B, T, H) for a in c.outputs}
+    else:
+        shapes = {a.name: c.packed_output_shape(a.name, len(cu) - 1, T, H) for a in c.outputs}
+    outs = {a.name: np.empty(shapes[a.name], _dtype(c, a)) for a in c.outputs}
     return outs, [(n, x.ctypes.data, x.shape) for n, x in outs.items()]
 
 
-def run(layer, **inputs):
-    """The layer's outputs (a dict of new arrays) on `inputs` (by name)."""
+def run(layer, cu_seqlens=None, **inputs):
+    """The layer's outputs (a dict of new arrays) on `inputs` (by name).
+    cu_seqlens: a packed batch (N + 1 offsets along T of [1, T_total, ...]
+    inputs; final states [N, H, ...])."""
     c = layer.compiled()
+    cu = _offsets(cu_seqlens)
     arrays, items = _prepare(c, inputs)
-    outs, oitems = _outputs(c, *c.dims({n: x.shape for n, x in arrays.items()}))
-    c.run(items, oitems)
+    outs, oitems = _outputs(c, *c.dims({n: x.shape for n, x in arrays.items()}), cu)
+    c.run(items, oitems, cu_seqlens=cu)
     return outs
 
 
-def train(layer, **inputs):
+def train(layer, cu_seqlens=None, **inputs):
     """The training forward: (outputs, saved) where `saved` (a uint8 array)
     holds what backward() needs."""
     c = layer.compiled(backward=True)
+    cu = _offsets(cu_seqlens)
     arrays, items = _prepare(c, inputs)
     B, T, H = c.dims({n: x.shape for n, x in arrays.items()})
-    outs, oitems = _outputs(c, B, T, H)
-    saved = np.empty(c.saved_bytes(B, T, H), np.uint8)
-    c.run_train(items, oitems, saved.ctypes.data, saved.nbytes)
+    outs, oitems = _outputs(c, B, T, H, cu)
+    saved = np.empty(c.saved_bytes(B, T, H, cu), np.uint8)
+    c.run_train(items, oitems, saved.ctypes.data, saved.nbytes, cu)
     return outs, saved
 
 
-def backward(layer, inputs, saved, cotangents):
+def backward(layer, inputs, saved, cotangents, cu_seqlens=None):
     """The gradients of every given input (a dict of new arrays, shaped as
     the inputs), from the training forward's `saved` on the same `inputs`
     and the outputs' `cotangents` (by output name; a missing one is zero)."""
     c = layer.compiled(backward=True)
+    cu = _offsets(cu_seqlens)
     arrays, items = _prepare(c, inputs)
     c.check_names(cotangents, "output")
     citems, keep = [], []
@@ -85,5 +104,5 @@ def backward(layer, inputs, saved, cotangents):
     if not isinstance(saved, np.ndarray) or saved.dtype != np.uint8:
         raise TTTCError("saved: expected the uint8 array train() returned")
     c.run_backward(items, saved.ctypes.data, saved.nbytes, citems,
-                   [(n, g.ctypes.data, g.shape) for n, g in grads.items()])
+                   [(n, g.ctypes.data, g.shape) for n, g in grads.items()], cu)
     return grads

@@ -84,26 +84,33 @@ def _stream(device):
 
 
 class TTTFunction(torch.autograd.Function):
-    """apply(layer, names, *tensors) -> the layer's outputs, in its output
-    order; `names` are the input names of `tensors`."""
+    """apply(layer, names, cu_seqlens, *tensors) -> the layer's outputs, in
+    its output order; `names` are the input names of `tensors`, cu_seqlens a
+    tuple of offsets or None."""
 
     @staticmethod
-    def forward(ctx, layer, names, *tensors):
-        train = any(ctx.needs_input_grad[2:])
+    def forward(ctx, layer, names, cu_seqlens, *tensors):
+        train = any(ctx.needs_input_grad[3:])
         c, device = _compiled_for(layer, names, tensors, backward=train)
         B, T, H = c.dims({n: t.shape for n, t in zip(names, tensors)})
-        outs = [torch.empty(c.output_shape(a.name, B, T, H), dtype=_dtype(c, a), device=device)
-                for a in c.outputs]
+        if cu_seqlens is None:
+            shapes = [c.output_shape(a.name, B, T, H) for a in c.outputs]
+        else:
+            shapes = [c.packed_output_shape(a.name, len(cu_seqlens) - 1, T, H)
+                      for a in c.outputs]
+        outs = [torch.empty(s, dtype=_dtype(c, a), device=device)
+                for s, a in zip(shapes, c.outputs)]
         oitems = _items([a.name for a in c.outputs], outs)
         if not train:
-            c.run(_items(names, tensors), oitems, _stream(device))
+            c.run(_items(names, tensors), oitems, _stream(device), cu_seqlens)
             return tuple(outs)
         if device.type == "cuda":
             raise TTTCError(f"layer '{c.name}': the backward runs on the cpu target so far, "
                             "not cuda")
-        saved = torch.empty(c.saved_bytes(B, T, H), dtype=torch.uint8, device=device)
-        c.run_train(_items(names, tensors), oitems, saved.data_ptr(), saved.numel())
-        ctx.compiled, ctx.names = c, names
+        saved = torch.empty(c.saved_bytes(B, T, H, cu_seqlens), dtype=torch.uint8,
+                            device=device)
+        c.run_train(_items(names, tensors), oitems, saved.data_ptr(), saved.numel(), cu_seqlens)
+        ctx.compiled, ctx.names, ctx.cu_seqlens = c, names, cu_seqlens
         ctx.set_materialize_grads(False)
         ctx.save_for_backward(*tensors, saved)
         return tuple(outs)
@@ -120,17 +127,36 @@ class TTTFunction(torch.autograd.Function):
             g = g.to(_dtype(c, a)).contiguous()
             keep.append(g)
             citems.append((a.name, g.data_ptr(), tuple(g.shape)))
-        need = ctx.needs_input_grad[2:]
+        need = ctx.needs_input_grad[3:]
         grads = [torch.empty_like(t) if n else None for t, n in zip(tensors, need)]
         gitems = [(nm, g.data_ptr(), tuple(g.shape)) for nm, g in zip(names, grads)
                   if g is not None]
-        c.run_backward(_items(names, tensors), saved.data_ptr(), saved.numel(), citems, gitems)
-        return (None, None, *grads)
+        c.run_backward(_items(names, tensors), saved.data_ptr(), saved.numel(), citems, gitems,
+                       ctx.cu_seqlens)
+        return (None, None, None, *grads)
 
 
-def run(layer, **inputs):
+def _offsets(cu_seqlens):
+    if cu_seqlens is None:
+        return None
+    if isinstance(cu_seqlens, torch.Tensor):
+        if cu_seqlens.dim() != 1 or cu_seqlens.dtype not in (torch.int32, torch.int64):
+            raise TTTCError(f"cu_seqlens: expected a 1-D int32 or int64 tensor of N + 1 offsets, "
+                            f"got {cu_seqlens.dtype} of shape {list(cu_seqlens.shape)}")
+        cu_seqlens = cu_seqlens.tolist()
+    cu = tuple(int(x) for x in cu_seqlens)
+    if len(cu) < 2:
+        raise TTTCError(f"cu_seqlens: expected N + 1 >= 2 offsets, got {len(cu)}")
+    return cu
+
+
+def run(layer, cu_seqlens=None, **inputs):
     """The layer's outputs (a dict by output name) on torch tensors, with
-    autograd through the generated backward."""
+    autograd through the generated backward. `cu_seqlens` (N + 1 offsets,
+    int32/int64): a packed batch of N sequences along T of [1, T_total, H,
+    ...] inputs, each from the initial state (per head, or [N, H, ...]),
+    final states [N, H, ...]."""
+    cu = _offsets(cu_seqlens)
     info = layer.info
     info.check_names(inputs)
     names = tuple(a.name for a in info.inputs if a.name in inputs)
@@ -140,7 +166,7 @@ def run(layer, **inputs):
         if not isinstance(t, torch.Tensor):
             raise TTTCError(f"input '{n}': expected a torch.Tensor, got {type(t).__name__}")
         tensors.append(_contiguous(n, t))
-    outs = TTTFunction.apply(layer, names, *tensors)
+    outs = TTTFunction.apply(layer, names, cu, *tensors)
     return {a.name: o for a, o in zip(info.outputs, outs)}
 
 
@@ -160,14 +186,14 @@ class TTTLayer(torch.nn.Module):
             self.register_parameter(name, torch.nn.Parameter(
                 torch.as_tensor(value, dtype=torch.float32).clone()))
 
-    def forward(self, **inputs):
+    def forward(self, cu_seqlens=None, **inputs):
         merged = dict(self.named_parameters(recurse=False))
         for n in inputs:
             if n in merged:
                 raise TTTCError(f"input '{n}' is a parameter of this module; not also an "
                                 "argument")
         merged.update(inputs)
-        return run(self.layer, **merged)
+        return run(self.layer, cu_seqlens=cu_seqlens, **merged)
 
     def extra_repr(self):
         return f"layer={self.layer.name}, head_dim={self.layer.head_dim}"

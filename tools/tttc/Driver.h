@@ -29,6 +29,8 @@ struct Invocation {
   /// --grad: the backward too; --grad-output NAME=FILE cotangents.
   bool grad = false;
   std::vector<std::pair<std::string, std::string>> gradOutputs;
+  /// --cu-seqlens: a packed batch's offsets (FILE.npy or "0,5,22,32").
+  std::string cuSeqlens;
   // The pipeline options (values, and which were given).
   int64_t headDim = 0; // 0: not given
   int64_t miniBatch = 0, exactChunk = TTTC_DEFAULT_EXACT_CHUNK;

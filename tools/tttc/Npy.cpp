@@ -32,8 +32,12 @@ static std::string field(const std::string &header, const std::string &key) {
   return header.substr(p, e == std::string::npos ? std::string::npos : e - p);
 }
 
-bool readNpy(const std::string &path, NpyArray &out, std::string &error) {
-  std::ifstream f(path, std::ios::binary);
+namespace {
+/// Opens `path` and reads its header: the dtype ("'<f4'", ...) and shape;
+/// `f` is left at the data.
+bool readHeader(const std::string &path, std::ifstream &f, std::string &descr,
+                std::vector<int64_t> &shape, int64_t &n, std::string &error) {
+  f.open(path, std::ios::binary);
   if (!f)
     return fail(error, path, "cannot open file");
   char magic[6];
@@ -56,31 +60,65 @@ bool readNpy(const std::string &path, NpyArray &out, std::string &error) {
   std::string header(hlen, '\0');
   if (!f.read(&header[0], hlen))
     return fail(error, path, "truncated header");
-  std::string descr = field(header, "descr");
-  if (descr != "'<f4'" && descr != "'f4'")
-    return fail(error, path,
-                "dtype " + (descr.empty() ? std::string("?") : descr) +
-                    " is not supported; inputs must be little-endian float32 ('<f4')");
+  descr = field(header, "descr");
   if (field(header, "fortran_order") != "False")
     return fail(error, path, "Fortran-order arrays are not supported; save C-order");
-  std::string shape = field(header, "shape");
-  if (shape.size() < 2)
+  std::string s = field(header, "shape");
+  if (s.size() < 2)
     return fail(error, path, "missing shape in header");
-  out.shape.clear();
-  std::stringstream ss(shape.substr(1, shape.size() - 2));
+  shape.clear();
+  std::stringstream ss(s.substr(1, s.size() - 2));
   std::string item;
-  int64_t n = 1;
+  n = 1;
   while (std::getline(ss, item, ',')) {
     size_t a = item.find_first_not_of(' ');
     if (a == std::string::npos)
       continue;
     int64_t d = std::stoll(item.substr(a));
-    out.shape.push_back(d);
+    shape.push_back(d);
     n *= d;
   }
+  return true;
+}
+} // namespace
+
+bool readNpy(const std::string &path, NpyArray &out, std::string &error) {
+  std::ifstream f;
+  std::string descr;
+  int64_t n;
+  if (!readHeader(path, f, descr, out.shape, n, error))
+    return false;
+  if (descr != "'<f4'" && descr != "'f4'")
+    return fail(error, path,
+                "dtype " + (descr.empty() ? std::string("?") : descr) +
+                    " is not supported; inputs must be little-endian float32 ('<f4')");
   out.data.resize(n);
   if (n && !f.read(reinterpret_cast<char *>(out.data.data()), n * sizeof(float)))
     return fail(error, path, "file is shorter than its shape says");
+  return true;
+}
+
+bool readNpyOffsets(const std::string &path, std::vector<int64_t> &out, std::string &error) {
+  std::ifstream f;
+  std::string descr;
+  std::vector<int64_t> shape;
+  int64_t n;
+  if (!readHeader(path, f, descr, shape, n, error))
+    return false;
+  if (shape.size() != 1)
+    return fail(error, path, "offsets must be 1-D (N + 1 of them)");
+  bool i4 = descr == "'<i4'", i8 = descr == "'<i8'";
+  if (!i4 && !i8)
+    return fail(error, path, "dtype " + (descr.empty() ? std::string("?") : descr) +
+                                 " is not supported; offsets are int32 ('<i4') or int64 ('<i8')");
+  out.resize(n);
+  for (int64_t i = 0; i < n; ++i) {
+    int32_t v4;
+    int64_t v8;
+    if (!(i4 ? f.read(reinterpret_cast<char *>(&v4), 4) : f.read(reinterpret_cast<char *>(&v8), 8)))
+      return fail(error, path, "file is shorter than its shape says");
+    out[i] = i4 ? v4 : v8;
+  }
   return true;
 }
 

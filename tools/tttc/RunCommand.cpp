@@ -85,6 +85,69 @@ std::string targetDescription(const Invocation &a) {
   return knobs.empty() ? a.target : a.target + " (" + knobs + ")";
 }
 
+/// The float64 reference of a packed batch: each sequence's own (its
+/// per-token inputs sliced, its row of per-sequence initial states), placed
+/// where the packed outputs hold it. Non-zero on error (tttc_last_error()).
+int referenceVarlen(tttc_layer *layer, const std::vector<tttc_tensor> &ins,
+                    const std::vector<int64_t> &cu, const std::vector<tttc_tensor> &outs,
+                    std::vector<std::vector<double>> &ref) {
+  int64_t N = int64_t(cu.size()) - 1;
+  auto indexOf = [&](const char *name) {
+    for (int i = 0; i < tttc_num_inputs(layer); ++i)
+      if (std::strcmp(tttc_input_name(layer, i), name) == 0)
+        return i;
+    return -1;
+  };
+  auto elems = [](const int64_t *s, int from, int rank) {
+    int64_t n = 1;
+    for (int d = from; d < rank; ++d)
+      n *= s[d];
+    return n;
+  };
+  for (int64_t i = 0; i < N; ++i) {
+    int64_t t0 = cu[i], len = cu[i + 1] - cu[i];
+    std::vector<tttc_tensor> si = ins;
+    std::vector<std::vector<int64_t>> shapes(ins.size() + outs.size());
+    for (size_t j = 0; j < ins.size(); ++j) {
+      int k = indexOf(ins[j].name), kind = k < 0 ? -1 : tttc_input_kind(layer, k);
+      int64_t perHead[8];
+      int headRank = k < 0 ? 0 : tttc_input_shape(layer, k, 1, 1, 1, perHead);
+      shapes[j].assign(ins[j].shape, ins[j].shape + ins[j].rank);
+      float *d = static_cast<float *>(ins[j].data);
+      if ((kind == TTTC_TOKEN_VECTOR || kind == TTTC_TOKEN_SCALAR) && ins[j].rank >= 2) {
+        si[j].data = d + t0 * elems(ins[j].shape, 2, ins[j].rank);
+        shapes[j][1] = len;
+      } else if (kind == TTTC_STATE_INIT && ins[j].rank == headRank + 1) { // [N, H, ...]
+        si[j].data = d + i * elems(ins[j].shape, 1, ins[j].rank);
+        shapes[j][0] = 1;
+      }
+      si[j].shape = shapes[j].data();
+    }
+    std::vector<std::vector<double>> part(outs.size());
+    std::vector<tttc_tensor_f64> refs;
+    for (size_t j = 0; j < outs.size(); ++j) {
+      bool readout = tttc_output_kind(layer, int(j)) == TTTC_READOUT;
+      std::vector<int64_t> &sh = shapes[ins.size() + j];
+      sh.assign(outs[j].shape, outs[j].shape + outs[j].rank);
+      if (readout)
+        sh[1] = len;
+      else
+        sh[0] = 1;
+      part[j].resize(size_t(elems(sh.data(), 0, int(sh.size()))));
+      refs.push_back({outs[j].name, part[j].data(), outs[j].rank, sh.data()});
+    }
+    if (int rc = tttc_run_reference(layer, si.data(), int(si.size()), refs.data(),
+                                    int(refs.size())))
+      return rc;
+    for (size_t j = 0; j < outs.size(); ++j) {
+      int64_t at = tttc_output_kind(layer, int(j)) == TTTC_READOUT
+                       ? t0 * elems(outs[j].shape, 2, outs[j].rank)
+                       : i * int64_t(part[j].size());
+      std::copy(part[j].begin(), part[j].end(), ref[j].begin() + at);
+    }
+  }
+  return 0;
+}
 } // namespace
 
 void makeDirs(const std::string &path) {
@@ -111,6 +174,35 @@ int runCommand(const Invocation &a) {
     if (!tttc::readNpy(path, files[name], err))
       return die("input '" + name + "': " + err);
   }
+  // A packed batch: N + 1 offsets from a file or a list.
+  std::vector<int64_t> cu;
+  if (!a.cuSeqlens.empty()) {
+    const std::string &c = a.cuSeqlens;
+    std::string err;
+    if (c.size() > 4 && c.substr(c.size() - 4) == ".npy") {
+      if (!tttc::readNpyOffsets(c, cu, err))
+        return die("--cu-seqlens: " + err);
+    } else {
+      size_t start = 0;
+      while (start <= c.size()) {
+        size_t end = std::min(c.find(',', start), c.size());
+        std::string item = c.substr(start, end - start);
+        char *stop = nullptr;
+        long long v = std::strtoll(item.c_str(), &stop, 10);
+        if (item.empty() || *stop)
+          return die("--cu-seqlens '" + c + "': expected FILE.npy or comma-separated offsets "
+                     "(0,5,22,32)");
+        cu.push_back(v);
+        start = end + 1;
+      }
+    }
+    if (cu.size() < 2)
+      return die("--cu-seqlens: expected N + 1 >= 2 offsets");
+    if (a.grad)
+      return die("--grad with --cu-seqlens: not in the CLI yet (tttc_run_backward_varlen "
+                 "in the C API and tttc.torch's cu_seqlens have it)");
+  }
+  int64_t N = cu.empty() ? 0 : int64_t(cu.size()) - 1;
   int64_t D = a.headDim;
   if (!D && files.empty())
     D = 64;
@@ -145,7 +237,7 @@ int runCommand(const Invocation &a) {
   double compileMs = nowMs() - t0;
 
   // Inputs: the files, or random ones.
-  int64_t B = a.batch, T = a.seqLen, H = a.heads;
+  int64_t B = N ? 1 : a.batch, T = N ? cu.back() : a.seqLen, H = a.heads;
   if (!files.empty()) {
     B = T = H = -1;
     for (int i = 0; i < tttc_num_inputs(layer); ++i)
@@ -193,7 +285,10 @@ int runCommand(const Invocation &a) {
   outData.reserve(tttc_num_outputs(layer));
   for (int i = 0; i < tttc_num_outputs(layer); ++i) {
     int64_t shape[8];
-    int rank = tttc_output_shape(layer, i, B, T, H, shape);
+    // A packed batch: final states one row per sequence, readouts [1, T, ...].
+    int rank = tttc_output_shape(layer, i, N ? N : B, T, H, shape);
+    if (N && tttc_output_kind(layer, i) == TTTC_READOUT)
+      shape[0] = 1;
     outShapes.emplace_back(shape, shape + rank);
     int64_t n = 1;
     for (int d = 0; d < rank; ++d)
@@ -251,7 +346,9 @@ int runCommand(const Invocation &a) {
       }
   };
   double r0 = nowMs();
-  if (tttc_run(layer, kIns.data(), int(kIns.size()), kOuts.data(), int(kOuts.size()))) {
+  if (N ? tttc_run_varlen(layer, kIns.data(), int(kIns.size()), kOuts.data(), int(kOuts.size()),
+                          cu.data(), int(N))
+        : tttc_run(layer, kIns.data(), int(kIns.size()), kOuts.data(), int(kOuts.size()))) {
     std::string e = tttc_last_error();
     tttc_destroy(layer);
     return die(e);
@@ -264,6 +361,13 @@ int runCommand(const Invocation &a) {
               io16 ? (", I/O " + a.ioDtype).c_str() : "",
               files.empty() ? (", random inputs (seed " + std::to_string(a.seed) + ")").c_str()
                             : "");
+  if (N) {
+    std::string lens;
+    for (int64_t i = 0; i < N && i < 8; ++i)
+      lens += (i ? ", " : "") + std::to_string(cu[i + 1] - cu[i]);
+    std::printf("  packed batch: %lld sequences (lengths %s%s), each from the initial state\n",
+                (long long)N, lens.c_str(), N > 8 ? ", ..." : "");
+  }
   std::printf("  compile %.1f ms, first run %.2f ms\n", compileMs, runMs);
   if (int64_t n = tttc_column_blocks(layer); n > 1)
     std::printf("  %lld programs per (batch, head): column blocks of the state\n",
@@ -277,7 +381,8 @@ int runCommand(const Invocation &a) {
       ref[i].resize(outData[i].size());
       refs.push_back({outs[i].name, ref[i].data(), outs[i].rank, outs[i].shape});
     }
-    if (tttc_run_reference(layer, ins.data(), int(ins.size()), refs.data(), int(refs.size()))) {
+    if (N ? referenceVarlen(layer, ins, cu, outs, ref)
+          : tttc_run_reference(layer, ins.data(), int(ins.size()), refs.data(), int(refs.size()))) {
       std::string e = tttc_last_error();
       tttc_destroy(layer);
       return die("reference: " + e);

@@ -68,6 +68,12 @@ cl::opt<bool> grad("grad",
                             "DIR/grad_NAME.npy for every input; with --check, each gradient "
                             "against the float64 reference's directional derivatives"),
                    cl::cat(tttcCategory));
+cl::opt<std::string> cuSeqlens(
+    "cu-seqlens",
+    cl::desc("run: a packed batch of N sequences along T of one batch row: their N + 1 token "
+             "offsets, FILE.npy (int32 or int64) or a list 0,5,22,32; each sequence starts from "
+             "the initial state, final states [N, H, ...]"),
+    cl::value_desc("FILE.npy|LIST"), cl::cat(tttcCategory));
 cl::list<std::string> gradOutputs(
     "grad-output",
     cl::desc("run --grad: the cotangent of an output, NAME=FILE.npy (float32; outputs without "
@@ -78,7 +84,7 @@ const char *kOverview = R"(tttc: compile test-time-training layer specs
 
   tttc SPEC --emit=STAGE [-o FILE]
   tttc run SPEC [--input NAME=FILE.npy]... [--output-dir DIR] [--check] [--repeat N]
-           [--grad [--grad-output NAME=FILE.npy]...]
+           [--grad [--grad-output NAME=FILE.npy]...] [--cu-seqlens FILE.npy|0,5,22]
       Without --input, seeded random inputs of shape B, T, H, D are generated
       (defaults 2, 64, 2, 64). With a 16-bit --io-dtype, .npy files stay
       float32 (inputs are rounded to the I/O type first; readouts are checked
@@ -167,6 +173,10 @@ int main(int argc, char **argv) {
   a.check = check;
   a.saveInputs = saveInputs;
   a.grad = grad;
+  a.cuSeqlens = cuSeqlens;
+  if (!a.cuSeqlens.empty() && (batch.getNumOccurrences() || seqLen.getNumOccurrences()))
+    return tttc::driver::die("--cu-seqlens fixes the batch (one row) and its length "
+                             "(cu_seqlens' last offset): not also --batch or --seq-len");
   for (const std::string &g : gradOutputs) {
     size_t eq = g.find('=');
     if (eq == std::string::npos || eq == 0)

@@ -1,0 +1,273 @@
+//===- Varlen.cpp - packed variable-length batches -------------------------===//
+
+#include "Varlen.h"
+
+#include <cstring>
+
+using namespace mlir::ttt;
+
+namespace tttc {
+namespace {
+
+const ArgInfo *find(const std::vector<ArgInfo> &args, const std::string &name) {
+  for (const ArgInfo &a : args)
+    if (a.name == name)
+      return &a;
+  return nullptr;
+}
+
+bool perToken(const ArgInfo &a) {
+  return a.kind == ArgKind::TokenVector || a.kind == ArgKind::TokenScalar ||
+         a.kind == ArgKind::Readout;
+}
+
+int64_t elements(const std::vector<int64_t> &shape, size_t from = 0) {
+  int64_t n = 1;
+  for (size_t i = from; i < shape.size(); ++i)
+    n *= shape[i];
+  return n;
+}
+
+std::string shapeStr(const std::vector<int64_t> &s) {
+  std::string r = "[";
+  for (size_t i = 0; i < s.size(); ++i)
+    r += (i ? ", " : "") + std::to_string(s[i]);
+  return r + "]";
+}
+
+/// Whether `t` of state argument `a` is in the per-row [rows, H, ...] form.
+bool perRow(const ArgInfo &a, const Tensor &t) {
+  return t.shape.size() == a.inner.size() + 2;
+}
+
+/// How one packed tensor maps to sequence i's: a view (offset, shape), or
+/// whole (shared), or a buffer of its own summed afterwards.
+enum class Part { Whole, Tokens, Row, Summed };
+
+Part partOf(const ArgInfo *a, const Tensor &t, bool grad) {
+  if (!a)
+    return Part::Whole; // unknown: the per-sequence call reports it
+  if (perToken(*a))
+    return Part::Tokens;
+  if (a->kind == ArgKind::StateFinal)
+    return Part::Row;
+  if (a->kind == ArgKind::StateInit && perRow(*a, t) && !t.shape.empty() && t.shape[0] != 1)
+    return Part::Row;
+  if (a->kind == ArgKind::StateInit && perRow(*a, t))
+    return grad ? Part::Summed : Part::Whole; // [1, H, ...]: shared by every sequence
+  return grad ? Part::Summed : Part::Whole;
+}
+
+/// Sequence i's view of `t`.
+Tensor view(const Tensor &t, Part p, const std::vector<int64_t> &cu, size_t i, size_t elemBytes) {
+  Tensor v = t;
+  if (p == Part::Tokens) {
+    v.shape[1] = cu[i + 1] - cu[i];
+    v.data = static_cast<char *>(t.data) + cu[i] * elements(t.shape, 2) * int64_t(elemBytes);
+  } else if (p == Part::Row) {
+    v.shape[0] = 1;
+    v.data = static_cast<char *>(t.data) + int64_t(i) * elements(t.shape, 1) * int64_t(elemBytes);
+  }
+  return v;
+}
+
+struct Packed {
+  std::vector<Part> parts;
+  std::vector<size_t> bytes;
+};
+
+/// The parts of `ts` (arguments named in `args`), checking their packed
+/// shapes: per-token [1, T_total, ...]; per-sequence rows N.
+bool classify(const CompiledLayer &l, const std::vector<ArgInfo> &args,
+              const std::vector<Tensor> &ts, const std::vector<int64_t> &cu, bool grad,
+              const char *what, Packed &p, std::string &error) {
+  int64_t N = int64_t(cu.size()) - 1;
+  for (const Tensor &t : ts) {
+    const ArgInfo *a = find(args, t.name);
+    Part part = partOf(a, t, grad);
+    if (part == Part::Tokens && (t.shape.size() < 3 || t.shape[0] != 1 || t.shape[1] != cu.back())) {
+      error = std::string(what) + " '" + t.name + "' has shape " + shapeStr(t.shape) +
+              "; a packed batch is [1, T_total, H, ...] with T_total = cu_seqlens[" +
+              std::to_string(N) + "] = " + std::to_string(cu.back());
+      return false;
+    }
+    if (part == Part::Row && (t.shape.empty() || t.shape[0] != N)) {
+      error = std::string(what) + " '" + t.name + "' has shape " + shapeStr(t.shape) + ": " +
+              (a->kind == ArgKind::StateFinal
+                   ? "one row per sequence, [N, H, ...] with N = "
+                   : "the per-head [H, ...] form or one row per sequence, [N, H, ...] with "
+                     "N = ") +
+              std::to_string(N);
+      return false;
+    }
+    p.parts.push_back(part);
+    p.bytes.push_back(a ? l.elementBytes(*a) : 4);
+  }
+  return true;
+}
+
+std::vector<Tensor> views(const std::vector<Tensor> &ts, const Packed &p,
+                          const std::vector<int64_t> &cu, size_t i) {
+  std::vector<Tensor> r;
+  for (size_t j = 0; j < ts.size(); ++j)
+    r.push_back(view(ts[j], p.parts[j], cu, i, p.bytes[j]));
+  return r;
+}
+
+std::string where(const std::vector<int64_t> &cu, size_t i) {
+  return "sequence " + std::to_string(i) + " (tokens " + std::to_string(cu[i]) + ".." +
+         std::to_string(cu[i + 1]) + "): ";
+}
+
+int64_t headsOf(const CompiledLayer &l, const std::vector<Tensor> &inputs) {
+  for (const Tensor &t : inputs)
+    if (const ArgInfo *a = find(l.signature().inputs, t.name))
+      if (a->kind == ArgKind::TokenVector && t.shape.size() == 4)
+        return t.shape[2];
+  return 0;
+}
+} // namespace
+
+bool checkSeqlens(const CompiledLayer &l, const std::vector<Tensor> &inputs,
+                  const std::vector<int64_t> &cu, std::string &error) {
+  if (cu.size() < 2) {
+    error = "cu_seqlens needs N + 1 >= 2 offsets (got " + std::to_string(cu.size()) + ")";
+    return false;
+  }
+  if (cu[0] != 0) {
+    error = "cu_seqlens[0] is " + std::to_string(cu[0]) + ", expected 0";
+    return false;
+  }
+  for (size_t i = 0; i + 1 < cu.size(); ++i)
+    if (cu[i + 1] <= cu[i]) {
+      error = "cu_seqlens must increase strictly: cu_seqlens[" + std::to_string(i + 1) +
+              "] = " + std::to_string(cu[i + 1]) + " after cu_seqlens[" + std::to_string(i) +
+              "] = " + std::to_string(cu[i]) + (cu[i + 1] == cu[i] ? " (an empty sequence)" : "");
+      return false;
+    }
+  for (const Tensor &t : inputs)
+    if (const ArgInfo *a = find(l.signature().inputs, t.name))
+      if (perToken(*a) && t.shape.size() >= 2 && t.shape[1] != cu.back()) {
+        error = "cu_seqlens ends at " + std::to_string(cu.back()) + " but input '" + t.name +
+                "' has T_total = " + std::to_string(t.shape[1]) + " tokens";
+        return false;
+      }
+  return true;
+}
+
+size_t savedBytesVarlen(const CompiledLayer &l, const std::vector<int64_t> &cu, int64_t H) {
+  size_t n = 0;
+  for (size_t i = 0; i + 1 < cu.size(); ++i)
+    n += l.savedBytes(1, cu[i + 1] - cu[i], H);
+  return n;
+}
+
+bool runForwardTrainVarlen(CompiledLayer &l, const std::vector<Tensor> &inputs,
+                           const std::vector<Tensor> &outputs, const std::vector<int64_t> &cu,
+                           void *saved, size_t savedBytes, std::string &error) {
+  if (!checkSeqlens(l, inputs, cu, error))
+    return false;
+  Packed pi, po;
+  if (!classify(l, l.signature().inputs, inputs, cu, false, "input", pi, error) ||
+      !classify(l, l.signature().outputs, outputs, cu, false, "output", po, error))
+    return false;
+  int64_t H = headsOf(l, inputs);
+  if (saved && savedBytes != savedBytesVarlen(l, cu, H)) {
+    error = "saved has " + std::to_string(savedBytes) + " bytes, expected " +
+            std::to_string(savedBytesVarlen(l, cu, H)) + " (tttc_saved_bytes_varlen)";
+    return false;
+  }
+  size_t offset = 0;
+  for (size_t i = 0; i + 1 < cu.size(); ++i) {
+    std::vector<Tensor> in = views(inputs, pi, cu, i), out = views(outputs, po, cu, i);
+    bool ok;
+    if (saved) {
+      size_t n = l.savedBytes(1, cu[i + 1] - cu[i], H);
+      ok = l.runForwardTrain(in, out, static_cast<char *>(saved) + offset, n, error);
+      offset += n;
+    } else {
+      ok = l.run(in, out, error);
+    }
+    if (!ok) {
+      error = where(cu, i) + error;
+      return false;
+    }
+  }
+  return true;
+}
+
+bool runVarlen(CompiledLayer &l, const std::vector<Tensor> &inputs,
+               const std::vector<Tensor> &outputs, const std::vector<int64_t> &cu,
+               std::string &error) {
+  return runForwardTrainVarlen(l, inputs, outputs, cu, nullptr, 0, error);
+}
+
+bool runBackwardVarlen(CompiledLayer &l, const std::vector<Tensor> &inputs,
+                       const std::vector<int64_t> &cu, const void *saved, size_t savedBytes,
+                       const std::vector<Tensor> &cotangents, const std::vector<Tensor> &grads,
+                       std::string &error) {
+  if (!checkSeqlens(l, inputs, cu, error))
+    return false;
+  const LayerSignature &sig = l.signature();
+  Packed pi, pc, pg;
+  if (!classify(l, sig.inputs, inputs, cu, false, "input", pi, error) ||
+      !classify(l, sig.outputs, cotangents, cu, false, "cotangent", pc, error))
+    return false;
+  // A gradient takes its input's form: what the input is, given.
+  std::vector<Tensor> gradForm;
+  for (const Tensor &g : grads) {
+    Tensor t = g;
+    for (const Tensor &in : inputs)
+      if (in.name == g.name)
+        t.shape = in.shape;
+    if (t.shape != g.shape) {
+      error = "gradient '" + g.name + "' has shape " + shapeStr(g.shape) + ", expected " +
+              shapeStr(t.shape) + " (the shape input '" + g.name + "' was given with)";
+      return false;
+    }
+    gradForm.push_back(t);
+  }
+  if (!classify(l, sig.inputs, gradForm, cu, true, "gradient", pg, error))
+    return false;
+  int64_t H = headsOf(l, inputs);
+  if (saved && savedBytes != savedBytesVarlen(l, cu, H)) {
+    error = "saved has " + std::to_string(savedBytes) + " bytes, expected " +
+            std::to_string(savedBytesVarlen(l, cu, H)) + " (tttc_saved_bytes_varlen)";
+    return false;
+  }
+  // Summed gradients: a float32 buffer per sequence call, added in order.
+  std::vector<std::vector<float>> part(grads.size());
+  for (size_t j = 0; j < grads.size(); ++j)
+    if (pg.parts[j] == Part::Summed) {
+      if (!grads[j].data) {
+        error = "gradient '" + grads[j].name + "': data is NULL";
+        return false;
+      }
+      part[j].resize(elements(grads[j].shape));
+      std::memset(grads[j].data, 0, part[j].size() * sizeof(float));
+    }
+  size_t offset = 0;
+  for (size_t i = 0; i + 1 < cu.size(); ++i) {
+    std::vector<Tensor> in = views(inputs, pi, cu, i), cot = views(cotangents, pc, cu, i),
+                        g = views(grads, pg, cu, i);
+    for (size_t j = 0; j < grads.size(); ++j)
+      if (pg.parts[j] == Part::Summed)
+        g[j].data = part[j].data();
+    size_t n = l.savedBytes(1, cu[i + 1] - cu[i], H);
+    const void *s = saved ? static_cast<const char *>(saved) + offset : nullptr;
+    offset += n;
+    if (!l.runBackward(in, s, saved ? n : 0, cot, g, error)) {
+      error = where(cu, i) + error;
+      return false;
+    }
+    for (size_t j = 0; j < grads.size(); ++j)
+      if (pg.parts[j] == Part::Summed) {
+        float *acc = static_cast<float *>(grads[j].data);
+        for (size_t e = 0; e < part[j].size(); ++e)
+          acc[e] += part[j][e];
+      }
+  }
+  return true;
+}
+
+} // namespace tttc

@@ -1,0 +1,45 @@
+//===- Varlen.h - packed variable-length batches ----------------*- C++ -*-===//
+//
+// A packed batch: N sequences one after another along T of a
+// [1, T_total, H, ...] batch, sequence i the tokens [cu[i], cu[i+1]) of
+// `cu` (cu_seqlens, N + 1 offsets from 0 to T_total, strictly increasing).
+// Each sequence starts from the initial state (per head [H, ...], or its
+// own row of [N, H, ...]) and ends in its own final state (row i of
+// [N, H, ...]); chunks restart at every boundary. Runs as one call of the
+// layer per sequence on views of the packed buffers (no copies of per-token
+// data): the same code as an unpacked run of that sequence, so a packed
+// batch gives bit for bit what its sequences give one by one.
+//
+//===----------------------------------------------------------------------===//
+#ifndef TTTC_LIB_RUNTIME_VARLEN_H
+#define TTTC_LIB_RUNTIME_VARLEN_H
+
+#include "Runtime.h"
+
+namespace tttc {
+
+/// Checks `cu` (N + 1 offsets) against the packed inputs; `error` names the
+/// first problem.
+bool checkSeqlens(const CompiledLayer &l, const std::vector<Tensor> &inputs,
+                  const std::vector<int64_t> &cu, std::string &error);
+/// Bytes the training forward of a packed batch saves: the sequences'
+/// savedBytes(1, length, H), one after another.
+size_t savedBytesVarlen(const CompiledLayer &l, const std::vector<int64_t> &cu, int64_t H);
+bool runVarlen(CompiledLayer &l, const std::vector<Tensor> &inputs,
+               const std::vector<Tensor> &outputs, const std::vector<int64_t> &cu,
+               std::string &error);
+/// `saved`: null for a plain forward.
+bool runForwardTrainVarlen(CompiledLayer &l, const std::vector<Tensor> &inputs,
+                           const std::vector<Tensor> &outputs, const std::vector<int64_t> &cu,
+                           void *saved, size_t savedBytes, std::string &error);
+/// Per-token and per-sequence gradients are written in place; those of
+/// parameters, position inputs and shared initial states are summed over
+/// the sequences (in order).
+bool runBackwardVarlen(CompiledLayer &l, const std::vector<Tensor> &inputs,
+                       const std::vector<int64_t> &cu, const void *saved, size_t savedBytes,
+                       const std::vector<Tensor> &cotangents, const std::vector<Tensor> &grads,
+                       std::string &error);
+
+} // namespace tttc
+
+#endif
