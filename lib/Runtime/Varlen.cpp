@@ -1,6 +1,7 @@
 //===- Varlen.cpp - packed variable-length batches -------------------------===//
 
 #include "Varlen.h"
+#include "Frontend.h"
 
 #include <cstring>
 
@@ -26,13 +27,6 @@ int64_t elements(const std::vector<int64_t> &shape, size_t from = 0) {
   for (size_t i = from; i < shape.size(); ++i)
     n *= shape[i];
   return n;
-}
-
-std::string shapeStr(const std::vector<int64_t> &s) {
-  std::string r = "[";
-  for (size_t i = 0; i < s.size(); ++i)
-    r += (i ? ", " : "") + std::to_string(s[i]);
-  return r + "]";
 }
 
 /// Whether `t` of state argument `a` is in the per-row [rows, H, ...] form.
@@ -126,6 +120,15 @@ int64_t headsOf(const CompiledLayer &l, const std::vector<Tensor> &inputs) {
         return t.shape[2];
   return 0;
 }
+bool checkSaved(const CompiledLayer &l, const std::vector<int64_t> &cu, int64_t H, size_t bytes,
+                std::string &error) {
+  size_t want = savedBytesVarlen(l, cu, H);
+  if (bytes == want)
+    return true;
+  error = "saved has " + std::to_string(bytes) + " bytes, expected " + std::to_string(want) +
+          " (tttc_saved_bytes_varlen)";
+  return false;
+}
 } // namespace
 
 bool checkSeqlens(const CompiledLayer &l, const std::vector<Tensor> &inputs,
@@ -172,11 +175,8 @@ bool runForwardTrainVarlen(CompiledLayer &l, const std::vector<Tensor> &inputs,
       !classify(l, l.signature().outputs, outputs, cu, false, "output", po, error))
     return false;
   int64_t H = headsOf(l, inputs);
-  if (saved && savedBytes != savedBytesVarlen(l, cu, H)) {
-    error = "saved has " + std::to_string(savedBytes) + " bytes, expected " +
-            std::to_string(savedBytesVarlen(l, cu, H)) + " (tttc_saved_bytes_varlen)";
+  if (saved && !checkSaved(l, cu, H, savedBytes, error))
     return false;
-  }
   size_t offset = 0;
   for (size_t i = 0; i + 1 < cu.size(); ++i) {
     std::vector<Tensor> in = views(inputs, pi, cu, i), out = views(outputs, po, cu, i);
@@ -230,11 +230,8 @@ bool runBackwardVarlen(CompiledLayer &l, const std::vector<Tensor> &inputs,
   if (!classify(l, sig.inputs, gradForm, cu, true, "gradient", pg, error))
     return false;
   int64_t H = headsOf(l, inputs);
-  if (saved && savedBytes != savedBytesVarlen(l, cu, H)) {
-    error = "saved has " + std::to_string(savedBytes) + " bytes, expected " +
-            std::to_string(savedBytesVarlen(l, cu, H)) + " (tttc_saved_bytes_varlen)";
+  if (saved && !checkSaved(l, cu, H, savedBytes, error))
     return false;
-  }
   // Summed gradients: a float32 buffer per sequence call, added in order.
   std::vector<std::vector<float>> part(grads.size());
   for (size_t j = 0; j < grads.size(); ++j)
