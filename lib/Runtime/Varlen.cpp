@@ -3,7 +3,10 @@
 #include "Varlen.h"
 #include "Frontend.h"
 
+#include "llvm/Support/ThreadPool.h"
+
 #include <cstring>
+#include <functional>
 
 using namespace mlir::ttt;
 
@@ -120,6 +123,35 @@ int64_t headsOf(const CompiledLayer &l, const std::vector<Tensor> &inputs) {
         return t.shape[2];
   return 0;
 }
+/// Runs `body(i)` (an error message, "" on success) for every sequence i:
+/// on the cpu target over the layer's threads (cpu-threads; each call has
+/// one batch row, so it runs on one), elsewhere one after another. The first
+/// failing sequence's error, in sequence order.
+bool forEachSequence(const CompiledLayer &l, size_t N,
+                     const std::function<std::string(size_t)> &body, std::string &error) {
+  int64_t threads = l.options().cpuThreads;
+  if (threads == 0)
+    threads = std::max<int64_t>(1, llvm::hardware_concurrency().compute_thread_count());
+  threads = std::min<int64_t>(threads, int64_t(N));
+  std::vector<std::string> errors(N);
+  if (l.options().target != mlir::ttt::Target::CPU || threads <= 1) {
+    for (size_t i = 0; i < N; ++i)
+      if (!(errors[i] = body(i)).empty())
+        break;
+  } else {
+    llvm::StdThreadPool pool(llvm::hardware_concurrency(unsigned(threads)));
+    for (size_t i = 0; i < N; ++i)
+      pool.async([&, i] { errors[i] = body(i); });
+    pool.wait();
+  }
+  for (const std::string &e : errors)
+    if (!e.empty()) {
+      error = e;
+      return false;
+    }
+  return true;
+}
+
 bool checkSaved(const CompiledLayer &l, const std::vector<int64_t> &cu, int64_t H, size_t bytes,
                 std::string &error) {
   size_t want = savedBytesVarlen(l, cu, H);
@@ -177,23 +209,18 @@ bool runForwardTrainVarlen(CompiledLayer &l, const std::vector<Tensor> &inputs,
   int64_t H = headsOf(l, inputs);
   if (saved && !checkSaved(l, cu, H, savedBytes, error))
     return false;
-  size_t offset = 0;
-  for (size_t i = 0; i + 1 < cu.size(); ++i) {
+  // Sequence i's saved states start after those of the sequences before it.
+  std::vector<size_t> offset(cu.size(), 0);
+  for (size_t i = 0; i + 1 < cu.size(); ++i)
+    offset[i + 1] = offset[i] + l.savedBytes(1, cu[i + 1] - cu[i], H);
+  return forEachSequence(l, cu.size() - 1, [&](size_t i) -> std::string {
     std::vector<Tensor> in = views(inputs, pi, cu, i), out = views(outputs, po, cu, i);
-    bool ok;
-    if (saved) {
-      size_t n = l.savedBytes(1, cu[i + 1] - cu[i], H);
-      ok = l.runForwardTrain(in, out, static_cast<char *>(saved) + offset, n, error);
-      offset += n;
-    } else {
-      ok = l.run(in, out, error);
-    }
-    if (!ok) {
-      error = where(cu, i) + error;
-      return false;
-    }
-  }
-  return true;
+    std::string err;
+    bool ok = saved ? l.runForwardTrain(in, out, static_cast<char *>(saved) + offset[i],
+                                        offset[i + 1] - offset[i], err)
+                    : l.run(in, out, err);
+    return ok ? "" : where(cu, i) + err;
+  }, error);
 }
 
 bool runVarlen(CompiledLayer &l, const std::vector<Tensor> &inputs,
@@ -232,38 +259,43 @@ bool runBackwardVarlen(CompiledLayer &l, const std::vector<Tensor> &inputs,
   int64_t H = headsOf(l, inputs);
   if (saved && !checkSaved(l, cu, H, savedBytes, error))
     return false;
-  // Summed gradients: a float32 buffer per sequence call, added in order.
-  std::vector<std::vector<float>> part(grads.size());
+  // Summed gradients: a float32 buffer per sequence and gradient, added in
+  // sequence order afterwards (the same sums whatever the threads).
+  size_t N = cu.size() - 1;
+  std::vector<std::vector<std::vector<float>>> part(N, std::vector<std::vector<float>>(grads.size()));
   for (size_t j = 0; j < grads.size(); ++j)
     if (pg.parts[j] == Part::Summed) {
       if (!grads[j].data) {
         error = "gradient '" + grads[j].name + "': data is NULL";
         return false;
       }
-      part[j].resize(elements(grads[j].shape));
-      std::memset(grads[j].data, 0, part[j].size() * sizeof(float));
+      for (size_t i = 0; i < N; ++i)
+        part[i][j].resize(size_t(elements(grads[j].shape)));
     }
-  size_t offset = 0;
-  for (size_t i = 0; i + 1 < cu.size(); ++i) {
-    std::vector<Tensor> in = views(inputs, pi, cu, i), cot = views(cotangents, pc, cu, i),
-                        g = views(grads, pg, cu, i);
-    for (size_t j = 0; j < grads.size(); ++j)
-      if (pg.parts[j] == Part::Summed)
-        g[j].data = part[j].data();
-    size_t n = l.savedBytes(1, cu[i + 1] - cu[i], H);
-    const void *s = saved ? static_cast<const char *>(saved) + offset : nullptr;
-    offset += n;
-    if (!l.runBackward(in, s, saved ? n : 0, cot, g, error)) {
-      error = where(cu, i) + error;
-      return false;
+  std::vector<size_t> offset(cu.size(), 0);
+  for (size_t i = 0; i < N; ++i)
+    offset[i + 1] = offset[i] + l.savedBytes(1, cu[i + 1] - cu[i], H);
+  if (!forEachSequence(l, N, [&](size_t i) -> std::string {
+        std::vector<Tensor> in = views(inputs, pi, cu, i), cot = views(cotangents, pc, cu, i),
+                            g = views(grads, pg, cu, i);
+        for (size_t j = 0; j < grads.size(); ++j)
+          if (pg.parts[j] == Part::Summed)
+            g[j].data = part[i][j].data();
+        const void *s = saved ? static_cast<const char *>(saved) + offset[i] : nullptr;
+        std::string err;
+        if (!l.runBackward(in, s, saved ? offset[i + 1] - offset[i] : 0, cot, g, err))
+          return where(cu, i) + err;
+        return "";
+      }, error))
+    return false;
+  for (size_t j = 0; j < grads.size(); ++j)
+    if (pg.parts[j] == Part::Summed) {
+      float *acc = static_cast<float *>(grads[j].data);
+      std::memset(acc, 0, part[0][j].size() * sizeof(float));
+      for (size_t i = 0; i < N; ++i)
+        for (size_t e = 0; e < part[i][j].size(); ++e)
+          acc[e] += part[i][j][e];
     }
-    for (size_t j = 0; j < grads.size(); ++j)
-      if (pg.parts[j] == Part::Summed) {
-        float *acc = static_cast<float *>(grads[j].data);
-        for (size_t e = 0; e < part[j].size(); ++e)
-          acc[e] += part[j][e];
-      }
-  }
   return true;
 }
 

@@ -8,7 +8,9 @@
 // [N, H, ...]); chunks restart at every boundary. Runs as one call of the
 // layer per sequence on views of the packed buffers (no copies of per-token
 // data): the same code as an unpacked run of that sequence, so a packed
-// batch gives bit for bit what its sequences give one by one.
+// batch gives bit for bit what its sequences give one by one. On the cpu
+// target the sequences run concurrently over the layer's threads
+// (cpu-threads); summed gradients are added in sequence order.
 //
 //===----------------------------------------------------------------------===//
 #ifndef TTTC_LIB_RUNTIME_VARLEN_H
