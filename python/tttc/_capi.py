@@ -21,8 +21,9 @@ class TTTCError(RuntimeError):
 
 
 class Tensor(ctypes.Structure):
+    # shape: an int64 pointer (a plain address here: TensorList fills it).
     _fields_ = [("name", ctypes.c_char_p), ("data", ctypes.c_void_p), ("rank", ctypes.c_int),
-                ("shape", ctypes.POINTER(ctypes.c_int64))]
+                ("shape", ctypes.c_void_p)]
 
 
 class Options(ctypes.Structure):
@@ -127,19 +128,28 @@ def check(rc, what):
         raise TTTCError(f"{what}: {last_error()}")
 
 
+_names = {}
+
+
 class TensorList:
-    """(name, data pointer, shape) triples as a tttc_tensor array; keeps the
-    name and shape buffers alive as long as it lives."""
+    """(name, data pointer, shape) triples as a tttc_tensor array. The shapes
+    live in one int64 buffer the list keeps alive; names are encoded once per
+    process."""
 
     def __init__(self, items):
-        self._keep = []
-        self.n = len(items)
-        self.array = (Tensor * max(1, self.n))()
+        self.n = n = len(items)
+        dims = [d for _, _, shape in items for d in shape]
+        self._dims = buf = (ctypes.c_int64 * max(1, len(dims)))(*dims)
+        base = ctypes.addressof(buf)
+        self.array = arr = (Tensor * max(1, n))()
+        off = 0
         for i, (name, ptr, shape) in enumerate(items):
-            nm = name.encode()
-            shp = (ctypes.c_int64 * max(1, len(shape)))(*shape)
-            self._keep += [nm, shp]
-            self.array[i] = Tensor(nm, ctypes.c_void_p(ptr), len(shape), shp)
+            nm = _names.get(name)
+            if nm is None:
+                nm = _names[name] = name.encode()
+            t = arr[i]
+            t.name, t.data, t.rank, t.shape = nm, ptr, len(shape), base + 8 * off
+            off += len(shape)
 
 
 def offsets(cu):

@@ -64,6 +64,7 @@ class Compiled:
             raise TTTCError(f"compiling the layer: {_capi.last_error()}")
         self._h = ctypes.c_void_p(h)
         self._lib = L
+        self._out_shapes = {}
         self.name = L.tttc_layer_name(self._h).decode()
         self.head_dim = L.tttc_head_dim(self._h)
         self.mini_batch = L.tttc_mini_batch(self._h)
@@ -101,7 +102,14 @@ class Compiled:
         return self._shape(self._lib.tttc_input_shape, self._index(self.inputs, name), B, T, H)
 
     def output_shape(self, name, B, T, H):
-        return self._shape(self._lib.tttc_output_shape, self._index(self.outputs, name), B, T, H)
+        key = (name, B, T, H)
+        s = self._out_shapes.get(key)
+        if s is None:
+            if len(self._out_shapes) > 1024:
+                self._out_shapes.clear()
+            s = self._out_shapes[key] = self._shape(
+                self._lib.tttc_output_shape, self._index(self.outputs, name), B, T, H)
+        return s
 
     def _shape(self, f, i, B, T, H):
         buf = (ctypes.c_int64 * 8)()
