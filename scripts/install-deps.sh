@@ -3,11 +3,13 @@
 # toolchain, CMake + Ninja, GoogleTest, OpenBLAS (for the benchmark's
 # baseline), python3-numpy (for the .npy interop tests), python3-torch
 # (CPU; the PyTorch layer's tests and the benchmarks' PyTorch baselines) and
-# python3-pytest (the Python package's tests).
+# python3-pytest (the Python package's tests) and python3-matplotlib (the
+# training example's loss curve).
 set -euo pipefail
 pkgs=(build-essential cmake ninja-build ccache
       libmlir-22-dev mlir-22-tools llvm-22-dev llvm-22-tools
-      libgtest-dev libopenblas-dev python3 python3-numpy python3-torch python3-pytest)
+      libgtest-dev libopenblas-dev python3 python3-numpy python3-torch python3-pytest
+      python3-matplotlib)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
