@@ -48,10 +48,9 @@ Part partOf(const ArgInfo *a, const Tensor &t, bool grad) {
     return Part::Tokens;
   if (a->kind == ArgKind::StateFinal)
     return Part::Row;
-  if (a->kind == ArgKind::StateInit && perRow(*a, t) && !t.shape.empty() && t.shape[0] != 1)
+  // [N, H, ...]: one row per sequence; [1, H, ...] and [H, ...]: shared.
+  if (a->kind == ArgKind::StateInit && perRow(*a, t) && t.shape[0] != 1)
     return Part::Row;
-  if (a->kind == ArgKind::StateInit && perRow(*a, t))
-    return grad ? Part::Summed : Part::Whole; // [1, H, ...]: shared by every sequence
   return grad ? Part::Summed : Part::Whole;
 }
 

@@ -236,6 +236,29 @@ TEST(VarlenApi, ErrorsNameTheProblem) {
                             std::vector<int64_t>{0, 7, 20}.data(), 2),
             0)
       << tttc_last_error();
+  // A [1, H, ...] initial state is shared by the sequences like [H, ...].
+  {
+    Problem one = in;
+    Problem o1 = outputsFor(l, 2, 20, H), o2 = o1;
+    o1.shapes[0][0] = o2.shapes[0][0] = 1;
+    o1.data[0].resize(numElements(o1.shapes[0]));
+    o2.data[0].resize(numElements(o2.shapes[0]));
+    for (size_t j = 0; j < one.names.size(); ++j)
+      if (kindOf(l, one.names[j]) == TTTC_STATE_INIT)
+        one.shapes[j].insert(one.shapes[j].begin(), 1);
+    std::vector<tttc_tensor> t1 = one.tensors(), to1 = o1.tensors(), to2 = o2.tensors();
+    std::vector<int64_t> cu = {0, 7, 20};
+    ASSERT_EQ(tttc_run_varlen(l, t1.data(), int(t1.size()), to1.data(), int(to1.size()),
+                              cu.data(), 2),
+              0)
+        << tttc_last_error();
+    ASSERT_EQ(tttc_run_varlen(l, ti.data(), int(ti.size()), to2.data(), int(to2.size()),
+                              cu.data(), 2),
+              0)
+        << tttc_last_error();
+    for (size_t j = 0; j < o1.names.size(); ++j)
+      EXPECT_EQ(o1.data[j], o2.data[j]) << o1.names[j];
+  }
   fails({1, 7, 20}, "cu_seqlens[0] is 1, expected 0");
   fails({0, 7, 7, 20}, "cu_seqlens must increase strictly: cu_seqlens[2] = 7 after");
   fails({0, 9, 7}, "must increase strictly");

@@ -117,7 +117,8 @@ int referenceVarlen(tttc_layer *layer, const std::vector<tttc_tensor> &ins,
       if ((kind == TTTC_TOKEN_VECTOR || kind == TTTC_TOKEN_SCALAR) && ins[j].rank >= 2) {
         si[j].data = d + t0 * elems(ins[j].shape, 2, ins[j].rank);
         shapes[j][1] = len;
-      } else if (kind == TTTC_STATE_INIT && ins[j].rank == headRank + 1) { // [N, H, ...]
+      } else if (kind == TTTC_STATE_INIT && ins[j].rank == headRank + 1 &&
+                 ins[j].shape[0] == N && N > 1) { // [N, H, ...]; [1, H, ...] is shared
         si[j].data = d + i * elems(ins[j].shape, 1, ins[j].rank);
         shapes[j][0] = 1;
       }
