@@ -117,6 +117,13 @@ struct PipelineOptions : public PassPipelineOptions<PipelineOptions> {
                      "chunks (1: every chunk, O(T/C) states per program); others recomputed "
                      "(O(T/(C N) + N) states, one more forward of each chunk)"),
       llvm::cl::init(1)};
+  Option<bool> decode{
+      *this, "decode",
+      llvm::cl::desc("also emit <layer>_resume (the forward from given values of every "
+                     "state), which token-by-token decoding advances its state with (cpu "
+                     "and cuda-emu targets; tttc run: decode the sequence too and compare "
+                     "with the forward)"),
+      llvm::cl::init(false)};
 
   // --- Where it runs.
   Option<Target> target{

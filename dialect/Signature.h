@@ -43,6 +43,9 @@ struct LayerSignature {
   /// Every state, in declaration order (name, trailing dimensions): what a
   /// training forward saves for the backward, per state [B, H, S, ...].
   std::vector<ArgInfo> states;
+  /// Per state: the index of its initial value in `inputs` and of its final
+  /// value in `outputs` (-1: the spec names none).
+  std::vector<int> stateInit, stateFinal;
 };
 
 /// The calling convention of `layer` for the given D and C.

@@ -78,6 +78,12 @@ def TTTLowerLayerToFunc : Pass<"ttt-lower-layer-to-func", "ModuleOp"> {
     and the readouts in memory: they are widened to f32 as a chunk is loaded
     and rounded as its rows are stored; parameters, states and all
     arithmetic stay f32.
+
+    With `resume`, `func.func @<layer>_resume` too: the same loops from a
+    required `[Bi, H, ...]` value of every state (after the other inputs,
+    which keep their order; in place of the inits), writing the final value
+    of every state after the readouts. A decoder calls it from a chunk boundary on the tokens of the
+    unfinished chunk.
   }];
   let options = [
     Option<"checkpointEvery", "checkpoint-every", "int64_t", "1",
@@ -85,7 +91,11 @@ def TTTLowerLayerToFunc : Pass<"ttt-lower-layer-to-func", "ModuleOp"> {
            "the start of every this many chunks (1: of every chunk); the reverse "
            "sweep recomputes the others, one segment at a time">,
     Option<"ioType", "io-dtype", "std::string", "\"f32\"",
-           "element type of per-token inputs and readouts (f32, bf16, f16)">
+           "element type of per-token inputs and readouts (f32, bf16, f16)">,
+    Option<"resume", "resume", "bool", "false",
+           "also emit `<layer>_resume`: the forward from a given value of every "
+           "state, returning the final value of every state (what a decoder "
+           "advances its state with)">
   ];
   let dependentDialects = ["::mlir::func::FuncDialect", "::mlir::scf::SCFDialect",
                            "::mlir::tensor::TensorDialect", "::mlir::arith::ArithDialect",

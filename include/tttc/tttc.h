@@ -218,6 +218,33 @@ int tttc_run_backward_varlen(tttc_layer *layer, const tttc_tensor *inputs, int n
                              const int64_t *cu_seqlens, int num_seqs, const void *saved,
                              int64_t saved_bytes, const tttc_tensor *cotangents,
                              int num_cotangents, const tttc_tensor *grads, int num_grads);
+/* Decoding: advancing the layer's state a few tokens at a time (inference).
+ * A layer compiled with option "decode" (tttc_options.options = "decode";
+ * targets cpu and cuda-emu) keeps a decoder state in one caller-owned
+ * buffer of tttc_decode_state_bytes(layer, B, H) bytes (8-byte aligned): a
+ * header, every state's value at the start of the unfinished chunk and the
+ * tokens of that chunk seen so far (so a mini-batch layer decoded token by
+ * token gives the full-sequence forward's outputs). The buffer may be
+ * copied (e.g. to fork a beam) and is only valid for the layer (and
+ * options) that started it.
+ *
+ * tttc_decode_init starts it: every state at its initial value, given as
+ * for tttc_run by the initial-state inputs' names ([H, ...] or [B, H, ...]);
+ * an omitted optional one, or a state without an init, starts at zero.
+ * tttc_decode_step advances it by n >= 1 tokens: `inputs` are tttc_run's
+ * without initial states, the per-token ones [B, n, H, ...]; `outputs` are
+ * tttc_run's by name (readouts [B, n, H, ...] of these tokens, final states
+ * [B, H, ...] after them), each optional. A first step with the prompt
+ * (n = its length) is the prefill. tttc_decode_position: the tokens the
+ * state has seen, -1 if it is no decoder state. 0 on success, else
+ * tttc_last_error(). */
+int64_t tttc_decode_state_bytes(const tttc_layer *layer, int64_t B, int64_t H);
+int tttc_decode_init(const tttc_layer *layer, const tttc_tensor *inits, int num_inits,
+                     int64_t B, int64_t H, void *state, int64_t state_bytes);
+int tttc_decode_step(tttc_layer *layer, const tttc_tensor *inputs, int num_inputs,
+                     void *state, int64_t state_bytes, const tttc_tensor *outputs,
+                     int num_outputs);
+int64_t tttc_decode_position(const void *state, int64_t state_bytes);
 /* Checks float32 gradients (e.g. from tttc_run_backward) against the float64
  * per-token reference, independently of the generated backward: per
  * gradient, `directions` seeded random directions U, the central difference

@@ -4,6 +4,7 @@
 
 #include "../Runtime/Runtime.h"
 #include "../Runtime/Varlen.h"
+#include "../Runtime/Decode.h"
 
 #include "llvm/Support/MemoryBuffer.h"
 
@@ -391,6 +392,43 @@ int tttc_run_backward_varlen(tttc_layer *l, const tttc_tensor *inputs, int num_i
     return failWith(err, 1);
   lastError.clear();
   return 0;
+}
+
+int64_t tttc_decode_state_bytes(const tttc_layer *l, int64_t B, int64_t H) {
+  return l ? int64_t(tttc::decodeStateBytes(*l->impl, B, H)) : 0;
+}
+
+int tttc_decode_init(const tttc_layer *l, const tttc_tensor *inits, int num_inits, int64_t B,
+                     int64_t H, void *state, int64_t state_bytes) {
+  if (!l)
+    return failWith("tttc_decode_init: layer is NULL", 1);
+  if ((num_inits && !inits) || num_inits < 0 || state_bytes < 0)
+    return failWith("tttc_decode_init: tensor array is NULL or a count negative", 1);
+  std::string err;
+  if (!tttc::decodeInit(*l->impl, toTensors(inits, num_inits), B, H, state,
+                        size_t(state_bytes), err))
+    return failWith(err, 1);
+  lastError.clear();
+  return 0;
+}
+
+int tttc_decode_step(tttc_layer *l, const tttc_tensor *inputs, int num_inputs, void *state,
+                     int64_t state_bytes, const tttc_tensor *outputs, int num_outputs) {
+  if (!l)
+    return failWith("tttc_decode_step: layer is NULL", 1);
+  if ((num_inputs && !inputs) || (num_outputs && !outputs) || num_inputs < 0 ||
+      num_outputs < 0 || state_bytes < 0)
+    return failWith("tttc_decode_step: tensor arrays are NULL or counts negative", 1);
+  std::string err;
+  if (!tttc::decodeStep(*l->impl, toTensors(inputs, num_inputs), state, size_t(state_bytes),
+                        toTensors(outputs, num_outputs), err))
+    return failWith(err, 1);
+  lastError.clear();
+  return 0;
+}
+
+int64_t tttc_decode_position(const void *state, int64_t state_bytes) {
+  return state_bytes < 0 ? -1 : tttc::decodePosition(state, size_t(state_bytes));
 }
 
 int tttc_check_gradients(const tttc_layer *l, const tttc_tensor *inputs, int num_inputs,

@@ -24,15 +24,17 @@ constexpr int64_t kDyn = ShapedType::kDynamic;
 
 class LayerLowering {
 public:
-  LayerLowering(LayerOp layer, Type io, int64_t checkpointEvery = 1)
-      : layer(layer), b(layer), loc(layer.getLoc()), io(io), checkpointEvery(checkpointEvery) {}
+  LayerLowering(LayerOp layer, Type io, int64_t checkpointEvery = 1, bool resume = false)
+      : layer(layer), b(layer), loc(layer.getLoc()), io(io), checkpointEvery(checkpointEvery),
+        resume(resume) {}
 
   /// Replaces the layer by its function (and, when the layer holds a
   /// ttt.chunk_backward, by `<name>_forward_train` and `<name>_backward`
-  /// too).
+  /// too; with `resume`, by `<name>_resume` too).
   LogicalResult run() {
-    if (failed(prepare()) || failed(emitForward(/*train=*/false)) ||
-        (bwd && (failed(emitForward(/*train=*/true)) || failed(emitBackward()))))
+    if (failed(prepare()) || failed(emitForward(Entry::Forward)) ||
+        (resume && failed(emitForward(Entry::Resume))) ||
+        (bwd && (failed(emitForward(Entry::Train)) || failed(emitBackward()))))
       return failure();
     // The tokens per chunk step, for callers that size what depends on it
     // (the saved states): module attribute ttt.chunk_sizes = {name = C}.
@@ -57,6 +59,8 @@ private:
   /// The backward's memory strategy: the chunk-start states stored every
   /// this many chunks (1: every chunk), the others recomputed.
   int64_t checkpointEvery;
+  /// Whether `<name>_resume` is emitted too.
+  bool resume;
   ChunkStepOp step;
   ChunkBackwardOp bwd; // null: no backward requested
   /// Declarations, in the chunk step's block-argument order.
@@ -70,10 +74,17 @@ private:
   unsigned numReadouts = 0;
 
   LogicalResult prepare();
-  /// The forward `<name>`, or with `train` `<name>_forward_train`: the same
-  /// outputs, and the chunk-start states at the checkpoints written into
-  /// trailing `saved` arguments (LayerToFunc.cpp).
-  LogicalResult emitForward(bool train);
+  /// The forward's variants: the forward itself, the training forward, and
+  /// the forward resumed from given values of every state.
+  enum class Entry { Forward, Train, Resume };
+  /// The forward `<name>`; `<name>_forward_train`: the same outputs, and
+  /// the chunk-start states at the checkpoints written into trailing `saved`
+  /// arguments; `<name>_resume`: the forward from a required [Bi, H, ...]
+  /// value of every state (whether the spec gives it an init or not; after
+  /// the other inputs), returning the readouts and the final value of every
+  /// state (whether the spec names it or not). A decoder runs it from a
+  /// chunk boundary (LayerToFunc.cpp).
+  LogicalResult emitForward(Entry entry);
   /// `<name>_backward` from the inputs, the saved states and the outputs'
   /// cotangents (LayerBackward.cpp).
   LogicalResult emitBackward();
@@ -86,9 +97,12 @@ private:
   /// final states.
   /// final states; with `saved` (a training forward) the chunk-start states
   /// of every checkpoint stored into it. Returns the outputs, then `saved`.
+  /// With `everyState` (the resume entry) every state has a required
+  /// initial value and a final output.
   SmallVector<Value> perHead(DenseMap<Operation *, Value> &declArg,
                              DenseMap<Operation *, Value> &positionValue, Value bi, Value hi,
-                             Value T, Value numChunks, ValueRange outs, ValueRange saved);
+                             Value T, Value numChunks, ValueRange outs, ValueRange saved,
+                             bool everyState = false);
   /// The reverse sweep of one (b, h): see LayerBackward.cpp.
   SmallVector<Value> perHeadBackward(DenseMap<Operation *, Value> &declArg,
                                      DenseMap<Operation *, Value> &positionValue,
@@ -97,13 +111,20 @@ private:
 
   /// Maps each declaration with a function argument to it (states without
   /// an `init` have none); returns the number of arguments bound.
-  unsigned bindArguments(Block *entry, DenseMap<Operation *, Value> &declArg) {
+  /// With `everyState` (the resume entry): the declarations other than
+  /// states, then every state.
+  unsigned bindArguments(Block *entry, DenseMap<Operation *, Value> &declArg,
+                         bool everyState = false) {
     unsigned argNo = 0;
     for (Operation *d : decls) {
-      if (auto s = dyn_cast<StateOp>(d); s && !s.getInit())
+      if (auto s = dyn_cast<StateOp>(d); s && (!s.getInit() || everyState))
         continue;
       declArg[d] = entry->getArgument(argNo++);
     }
+    if (everyState)
+      for (Operation *d : decls)
+        if (isa<StateOp>(d))
+          declArg[d] = entry->getArgument(argNo++);
     return argNo;
   }
   Value firstTokenArg(DenseMap<Operation *, Value> &declArg) {
@@ -235,7 +256,8 @@ private:
     return success();
   }
 
-  Value initialState(StateOp s, RankedTensorType ct, Value arg, Value bi, Value hi) {
+  Value initialState(StateOp s, RankedTensorType ct, Value arg, Value bi, Value hi,
+                     bool required = false) {
     if (!arg)
       return zeros(ct.getShape());
     // The initial states of every program (dimension 0 of size 1) or one
@@ -244,7 +266,7 @@ private:
     Value shared = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, dim0, idx(1));
     Value row = arith::SelectOp::create(b, loc, shared, idx(0), bi);
     SmallVector<int64_t> inner = specShape(s.getType(), D);
-    if (!s.getInitOptional())
+    if (required || !s.getInitOptional())
       return stateSlice(arg, ct, row, hi);
     // Omitted (dimension 0 of size 0): zeros. One elementwise op writes
     // zeros or the input's element: zeros as a tensor of their own would be

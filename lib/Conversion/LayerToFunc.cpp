@@ -79,15 +79,36 @@ LogicalResult LayerLowering::prepare() {
   return success();
 }
 
-LogicalResult LayerLowering::emitForward(bool train) {
+LogicalResult LayerLowering::emitForward(Entry kind) {
+  bool train = kind == Entry::Train, everyState = kind == Entry::Resume;
   SmallVector<Type> allArgs = argTypes, results = outTypes;
-  allArgs.append(outTypes);
+  if (everyState) {
+    // The forward's inputs other than initial states, then every state's
+    // value, in declaration order; the readouts and every state's final
+    // value.
+    allArgs.clear();
+    results.assign(outTypes.begin(), outTypes.begin() + numReadouts);
+    unsigned given = 0; // the forward's argument of the declaration
+    for (Operation *d : decls) {
+      if (auto s = dyn_cast<StateOp>(d))
+        given += s.getInit() ? 1 : 0;
+      else
+        allArgs.push_back(argTypes[given++]);
+    }
+    for (Operation *d : decls)
+      if (auto s = dyn_cast<StateOp>(d)) {
+        allArgs.push_back(tensor({kDyn, kDyn}, specShape(s.getType(), D)));
+        results.push_back(allArgs.back());
+      }
+  }
+  allArgs.append(results);
   if (train) {
     allArgs.append(savedTypes);
     results.append(savedTypes);
   }
   b.setInsertionPoint(layer);
-  std::string name = layer.getSymName().str() + (train ? "_forward_train" : "");
+  std::string name = layer.getSymName().str() +
+                     (train ? "_forward_train" : everyState ? "_resume" : "");
   auto func = func::FuncOp::create(b, loc, name, b.getFunctionType(allArgs, results));
   func->setAttr("llvm.emit_c_interface", b.getUnitAttr());
   Block *entry = func.addEntryBlock();
@@ -95,12 +116,12 @@ LogicalResult LayerLowering::emitForward(bool train) {
 
   // Bind declarations to function arguments.
   DenseMap<Operation *, Value> declArg;
-  unsigned argNo = bindArguments(entry, declArg);
+  unsigned argNo = bindArguments(entry, declArg, everyState);
   Value firstToken = firstTokenArg(declArg);
   // Outputs, then (a training forward) the saved states.
   SmallVector<Value> outs(entry->getArguments().begin() + argNo,
                           entry->getArguments().end());
-  unsigned numOuts = outTypes.size();
+  unsigned numOuts = results.size() - (train ? savedTypes.size() : 0);
 
   Value c0 = idx(0), c1 = idx(1), cC = idx(C);
   Value B = tensor::DimOp::create(b, loc, firstToken, 0);
@@ -121,8 +142,9 @@ LogicalResult LayerLowering::emitForward(bool train) {
               DenseMap<Operation *, Value> positionValue;
               if (failed(positionInputs(declArg, positionValue)))
                 status = failure();
-              SmallVector<Value> r = perHead(declArg, positionValue, bi, hi, T, numChunks,
-                                             hOuts.take_front(numOuts), hOuts.drop_front(numOuts));
+              SmallVector<Value> r =
+                  perHead(declArg, positionValue, bi, hi, T, numChunks, hOuts.take_front(numOuts),
+                          hOuts.drop_front(numOuts), everyState);
               scf::YieldOp::create(b, loc, r);
             });
         scf::YieldOp::create(b, loc, hLoop.getResults());
@@ -136,14 +158,14 @@ LogicalResult LayerLowering::emitForward(bool train) {
 SmallVector<Value> LayerLowering::perHead(DenseMap<Operation *, Value> &declArg,
                                           DenseMap<Operation *, Value> &positionValue,
                                           Value bi, Value hi, Value T, Value numChunks,
-                                          ValueRange outs, ValueRange saved) {
+                                          ValueRange outs, ValueRange saved, bool everyState) {
   Block &sb = step.getBody().front();
   IRMapping fixed = bindFixed(sb, declArg, positionValue, hi);
   SmallVector<Value> stateInit;
   for (auto [i, d] : llvm::enumerate(decls))
     if (auto s = dyn_cast<StateOp>(d))
       stateInit.push_back(initialState(s, cast<RankedTensorType>(sb.getArgument(i).getType()),
-                                       declArg.lookup(d), bi, hi));
+                                       declArg.lookup(d), bi, hi, everyState));
 
   // The chunk loop carries the states, the readout outputs and the saved
   // states.
@@ -218,7 +240,7 @@ SmallVector<Value> LayerLowering::perHead(DenseMap<Operation *, Value> &declArg,
     if (!s)
       continue;
     Value v = cLoop.getResult(stateNo++);
-    if (!s.getFinal())
+    if (!s.getFinal() && !everyState)
       continue;
     result.push_back(storeState(v, outs[finalNo++], bi, hi));
   }
@@ -253,7 +275,7 @@ struct TTTLowerLayerToFuncPass
     SmallVector<LayerOp> layers;
     getOperation().walk([&](LayerOp l) { layers.push_back(l); });
     for (LayerOp l : layers)
-      if (failed(LayerLowering(l, io, checkpointEvery).run()))
+      if (failed(LayerLowering(l, io, checkpointEvery, resume).run()))
         return signalPassFailure();
   }
 };

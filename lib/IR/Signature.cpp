@@ -31,9 +31,12 @@ LayerSignature mlir::ttt::getLayerSignature(LayerOp layer, int64_t D, int64_t C)
                             inner(p.getType()), false});
     } else if (auto s = dyn_cast<StateOp>(op)) {
       sig.states.push_back({s.getName().str(), ArgKind::StateFinal, inner(s.getType()), false});
+      sig.stateInit.push_back(s.getInit() ? int(sig.inputs.size()) : -1);
       if (s.getInit())
         sig.inputs.push_back({s.getInit()->str(), ArgKind::StateInit,
                               inner(s.getType()), s.getInitOptional()});
+      // Final values come after the readouts: indices fixed below.
+      sig.stateFinal.push_back(s.getFinal() ? int(finals.size()) : -1);
       if (s.getFinal())
         finals.push_back({s.getFinal()->str(), ArgKind::StateFinal, inner(s.getType()), false});
     } else if (auto r = dyn_cast<ReadoutOp>(op)) {
@@ -48,6 +51,9 @@ LayerSignature mlir::ttt::getLayerSignature(LayerOp layer, int64_t D, int64_t C)
       }
     }
   }
+  for (int &f : sig.stateFinal)
+    if (f >= 0)
+      f += int(sig.outputs.size());
   sig.outputs.insert(sig.outputs.end(), finals.begin(), finals.end());
   return sig;
 }

@@ -58,6 +58,7 @@ void ttt::buildLinalgPipeline(OpPassManager &pm, const PipelineOptions &opts) {
   ttt::TTTLowerLayerToFuncOptions lo;
   lo.ioType = PipelineOptions::spelling(opts.ioDType).str();
   lo.checkpointEvery = opts.backwardCheckpoint;
+  lo.resume = opts.decode;
   pm.addPass(ttt::createTTTLowerLayerToFunc(lo));
   pm.addPass(ttt::createConvertTTTToLinalg());
   pm.addPass(createCanonicalizerPass());

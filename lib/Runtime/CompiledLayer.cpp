@@ -110,14 +110,15 @@ std::unique_ptr<CompiledLayer> CompiledLayer::compile(const std::string &source,
   std::string entry = "_mlir_ciface_" + cl->sig.name;
   std::string backwardEntry = options.backward ? entry + "_backward" : "";
   std::string trainEntry = options.backward ? entry + "_forward_train" : "";
-  for (const std::string &e : {backwardEntry, trainEntry})
+  std::string resumeEntry = options.decode ? entry + "_resume" : "";
+  for (const std::string &e : {backwardEntry, trainEntry, resumeEntry})
     if (!e.empty() && !fe.module->lookupSymbol<LLVM::LLVMFuncOp>(e)) {
       error = "internal error: no entry point '" + e + "'";
       return nullptr;
     }
   fe.module->walk([&](LLVM::LLVMFuncOp f) {
     if (!f.isExternal() && f.getName() != entry && f.getName() != backwardEntry &&
-        f.getName() != trainEntry)
+        f.getName() != trainEntry && f.getName() != resumeEntry)
       f.setLinkage(LLVM::Linkage::Internal);
   });
   // Optimise and generate code for this machine (its vector units): the
@@ -159,7 +160,7 @@ std::unique_ptr<CompiledLayer> CompiledLayer::compile(const std::string &source,
     error = "JIT compilation failed: " + llvm::toString(fnPtr.takeError());
     return nullptr;
   }
-  for (const std::string &e : {backwardEntry, trainEntry})
+  for (const std::string &e : {backwardEntry, trainEntry, resumeEntry})
     if (!e.empty())
       if (auto fnPtr = (*engine)->lookup(e); !fnPtr) {
         error = "JIT compilation failed: " + llvm::toString(fnPtr.takeError());
@@ -170,6 +171,7 @@ std::unique_ptr<CompiledLayer> CompiledLayer::compile(const std::string &source,
   im.entry = entry;
   im.backwardEntry = backwardEntry;
   im.trainEntry = trainEntry;
+  im.resumeEntry = resumeEntry;
   return cl;
 }
 
@@ -384,32 +386,18 @@ bool CompiledLayer::runBackward(const std::vector<Tensor> &inputs, const void *s
   return invokeSplit(impl->backwardEntry, descs, how, bytes, B, error);
 }
 
-bool CompiledLayer::run(const std::vector<Tensor> &inputs,
-                        const std::vector<Tensor> &outputs, std::string &error) {
-  int64_t B, T, H;
-  std::vector<Descriptor> descs;
-  if (!validate(inputs, outputs, B, T, H, descs, error))
-    return false;
-  if (impl->cuda)
-    return runCudaOnHost(B, T, H, descs, error);
-  if (impl->options.target == Target::CPU) {
-    std::vector<Split> how(descs.size(), Split::Shared);
-    std::vector<size_t> bytes(descs.size());
-    for (size_t i = 0; i < descs.size(); ++i) {
-      const ArgInfo &a = argAt(i);
-      bytes[i] = elementBytes(a);
-      if (splitsWithBatch(a, extentsOf(descs[i])[0], B))
-        how[i] = Split::Rows;
-    }
-    return invokeSplit(impl->entry, descs, how, bytes, B, error);
-  }
+bool CompiledLayer::invoke(const std::string &entry, std::vector<Descriptor> &descs,
+                           const std::vector<Split> &how, const std::vector<size_t> &elemBytes,
+                           int64_t B, std::string &error) {
+  if (impl->options.target == Target::CPU)
+    return invokeSplit(entry, descs, how, elemBytes, B, error);
   std::vector<void *> ptrs, args;
   for (Descriptor &d : descs)
     ptrs.push_back(d.words.data());
   for (void *&p : ptrs)
     args.push_back(&p);
   emu::clearError();
-  if (llvm::Error e = impl->engine->invokePacked(impl->entry, args)) {
+  if (llvm::Error e = impl->engine->invokePacked(entry, args)) {
     error = "invocation failed: " + llvm::toString(std::move(e));
     return false;
   }
@@ -420,6 +408,57 @@ bool CompiledLayer::run(const std::vector<Tensor> &inputs,
     return false;
   }
   return true;
+}
+
+bool CompiledLayer::run(const std::vector<Tensor> &inputs,
+                        const std::vector<Tensor> &outputs, std::string &error) {
+  int64_t B, T, H;
+  std::vector<Descriptor> descs;
+  if (!validate(inputs, outputs, B, T, H, descs, error))
+    return false;
+  if (impl->cuda)
+    return runCudaOnHost(B, T, H, descs, error);
+  std::vector<Split> how(descs.size(), Split::Shared);
+  std::vector<size_t> bytes(descs.size());
+  for (size_t i = 0; i < descs.size(); ++i) {
+    const ArgInfo &a = argAt(i);
+    bytes[i] = elementBytes(a);
+    if (splitsWithBatch(a, extentsOf(descs[i])[0], B))
+      how[i] = Split::Rows;
+  }
+  return invoke(impl->entry, descs, how, bytes, B, error);
+}
+
+bool CompiledLayer::hasResume() const { return !impl->resumeEntry.empty(); }
+
+bool CompiledLayer::runResume(std::vector<Descriptor> &descs, int64_t B, std::string &error) {
+  if (!hasResume()) {
+    error = "the layer was compiled without its decode step (pipeline option 'decode')";
+    return false;
+  }
+  // Argument kinds in the resume entry's order.
+  std::vector<ArgInfo> args;
+  for (const ArgInfo &a : sig.inputs)
+    if (a.kind != ArgKind::StateInit)
+      args.push_back(a);
+  args.insert(args.end(), sig.states.begin(), sig.states.end());
+  for (const ArgInfo &a : sig.outputs)
+    if (a.kind == ArgKind::Readout)
+      args.push_back(a);
+  args.insert(args.end(), sig.states.begin(), sig.states.end());
+  if (args.size() != descs.size()) {
+    error = "internal error: " + std::to_string(descs.size()) + " arguments for " +
+            impl->resumeEntry + ", expected " + std::to_string(args.size());
+    return false;
+  }
+  std::vector<Split> how(descs.size(), Split::Shared);
+  std::vector<size_t> bytes(descs.size());
+  for (size_t i = 0; i < descs.size(); ++i) {
+    bytes[i] = elementBytes(args[i]);
+    if (splitsWithBatch(args[i], extentsOf(descs[i])[0], B))
+      how[i] = Split::Rows;
+  }
+  return invoke(impl->resumeEntry, descs, how, bytes, B, error);
 }
 
 } // namespace tttc

@@ -57,6 +57,7 @@ struct CompiledLayer::Impl {
   std::string entry;
   std::string backwardEntry; // "" without the backward
   std::string trainEntry;    // the training forward ("" without the backward)
+  std::string resumeEntry;   // the forward from every state ("" without decode)
   /// Target cpu: the threads runs split their batch rows over (created on
   /// the first run that splits).
   std::unique_ptr<llvm::StdThreadPool> pool;

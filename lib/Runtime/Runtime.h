@@ -88,6 +88,15 @@ public:
                       const std::vector<Tensor> &grads, int directions, uint64_t seed,
                       std::vector<double> &relErr, std::string &error) const;
 
+  /// Whether the layer was compiled with `<name>_resume` (pipeline option
+  /// `decode`; Decode.h builds the decoder on it).
+  bool hasResume() const;
+  /// `<name>_resume` on `descs`, built by the caller (no checks here): the
+  /// inputs other than initial states (signature order), every state's
+  /// value [B, H, ...] (sig.states order), the readouts [B, T, H, n], every
+  /// state's final value [B, H, ...].
+  bool runResume(std::vector<Descriptor> &descs, int64_t B, std::string &error);
+
   /// cuda target only: validates shapes and launches on caller-owned device
   /// buffers on `stream` (a CUstream, null: the default stream); does not
   /// synchronise.
@@ -156,6 +165,11 @@ private:
   bool invokeSplit(const std::string &entry, std::vector<Descriptor> &descs,
                    const std::vector<Split> &how, const std::vector<size_t> &elemBytes,
                    int64_t B, std::string &error);
+  /// `invokeSplit` on the cpu target; on cuda-emu one call, then the
+  /// emulation's findings (races, barrier divergence) as the error.
+  bool invoke(const std::string &entry, std::vector<Descriptor> &descs,
+              const std::vector<Split> &how, const std::vector<size_t> &elemBytes, int64_t B,
+              std::string &error);
   bool launch(int64_t B, int64_t H, std::vector<Descriptor> &descs, void *stream,
               std::string &error);
   /// Argument i of the descriptors `validate` builds (inputs, then outputs),

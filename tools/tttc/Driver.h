@@ -31,6 +31,10 @@ struct Invocation {
   std::vector<std::pair<std::string, std::string>> gradOutputs;
   /// --cu-seqlens: a packed batch's offsets (FILE.npy or "0,5,22,32").
   std::string cuSeqlens;
+  /// --decode: the sequence again through the decode step, decodeBlock
+  /// tokens at a time (--decode-block), against the forward.
+  bool decode = false;
+  int64_t decodeBlock = 1;
   // The pipeline options (values, and which were given).
   int64_t headDim = 0; // 0: not given
   int64_t miniBatch = 0, exactChunk = TTTC_DEFAULT_EXACT_CHUNK;
@@ -64,6 +68,9 @@ struct RunState {
 };
 /// --grad: the backward, its check and timing; the exit code.
 int runGrad(const Invocation &a, RunState &s, uint64_t seed);
+/// --decode: the decoder against the forward's outputs (in s.kOuts) to
+/// `tolerance`, and its timing; the exit code.
+int runDecode(const Invocation &a, RunState &s, double tolerance);
 
 int emitCommand(const Invocation &a);
 int runCommand(const Invocation &a);

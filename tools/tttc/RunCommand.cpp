@@ -459,6 +459,13 @@ int runCommand(const Invocation &a) {
       std::printf("  wrote %zu inputs to %s/\n", ins.size(), dir.c_str());
     }
   }
+  if (a.decode) {
+    RunState st{layer, ins, kIns, kOuts, outShapes, io16, bf16, B, T, H};
+    if (int rc = runDecode(a, st, ioTol)) {
+      tttc_destroy(layer);
+      return rc;
+    }
+  }
   if (a.grad) {
     RunState st{layer, ins, kIns, kOuts, outShapes, io16, bf16, B, T, H};
     int rc = runGrad(a, st, a.seed + 1);

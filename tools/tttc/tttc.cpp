@@ -74,6 +74,12 @@ cl::opt<std::string> cuSeqlens(
              "offsets, FILE.npy (int32 or int64) or a list 0,5,22,32; each sequence starts from "
              "the initial state, final states [N, H, ...]"),
     cl::value_desc("FILE.npy|LIST"), cl::cat(tttcCategory));
+cl::opt<int64_t> decodeBlock("decode-block",
+                             cl::desc("run --decode: tokens per decode step (default 1); "
+                                      "with --decode, tttc run decodes the sequence "
+                                      "again, this many tokens per step from the same "
+                                      "initial states, against the chunked forward"),
+                             cl::init(1), cl::cat(tttcCategory));
 cl::list<std::string> gradOutputs(
     "grad-output",
     cl::desc("run --grad: the cotangent of an output, NAME=FILE.npy (float32; outputs without "
@@ -85,6 +91,7 @@ const char *kOverview = R"(tttc: compile test-time-training layer specs
   tttc SPEC --emit=STAGE [-o FILE]
   tttc run SPEC [--input NAME=FILE.npy]... [--output-dir DIR] [--check] [--repeat N]
            [--grad [--grad-output NAME=FILE.npy]...] [--cu-seqlens FILE.npy|0,5,22]
+           [--decode [--decode-block N]]
       Without --input, seeded random inputs of shape B, T, H, D are generated
       (defaults 2, 64, 2, 64). With a 16-bit --io-dtype, .npy files stay
       float32 (inputs are rounded to the I/O type first; readouts are checked
@@ -177,6 +184,18 @@ int main(int argc, char **argv) {
   if (!a.cuSeqlens.empty() && (batch.getNumOccurrences() || seqLen.getNumOccurrences()))
     return tttc::driver::die("--cu-seqlens fixes the batch (one row) and its length "
                              "(cu_seqlens' last offset): not also --batch or --seq-len");
+  // The pipeline option `decode` (the decode step compiled): tttc run
+  // then decodes the sequence too.
+  a.decode = pipeline.decode;
+  a.decodeBlock = decodeBlock;
+  if (decodeBlock.getNumOccurrences() && !a.decode)
+    return tttc::driver::die("--decode-block needs --decode");
+  if (a.decodeBlock < 1)
+    return tttc::driver::die("--decode-block must be at least 1, got " +
+                             std::to_string(a.decodeBlock));
+  if (a.decode && !a.cuSeqlens.empty())
+    return tttc::driver::die("--decode with --cu-seqlens: decode one batch of equal-length "
+                             "rows (a decoder state per packed sequence is not in the CLI)");
   for (const std::string &g : gradOutputs) {
     size_t eq = g.find('=');
     if (eq == std::string::npos || eq == 0)
