@@ -112,6 +112,10 @@ def _declare(L):
         "tttc_run_train_varlen": (INT, [P, TP, INT, TP, INT, ctypes.POINTER(I64), INT, VP, I64]),
         "tttc_run_backward_varlen": (INT, [P, TP, INT, ctypes.POINTER(I64), INT, VP, I64, TP,
                                            INT, TP, INT]),
+        "tttc_decode_state_bytes": (I64, [P, I64, I64]),
+        "tttc_decode_init": (INT, [P, TP, INT, I64, I64, VP, I64]),
+        "tttc_decode_step": (INT, [P, TP, INT, VP, I64, TP, INT]),
+        "tttc_decode_position": (I64, [VP, I64]),
     }
     for name, (res, args) in sig.items():
         f = getattr(L, name)

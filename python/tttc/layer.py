@@ -44,7 +44,8 @@ def _options_string(options):
 class Compiled:
     """One compilation of a spec (one target, I/O type and option set)."""
 
-    def __init__(self, spec, head_dim, mini_batch, target, io_dtype, backward, options):
+    def __init__(self, spec, head_dim, mini_batch, target, io_dtype, backward, options,
+                 decode=False):
         L = _capi.lib()
         o = L.tttc_default_options(head_dim)
         o.mini_batch = mini_batch or 0
@@ -53,6 +54,8 @@ class Compiled:
         opts = dict(options)
         if backward:
             opts["backward"] = True
+        if decode:
+            opts["decode"] = True
         self._opts = _options_string(opts).encode()
         o.options = self._opts
         self.target, self.io_dtype = target, io_dtype
@@ -69,6 +72,7 @@ class Compiled:
         self.head_dim = L.tttc_head_dim(self._h)
         self.mini_batch = L.tttc_mini_batch(self._h)
         self.has_backward = bool(L.tttc_has_backward(self._h))
+        self.has_decode = bool(decode or options.get("decode"))
         self.inputs = [Arg(L.tttc_input_name(self._h, i).decode(),
                            _capi.KINDS[L.tttc_input_kind(self._h, i)],
                            bool(L.tttc_input_optional(self._h, i)))
@@ -191,6 +195,80 @@ class Compiled:
         _capi.check(rc, f"backward of layer '{self.name}'")
 
 
+    # The decode step: a decoder state in a caller-owned buffer ----------------
+    def decode_state_bytes(self, B, H):
+        return int(self._lib.tttc_decode_state_bytes(self._h, B, H))
+
+    def decode_init(self, inits, B, H, state_ptr, state_bytes):
+        ti = _capi.TensorList(inits)
+        rc = self._lib.tttc_decode_init(self._h, ti.array, ti.n, B, H,
+                                        ctypes.c_void_p(state_ptr), state_bytes)
+        _capi.check(rc, f"starting a decoder of layer '{self.name}'")
+
+    def decode_step(self, inputs, state_ptr, state_bytes, outputs):
+        ti, to = _capi.TensorList(inputs), _capi.TensorList(outputs)
+        rc = self._lib.tttc_decode_step(self._h, ti.array, ti.n, ctypes.c_void_p(state_ptr),
+                                        state_bytes, to.array, to.n)
+        _capi.check(rc, f"decode step of layer '{self.name}'")
+
+    def decode_position(self, state_ptr, state_bytes):
+        return int(self._lib.tttc_decode_position(ctypes.c_void_p(state_ptr), state_bytes))
+
+
+def check_decode_names(c, given, init):
+    """Checks the input names of a decoder's start (`init`: initial states
+    only) or of a step (the other inputs, every required one given)."""
+    kinds = {a.name: a for a in c.inputs}
+    for n in given:
+        if n not in kinds:
+            raise TTTCError(f"layer '{c.name}' has no input '{n}' (its inputs: "
+                            f"{', '.join(kinds)})")
+        if init and kinds[n].kind != "state_init":
+            raise TTTCError(f"input '{n}' is no initial state: it goes to the steps")
+        if not init and kinds[n].kind == "state_init":
+            raise TTTCError(f"initial state '{n}' goes to the decoder's start, not to a step")
+    if not init:
+        missing = [a.name for a in c.inputs
+                   if a.kind != "state_init" and not a.optional and a.name not in given]
+        if missing:
+            raise TTTCError(f"layer '{c.name}': missing input(s) {', '.join(missing)}")
+
+
+class DecoderState:
+    """A decoder state (tttc_decode_*) in a buffer it owns: every state at
+    the start of the unfinished chunk and that chunk's tokens so far. The
+    numpy and torch decoders wrap it."""
+
+    def __init__(self, compiled, B, H, inits):
+        if not compiled.has_decode:
+            raise TTTCError(f"layer '{compiled.name}' was compiled without its decode step")
+        self.compiled, self.batch, self.heads = compiled, int(B), int(H)
+        self.nbytes = compiled.decode_state_bytes(self.batch, self.heads)
+        if self.nbytes <= 0:
+            raise TTTCError(f"layer '{compiled.name}': no decoder state for batch={B}, "
+                            f"heads={H} (both must be at least 1)")
+        self._buf = (ctypes.c_uint64 * ((self.nbytes + 7) // 8))()
+        if inits is not None:
+            compiled.decode_init(inits, self.batch, self.heads, self.ptr, self.nbytes)
+
+    @property
+    def ptr(self):
+        return ctypes.addressof(self._buf)
+
+    @property
+    def position(self):
+        """Tokens decoded so far."""
+        return self.compiled.decode_position(self.ptr, self.nbytes)
+
+    def copy(self):
+        """An independent copy (e.g. a forked beam)."""
+        c = DecoderState(self.compiled, self.batch, self.heads, None)
+        ctypes.memmove(c.ptr, self.ptr, self.nbytes)
+        return c
+
+    def step(self, inputs, outputs):
+        self.compiled.decode_step(inputs, self.ptr, self.nbytes, outputs)
+
 class Layer:
     """A layer spec (a file path or the spec's text) compiled on demand, once
     per (target, I/O type, with or without the backward), and cached.
@@ -212,19 +290,17 @@ class Layer:
         self.target, self.io_dtype, self.options = target, io_dtype, options
         self._cache = {}
 
-    def compiled(self, target=None, io_dtype=None, backward=False):
-        """The compilation for (target, io_dtype, backward), compiled on first
-        use. A layer with the backward also runs forwards, so a plain request
-        reuses one."""
+    def compiled(self, target=None, io_dtype=None, backward=False, decode=False):
+        """The compilation for (target, io_dtype) with the backward and the
+        decode step where asked, compiled on first use. Any compilation runs
+        forwards, so a request reuses one that has what it asks for."""
         key = (target or self.target, io_dtype or self.io_dtype)
-        c = self._cache.get(key + (True,))
-        if c is not None:
-            return c
-        if not backward and key + (False,) in self._cache:
-            return self._cache[key + (False,)]
+        for (t, io, b, d), c in self._cache.items():
+            if (t, io) == key and (b or not backward) and (d or not decode):
+                return c
         c = Compiled(self.spec, self.head_dim, self.mini_batch, key[0], key[1], backward,
-                     self.options)
-        self._cache[key + (backward,)] = c
+                     self.options, decode)
+        self._cache[key + (backward, decode)] = c
         return c
 
     @property

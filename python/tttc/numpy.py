@@ -7,11 +7,14 @@ on numpy arrays (float32; float16 for per-token arrays of an f16 layer).
                          w_init=w0, b_init=b0)          # {"out": ..., "w_final": ...}
     out, saved = tttc.numpy.train(layer, **inputs)
     grads = tttc.numpy.backward(layer, inputs, saved, {"out": dout})
+    dec = tttc.numpy.decoder(layer, batch=1, heads=4, w_init=w0, b_init=b0)
+    y = dec.step(q=q1, k=k1, v=v1, lr=lr1, ln_w=ln_w, ln_b=ln_b)["out"]   # [1, n, 4, 64]
 """
 
 import numpy as np
 
 from ._capi import TTTCError
+from .layer import DecoderState, check_decode_names
 
 _NP = {"f32": np.float32, "f16": np.float16}
 
@@ -24,8 +27,9 @@ def _dtype(c, arg):
     return np.dtype(_NP[c.io_dtype])
 
 
-def _prepare(c, inputs):
-    c.check_names(inputs)
+def _prepare(c, inputs, check=True):
+    if check:
+        c.check_names(inputs)
     arrays, items = {}, []
     for a in c.inputs:
         if a.name not in inputs:
@@ -106,3 +110,50 @@ def backward(layer, inputs, saved, cotangents, cu_seqlens=None):
     c.run_backward(items, saved.ctypes.data, saved.nbytes, citems,
                    [(n, g.ctypes.data, g.shape) for n, g in grads.items()], cu)
     return grads
+
+
+class Decoder:
+    """Advances a layer's state a few tokens at a time (inference): the
+    decode step (pipeline option `decode`, compiled on first use). Decoding
+    a sequence in steps of any size gives the forward's outputs on it."""
+
+    def __init__(self, layer, batch, heads, **inits):
+        c = layer.compiled(decode=True)
+        check_decode_names(c, inits, init=True)
+        _, items = _prepare(c, inits, check=False)
+        self._state = DecoderState(c, batch, heads, items)
+
+    @property
+    def position(self):
+        """Tokens decoded so far."""
+        return self._state.position
+
+    @property
+    def state_bytes(self):
+        return self._state.nbytes
+
+    def copy(self):
+        """An independent decoder at the same point (a forked beam)."""
+        d = Decoder.__new__(Decoder)
+        d._state = self._state.copy()
+        return d
+
+    def step(self, **inputs):
+        """The outputs (a dict of new arrays: readouts [B, n, H, ...] of the n
+        given tokens, final states [B, H, ...] after them) for per-token
+        inputs [B, n, H, ...] and the layer's other inputs (no initial
+        states)."""
+        s = self._state
+        c = s.compiled
+        check_decode_names(c, inputs, init=False)
+        arrays, items = _prepare(c, inputs, check=False)
+        _, T, _ = c.dims({n: x.shape for n, x in arrays.items()})
+        outs, oitems = _outputs(c, s.batch, T, s.heads)
+        s.step(items, oitems)
+        return outs
+
+
+def decoder(layer, batch, heads, **inits):
+    """A Decoder for `batch` rows and `heads` heads from the initial states
+    `inits` (by name, [H, ...] or [batch, H, ...]; omitted ones as in run())."""
+    return Decoder(layer, batch, heads, **inits)

@@ -6,6 +6,8 @@ backward is the generated one) and TTTLayer (an nn.Module).
                                 parameters={"ln_w": torch.ones(H, 64), "ln_b": torch.zeros(H, 64)})
     outs = layer(q=q, k=k, v=v, lr=lr, w_init=w0, b_init=b0)   # {"out": ..., "w_final": ...}
     outs["out"].square().sum().backward()
+    dec = layer.decoder(batch=1, heads=H, w_init=w0, b_init=b0)   # inference
+    y = dec.step(q=q1, k=k1, v=v1, lr=lr1)["out"]                 # q1: [1, n, H, 64]
 
 Tensors are float32 (per-token inputs and readouts: float32, bfloat16 or
 float16, compiled per dtype); CPU tensors run on the cpu target (or the
@@ -20,7 +22,7 @@ from torch.autograd.function import once_differentiable
 
 from . import _capi
 from ._capi import TTTCError
-from .layer import Layer
+from .layer import DecoderState, Layer, check_decode_names
 
 _IO = {torch.float32: "f32", torch.bfloat16: "bf16", torch.float16: "f16"}
 
@@ -170,6 +172,78 @@ def run(layer, cu_seqlens=None, **inputs):
     return {a.name: o for a, o in zip(info.outputs, outs)}
 
 
+class Decoder:
+    """Advances a layer's state a few tokens at a time, for inference: the
+    decode step (pipeline option `decode`, compiled on first use) on CPU
+    tensors. Decoding a sequence in steps of any size gives the forward's
+    outputs on it; outputs carry no autograd history. io_dtype: the per-token
+    tensors' type (f32, bf16, f16)."""
+
+    def __init__(self, layer, batch, heads, io_dtype=None, **inits):
+        info = layer.info
+        for n, t in inits.items():
+            if not isinstance(t, torch.Tensor):
+                raise TTTCError(f"input '{n}': expected a torch.Tensor, got {type(t).__name__}")
+            if t.device.type != "cpu":
+                raise TTTCError(f"layer '{info.name}': the decode step runs on CPU tensors so "
+                                f"far, not {t.device}")
+            if t.dtype != torch.float32:
+                raise TTTCError(f"input '{n}' has dtype {t.dtype}, expected torch.float32")
+        target = layer.target if layer.target != "cuda" else "cpu"
+        c = layer.compiled(target, io_dtype or layer.io_dtype, decode=True)
+        check_decode_names(c, inits, init=True)
+        self._keep = {n: _contiguous(n, t.detach()) for n, t in inits.items()}
+        names = [a.name for a in c.inputs if a.name in self._keep]
+        self._state = DecoderState(c, batch, heads,
+                                   _items(names, [self._keep[n] for n in names]))
+        self._keep = None
+        self._fixed = {}  # inputs of every step (a module's parameters)
+
+    @property
+    def position(self):
+        """Tokens decoded so far."""
+        return self._state.position
+
+    def copy(self):
+        """An independent decoder at the same point (a forked beam)."""
+        d = Decoder.__new__(Decoder)
+        d._state, d._fixed = self._state.copy(), self._fixed
+        return d
+
+    def step(self, **inputs):
+        """The outputs (readouts [B, n, H, ...] of the n given tokens, final
+        states [B, H, ...] after them) for per-token inputs [B, n, H, ...] and
+        the layer's other inputs (no initial states), as a dict."""
+        for n in inputs:
+            if n in self._fixed:
+                raise TTTCError(f"input '{n}' is a parameter of this module; not also an "
+                                "argument")
+        inputs = {**self._fixed, **inputs}
+        s = self._state
+        c = s.compiled
+        check_decode_names(c, inputs, init=False)
+        kinds = {a.name: a for a in c.inputs}
+        names = tuple(a.name for a in c.inputs if a.name in inputs)
+        tensors = []
+        for n in names:
+            t = inputs[n]
+            if not isinstance(t, torch.Tensor):
+                raise TTTCError(f"input '{n}': expected a torch.Tensor, got {type(t).__name__}")
+            if t.device.type != "cpu":
+                raise TTTCError(f"layer '{c.name}': the decode step runs on CPU tensors so "
+                                f"far, not {t.device}")
+            want = _dtype(c, kinds[n])
+            if t.dtype != want:
+                raise TTTCError(f"input '{n}' has dtype {t.dtype}, expected {want} (the "
+                                f"decoder's io_dtype is {c.io_dtype})")
+            tensors.append(_contiguous(n, t.detach()))
+        _, T, _ = c.dims({n: t.shape for n, t in zip(names, tensors)})
+        outs = [torch.empty(c.output_shape(a.name, s.batch, T, s.heads), dtype=_dtype(c, a))
+                for a in c.outputs]
+        s.step(_items(names, tensors), _items([a.name for a in c.outputs], outs))
+        return {a.name: o for a, o in zip(c.outputs, outs)}
+
+
 class TTTLayer(torch.nn.Module):
     """A tttc layer as a module. `parameters` (name -> tensor) become its
     nn.Parameters and fill those inputs; forward(**inputs) takes the others
@@ -194,6 +268,18 @@ class TTTLayer(torch.nn.Module):
                                 "argument")
         merged.update(inputs)
         return run(self.layer, cu_seqlens=cu_seqlens, **merged)
+
+    def decoder(self, batch, heads, io_dtype=None, **inits):
+        """A Decoder over this module's layer: its parameters fill the
+        initial states they name (at the start) and the other inputs (at
+        every step); `inits` are the other initial states."""
+        params = dict(self.named_parameters(recurse=False))
+        kinds = {a.name: a.kind for a in self.layer.inputs}
+        start = {n: p for n, p in params.items() if kinds[n] == "state_init"}
+        start.update(inits)
+        dec = Decoder(self.layer, batch, heads, io_dtype, **start)
+        dec._fixed = {n: p for n, p in params.items() if kinds[n] != "state_init"}
+        return dec
 
     def extra_repr(self):
         return f"layer={self.layer.name}, head_dim={self.layer.head_dim}"
