@@ -155,6 +155,9 @@ bool compileToObject(const std::string &source, const std::string &bufferName,
   if (options.backward)
     for (const ArgInfo &s : sig.states)
       ranks.insert(savedRank(s));
+  if (options.decode)
+    for (const ArgInfo &s : sig.states)
+      ranks.insert(2 + s.inner.size());
   for (size_t r : ranks)
     h << cTypeOfDescriptor(r) << " {\n  float *allocated;\n  float *aligned;\n"
       << "  int64_t offset;\n  int64_t sizes[" << r << "];\n  int64_t strides[" << r
@@ -211,6 +214,27 @@ bool compileToObject(const std::string &source, const std::string &bufferName,
       h << ",\n    " << cTypeOfDescriptor(rankOf(a)) << " *cotangent_" << a.name;
     for (const ArgInfo &a : sig.inputs)
       h << ",\n    " << cTypeOfDescriptor(rankOf(a)) << " *grad_" << a.name;
+    h << ");\n";
+  }
+  if (options.decode) {
+    h << "\n/* The forward resumed from given states (what tttc_decode_step runs from a\n"
+         " * chunk boundary): the inputs other than initial states, every state's value\n"
+         " * [B, H, ...], then the readouts and every state's final value. */\n"
+      << "void _mlir_ciface_" << sig.name << "_resume(";
+    first = true;
+    for (const ArgInfo &a : sig.inputs) {
+      if (a.kind == ArgKind::StateInit)
+        continue;
+      h << (first ? "\n    " : ",\n    ") << cTypeOfDescriptor(rankOf(a)) << " *" << a.name;
+      first = false;
+    }
+    for (const ArgInfo &s : sig.states)
+      h << ",\n    " << cTypeOfDescriptor(2 + s.inner.size()) << " *" << s.name;
+    for (const ArgInfo &a : sig.outputs)
+      if (a.kind == ArgKind::Readout)
+        h << ",\n    " << cTypeOfDescriptor(rankOf(a)) << " *" << a.name;
+    for (const ArgInfo &s : sig.states)
+      h << ",\n    " << cTypeOfDescriptor(2 + s.inner.size()) << " *final_" << s.name;
     h << ");\n";
   }
   h << "\n#endif\n";
