@@ -92,6 +92,11 @@ def TTTLowerLayerToFunc : Pass<"ttt-lower-layer-to-func", "ModuleOp"> {
            "sweep recomputes the others, one segment at a time">,
     Option<"ioType", "io-dtype", "std::string", "\"f32\"",
            "element type of per-token inputs and readouts (f32, bf16, f16)">,
+    Option<"partialSums", "partial-sums", "bool", "false",
+           "the backward writes the gradients its (b, h) programs share (parameters "
+           "[B, H, ...], position inputs [B, H, C], initial states [B, H, ...]) per "
+           "program, for the caller to sum (GPU kernels: no two programs write one "
+           "element)">,
     Option<"resume", "resume", "bool", "false",
            "also emit `<layer>_resume`: the forward from a given value of every "
            "state, returning the final value of every state (what a decoder "

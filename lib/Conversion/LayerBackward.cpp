@@ -88,13 +88,32 @@ LogicalResult LayerLowering::emitBackward() {
                      (layer.getSymName() + "_backward_step").str());
   chunkFn = outline(bb, SmallVector<Value>(cast<YieldOp>(bb.getTerminator()).getValues()),
                     (layer.getSymName() + "_backward_chunk").str());
+  // Gradients: the inputs' types; with partialSums those of parameters and
+  // position inputs per (b, h) program, [B, H, ...].
+  SmallVector<Type> gradTypes = argTypes;
+  if (partialSums) {
+    unsigned a = 0;
+    for (Operation *d : decls) {
+      if (auto s = dyn_cast<StateOp>(d); s && !s.getInit())
+        continue;
+      if (isa<ParamOp>(d)) {
+        SmallVector<int64_t> inner = specShape(d->getResult(0).getType(), D);
+        gradTypes[a] = tensor({kDyn, kDyn}, isa<VecType>(d->getResult(0).getType())
+                                                ? ArrayRef<int64_t>(inner)
+                                                : ArrayRef<int64_t>{});
+      } else if (isa<PositionInputOp>(d)) {
+        gradTypes[a] = tensor({kDyn, kDyn, C}, {});
+      }
+      ++a;
+    }
+  }
   SmallVector<Type> allArgs = argTypes;
   allArgs.append(savedTypes);
   allArgs.append(outTypes);
-  allArgs.append(argTypes);
+  allArgs.append(gradTypes);
   b.setInsertionPoint(layer);
   auto func = func::FuncOp::create(b, loc, (layer.getSymName() + "_backward").str(),
-                                   b.getFunctionType(allArgs, argTypes));
+                                   b.getFunctionType(allArgs, gradTypes));
   func->setAttr("llvm.emit_c_interface", b.getUnitAttr());
   Block *entry = func.addEntryBlock();
   b.setInsertionPointToStart(entry);
@@ -107,12 +126,13 @@ LogicalResult LayerLowering::emitBackward() {
   argNo += savedTypes.size();
   SmallVector<Value> cotangents(args.begin() + argNo, args.begin() + argNo + outTypes.size());
   SmallVector<Value> grads(args.begin() + argNo + outTypes.size(), args.end());
-  // Summed gradients start at zero; per-token ones are written whole.
+  // Summed gradients start at zero; per-token ones (and partials) are
+  // written whole.
   unsigned gi = 0;
   for (Operation *d : decls) {
     if (!declArg.count(d))
       continue;
-    if (!isa<InputOp>(d)) {
+    if (!isa<InputOp>(d) && !partialSums) {
       Value zero = arith::ConstantOp::create(b, loc, b.getF32FloatAttr(0.0));
       grads[gi] = linalg::FillOp::create(b, loc, zero, grads[gi]).getResult(0);
     }
@@ -298,12 +318,22 @@ SmallVector<Value> LayerLowering::perHeadBackward(DenseMap<Operation *, Value> &
       m.map(bb.getArgument(cot), args[s]);
     auto call = func::CallOp::create(b, loc, chunkFn, callArgs(bb, m));
     auto yielded = [&](unsigned i) { return call.getResult(i); };
+    // The states' cotangents and the sums are written over the carried
+    // values (a copy that bufferizes in place): one buffer each for the whole
+    // sweep, not one per chunk (in a GPU kernel a heap allocation per chunk).
+    auto over = [&](Value v, Value carried) {
+      return linalg::CopyOp::create(b, loc, v, carried).getResult(0);
+    };
     SmallVector<Value> next;
+    unsigned st = 0;
     for (auto [i, d] : llvm::enumerate(decls))
-      if (isa<StateOp>(d))
-        next.push_back(yielded(i));
+      if (isa<StateOp>(d)) {
+        next.push_back(over(yielded(i), args[st]));
+        ++st;
+      }
     for (auto [j, i] : llvm::enumerate(summed))
-      next.push_back(AddOp::create(b, loc, args[numStates + j], yielded(i)));
+      next.push_back(over(AddOp::create(b, loc, args[numStates + j], yielded(i)),
+                          args[numStates + j]));
     for (auto [j, i] : llvm::enumerate(perToken)) {
       Value dest = args[numStates + summed.size() + j];
       next.push_back(isa<VecType>(decls[i]->getResult(0).getType())
@@ -353,7 +383,12 @@ SmallVector<Value> LayerLowering::perHeadBackward(DenseMap<Operation *, Value> &
   for (auto [j, i] : llvm::enumerate(summed)) {
     Value sum = rLoop.getResult(numStates + j);
     Value &g = grads[gradOf[i]];
-    if (isa<ParamOp>(decls[i]))
+    if (partialSums) // program (b, h)'s own partial
+      g = isa<ParamOp>(decls[i]) ? storePartial(sum, g, bi, hi)
+                                 : ifPresent(g, [&, gv = g] {
+                                     return storePartial(sum, gv, bi, hi);
+                                   });
+    else if (isa<ParamOp>(decls[i]))
       g = addParam(g, sum, hi);
     else // a position input: none when omitted (dimension 0 of size 0)
       g = ifPresent(g, [&] { return addPosition(g, sum); });
@@ -368,6 +403,8 @@ SmallVector<Value> LayerLowering::perHeadBackward(DenseMap<Operation *, Value> &
       continue;
     Value &g = grads[gradOf[i]];
     auto add = [&, gv = g] {
+      if (partialSums) // row b of a [B, H, ...] partial
+        return storeState(cot, gv, bi, hi);
       Value dim0 = tensor::DimOp::create(b, loc, gv, 0);
       Value shared = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, dim0, idx(1));
       Value row = arith::SelectOp::create(b, loc, shared, idx(0), bi);

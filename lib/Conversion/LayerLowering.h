@@ -24,9 +24,10 @@ constexpr int64_t kDyn = ShapedType::kDynamic;
 
 class LayerLowering {
 public:
-  LayerLowering(LayerOp layer, Type io, int64_t checkpointEvery = 1, bool resume = false)
+  LayerLowering(LayerOp layer, Type io, int64_t checkpointEvery = 1, bool resume = false,
+                bool partialSums = false)
       : layer(layer), b(layer), loc(layer.getLoc()), io(io), checkpointEvery(checkpointEvery),
-        resume(resume) {}
+        resume(resume), partialSums(partialSums) {}
 
   /// Replaces the layer by its function (and, when the layer holds a
   /// ttt.chunk_backward, by `<name>_forward_train` and `<name>_backward`
@@ -61,6 +62,11 @@ private:
   int64_t checkpointEvery;
   /// Whether `<name>_resume` is emitted too.
   bool resume;
+  /// Whether the backward writes the gradients its (b, h) programs share
+  /// (parameters, position inputs, initial states) as per-program partials
+  /// [B, H, ...] for the caller to sum, rather than summing them itself (GPU
+  /// kernels: no two programs write one element).
+  bool partialSums;
   ChunkStepOp step;
   ChunkBackwardOp bwd; // null: no backward requested
   /// Declarations, in the chunk step's block-argument order.
@@ -372,6 +378,25 @@ private:
                                                  ArrayRef<ReassociationIndices>{{0, 1}});
     return tensor::InsertSliceOp::create(b, loc, flat, g, {OpFoldResult(hi)}, attrs({1}),
                                          attrs({1}));
+  }
+
+  /// A parameter's [1, n] (vector) or [1, 1] (scalar) tile, or a position
+  /// input's [C, 1] tile, stored at (bi, hi) of its [B, H, ...] partial.
+  Value storePartial(Value tile, Value dest, Value bi, Value hi) {
+    auto tt = cast<RankedTensorType>(tile.getType());
+    auto dt = cast<RankedTensorType>(dest.getType());
+    SmallVector<OpFoldResult> off{bi, hi}, sizes = attrs({1, 1}), strides = attrs({1, 1});
+    for (int64_t i = 2; i < dt.getRank(); ++i) {
+      off.push_back(b.getIndexAttr(0));
+      sizes.push_back(b.getIndexAttr(dt.getDimSize(i)));
+      strides.push_back(b.getIndexAttr(1));
+    }
+    // [C, 1] -> [C]; [1, n] and [1, 1] drop their unit rows in the insert.
+    if (dt.getRank() == 3 && tt.getDimSize(1) == 1 && tt.getDimSize(0) != 1)
+      tile = tensor::CollapseShapeOp::create(
+          b, loc, RankedTensorType::get({tt.getDimSize(0)}, f32), tile,
+          ArrayRef<ReassociationIndices>{{0, 1}});
+    return tensor::InsertSliceOp::create(b, loc, tile, dest, off, sizes, strides);
   }
 
   /// `g` ([C]) plus a [C, 1] tile.

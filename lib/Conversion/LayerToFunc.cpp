@@ -275,7 +275,7 @@ struct TTTLowerLayerToFuncPass
     SmallVector<LayerOp> layers;
     getOperation().walk([&](LayerOp l) { layers.push_back(l); });
     for (LayerOp l : layers)
-      if (failed(LayerLowering(l, io, checkpointEvery, resume).run()))
+      if (failed(LayerLowering(l, io, checkpointEvery, resume, partialSums).run()))
         return signalPassFailure();
   }
 };

@@ -93,11 +93,7 @@ bool PipelineOptions::verify(std::string &error) const {
     error = "backward-checkpoint applies to the backward (option backward)";
     return false;
   }
-  if (backward && target != Target::CPU) {
-    error = "backward: the outer-loop backward is compiled for target cpu only so far, "
-            "not " + spelling(target).str();
-    return false;
-  }
+
   if (decode && target == Target::CUDA) {
     error = "decode: the decode step runs on targets cpu and cuda-emu so far, not cuda";
     return false;

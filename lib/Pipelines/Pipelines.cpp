@@ -59,6 +59,8 @@ void ttt::buildLinalgPipeline(OpPassManager &pm, const PipelineOptions &opts) {
   lo.ioType = PipelineOptions::spelling(opts.ioDType).str();
   lo.checkpointEvery = opts.backwardCheckpoint;
   lo.resume = opts.decode;
+  // GPU kernels: no two programs write one gradient element.
+  lo.partialSums = opts.backward && opts.gpu();
   pm.addPass(ttt::createTTTLowerLayerToFunc(lo));
   pm.addPass(ttt::createConvertTTTToLinalg());
   pm.addPass(createCanonicalizerPass());
@@ -135,6 +137,10 @@ void ttt::buildLinalgToLLVMPipeline(OpPassManager &pm) {
 
 void ttt::buildGPUKernelPipeline(OpPassManager &pm, const PipelineOptions &opts) {
   buildLinalgPipeline(pm, opts);
+  // A kernel is one function: the backward's out-of-line chunk functions
+  // inlined.
+  if (opts.backward)
+    pm.addPass(createInlinerPass());
   addBufferize(pm, /*statesInPlace=*/true);
   ttt::TTTMapToGPUOptions mo;
   mo.fault = faultFor(opts, {Fault::ShortGrid});

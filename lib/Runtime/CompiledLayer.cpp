@@ -79,6 +79,13 @@ std::unique_ptr<CompiledLayer> CompiledLayer::compile(const std::string &source,
   im.source = source;
   im.bufferName = bufferName;
   if (options.target == Target::CUDA) {
+    if (options.backward) {
+      // The kernels are generated (tttc --emit=ptx --backward); the launch
+      // runtime runs the forward's kernel alone so far.
+      error = "backward on target cuda: its kernels compile (emit stage ptx) but the "
+              "launch runtime runs forwards only so far; train on cpu or cuda-emu";
+      return nullptr;
+    }
     // PTX for the device's architecture, loaded through the driver.
     if (!tttc_cuda_available()) {
       error = std::string("target cuda: ") + tttc_cuda_last_error();
@@ -326,7 +333,7 @@ bool CompiledLayer::runForwardTrain(const std::vector<Tensor> &inputs,
     elemBytes[i] = elementBytes(a);
     how[i] = splitsWithBatch(a, extentsOf(descs[i])[0], B) ? Split::Rows : Split::Shared;
   }
-  return invokeSplit(impl->trainEntry, descs, how, elemBytes, B, error);
+  return invoke(impl->trainEntry, descs, how, elemBytes, B, error);
 }
 
 bool CompiledLayer::runBackward(const std::vector<Tensor> &inputs, const void *saved,
@@ -364,10 +371,12 @@ bool CompiledLayer::runBackward(const std::vector<Tensor> &inputs, const void *s
   if (!validateBackward(inputs, saved, savedBytes, cotangents, grads, B, T, H, descs, scratch,
                         error))
     return false;
+  size_t nIn = sig.inputs.size(), nSaved = sig.states.size(), nOut = sig.outputs.size();
+  if (impl->options.gpu())
+    return runBackwardPartials(descs, B, H, error);
   // Batch rows split over threads: per-token arrays, per-row states and
   // the saved states; the gradients of what every row shares (parameters,
   // position inputs, shared initial states) summed over the threads.
-  size_t nIn = sig.inputs.size(), nSaved = sig.states.size(), nOut = sig.outputs.size();
   std::vector<Split> how(descs.size(), Split::Rows);
   std::vector<size_t> bytes(descs.size(), 4);
   for (size_t i = 0; i < descs.size(); ++i) {
@@ -383,7 +392,7 @@ bool CompiledLayer::runBackward(const std::vector<Tensor> &inputs, const void *s
              : grad && rows != 0         ? Split::Summed
                                          : Split::Shared;
   }
-  return invokeSplit(impl->backwardEntry, descs, how, bytes, B, error);
+  return invoke(impl->backwardEntry, descs, how, bytes, B, error);
 }
 
 bool CompiledLayer::invoke(const std::string &entry, std::vector<Descriptor> &descs,
@@ -406,6 +415,75 @@ bool CompiledLayer::invoke(const std::string &entry, std::vector<Descriptor> &de
     error = e;
     emu::clearError();
     return false;
+  }
+  return true;
+}
+
+bool CompiledLayer::runBackwardPartials(std::vector<Descriptor> &descs, int64_t B, int64_t H,
+                                        std::string &error) {
+  // The kernels' programs write what they share per (b, h) (pipeline option
+  // partial-sums of ttt-lower-layer-to-func): parameters [B, H, ...],
+  // position inputs [B, H, C], shared initial states [B, H, ...]; summed
+  // here in (b, h) order, the same order every run.
+  size_t nIn = sig.inputs.size(), first = nIn + sig.states.size() + sig.outputs.size();
+  struct Partial {
+    size_t desc;
+    std::vector<float> data;
+    std::vector<int64_t> inner; // trailing extents of the caller's gradient
+    bool overHeads;             // summed over h too (position inputs)
+  };
+  std::vector<Partial> partials;
+  for (size_t i = 0; i < nIn; ++i) {
+    const ArgInfo &a = sig.inputs[i];
+    Descriptor &g = descs[first + i];
+    std::vector<int64_t> ext = extentsOf(g);
+    bool param = a.kind == ArgKind::ParamVector || a.kind == ArgKind::ParamScalar;
+    bool position = a.kind == ArgKind::PositionScalar;
+    bool sharedInit = a.kind == ArgKind::StateInit && !ext.empty() && ext[0] == 1 && B > 1;
+    if (position && ext[0] == 0) { // omitted: no gradient, a [0, H, C] partial
+      g = Descriptor(reinterpret_cast<void *>(g.words[1]), {0, H, sig.miniBatch});
+      continue;
+    }
+    if (!param && !position && !sharedInit)
+      continue;
+    Partial p{first + i, {}, {}, position};
+    std::vector<int64_t> shape{B, H};
+    p.inner.assign(ext.begin() + (param ? 1 : sharedInit ? 2 : 0), ext.end());
+    if (sharedInit)
+      p.inner.insert(p.inner.begin(), ext[1]); // H, then the state's dims
+    shape.insert(shape.end(), p.inner.begin() + (sharedInit ? 1 : 0), p.inner.end());
+    size_t n = 1;
+    for (int64_t d : shape)
+      n *= size_t(d);
+    p.data.assign(std::max<size_t>(n, 1), 0.0f);
+    partials.push_back(std::move(p));
+    Partial &q = partials.back();
+    q.inner = shape; // the partial's own shape from here on
+    std::swap(g, descs[first + i]);
+    descs.push_back(g); // the caller's gradient, kept at the end
+    descs[first + i] = Descriptor(q.data.data(), shape);
+  }
+  std::vector<Split> how(descs.size(), Split::Shared);
+  std::vector<size_t> bytes(descs.size(), 4);
+  size_t callArgs = descs.size() - partials.size();
+  std::vector<Descriptor> call(descs.begin(), descs.begin() + callArgs);
+  if (!invoke(impl->backwardEntry, call, how, bytes, B, error))
+    return false;
+  for (size_t k = 0; k < partials.size(); ++k) {
+    const Partial &p = partials[k];
+    auto *dst = reinterpret_cast<float *>(descs[callArgs + k].words[1]);
+    // [B, H, rest...] summed over b (and h for a position input).
+    size_t rest = 1;
+    for (size_t d = 2; d < p.inner.size(); ++d)
+      rest *= size_t(p.inner[d]);
+    size_t per = p.overHeads ? rest : size_t(H) * rest;
+    size_t groups = p.overHeads ? size_t(B * H) : size_t(B);
+    for (size_t j = 0; j < per; ++j) {
+      float acc = 0;
+      for (size_t r = 0; r < groups; ++r)
+        acc += p.data[r * per + j];
+      dst[j] = acc;
+    }
   }
   return true;
 }

@@ -165,6 +165,10 @@ private:
   bool invokeSplit(const std::string &entry, std::vector<Descriptor> &descs,
                    const std::vector<Split> &how, const std::vector<size_t> &elemBytes,
                    int64_t B, std::string &error);
+  /// The GPU targets' backward on validated `descs`: the gradients the
+  /// programs share written as per-(b, h) partials, then summed.
+  bool runBackwardPartials(std::vector<Descriptor> &descs, int64_t B, int64_t H,
+                           std::string &error);
   /// `invokeSplit` on the cpu target; on cuda-emu one call, then the
   /// emulation's findings (races, barrier divergence) as the error.
   bool invoke(const std::string &entry, std::vector<Descriptor> &descs,
