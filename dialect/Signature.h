@@ -48,6 +48,25 @@ struct LayerSignature {
   std::vector<int> stateInit, stateFinal;
 };
 
+/// The entry points ttt-lower-layer-to-func emits: `<layer>`, and with the
+/// backward `<layer>_forward_train` and `<layer>_backward`, and with decode
+/// `<layer>_resume`.
+enum class EntryPoint { Forward, Train, Backward, Resume };
+
+/// One argument of an entry point.
+struct EntryArg {
+  /// As the generated header spells it: "q", "saved_w", "cotangent_out",
+  /// "grad_q", "final_w".
+  std::string name;
+  const ArgInfo *arg;
+  /// A saved state ([B, H, S, ...]) or a state's value ([B, H, ...]) rather
+  /// than `arg` itself.
+  enum Role { Value, Saved, State } role = Value;
+};
+
+/// The arguments of entry point `e` of `sig`, in order.
+std::vector<EntryArg> entryArguments(const LayerSignature &sig, EntryPoint e);
+
 /// The calling convention of `layer` for the given D and C.
 LayerSignature getLayerSignature(LayerOp layer, int64_t headDim, int64_t miniBatch);
 /// A human-readable shape, e.g. "[B, T, H, 64]".

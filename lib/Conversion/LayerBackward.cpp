@@ -237,11 +237,6 @@ SmallVector<Value> LayerLowering::perHeadBackward(DenseMap<Operation *, Value> &
     }
     return r;
   };
-  auto concat = [](ValueRange x, ValueRange y) {
-    SmallVector<Value> r(x);
-    r.append(y.begin(), y.end());
-    return r;
-  };
   /// The arguments of a call to an outlined chunk block: its block
   /// arguments as `m` maps them.
   auto callArgs = [&](Block &blk, IRMapping &m) {
@@ -358,14 +353,18 @@ SmallVector<Value> LayerLowering::perHeadBackward(DenseMap<Operation *, Value> &
         for (RankedTensorType ct : stateTypes)
           local.push_back(storeOf(ct, checkpointEvery));
         local = insertAt(start, local, idx(0));
+        // Only the slot buffers are carried: chunk j - 1's end states go
+        // straight into slot j (carrying the states too would yield a fresh
+        // buffer per chunk, in a GPU kernel a heap allocation each).
         auto re = scf::ForOp::create(
-            b, loc, idx(1), len, idx(1), concat(start, local),
+            b, loc, idx(1), len, idx(1), local,
             [&](OpBuilder &, Location, Value j, ValueRange st) {
-              Value ci = arith::SubIOp::create(b, loc, arith::AddIOp::create(b, loc, c0, j), idx(1));
-              SmallVector<Value> next = stepForward(ci, st.take_front(numStates));
-              scf::YieldOp::create(b, loc, concat(next, insertAt(next, st.drop_front(numStates), j)));
+              Value prev = arith::SubIOp::create(b, loc, j, idx(1));
+              Value ci = arith::AddIOp::create(b, loc, c0, prev);
+              SmallVector<Value> next = stepForward(ci, extractAt(st, prev));
+              scf::YieldOp::create(b, loc, insertAt(next, st, j));
             });
-        SmallVector<Value> starts(re.getResults().drop_front(numStates));
+        SmallVector<Value> starts(re.getResults());
         auto inner = scf::ForOp::create(
             b, loc, idx(0), len, idx(1), args,
             [&](OpBuilder &, Location, Value kj, ValueRange a) {

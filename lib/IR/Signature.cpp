@@ -84,3 +84,40 @@ std::string mlir::ttt::describeShape(const ArgInfo &a, int64_t C) {
     s += ", " + std::to_string(d);
   return s + "]";
 }
+
+std::vector<EntryArg> mlir::ttt::entryArguments(const LayerSignature &sig, EntryPoint e) {
+  std::vector<EntryArg> r;
+  auto add = [&](const std::vector<ArgInfo> &args, const std::string &prefix,
+                 EntryArg::Role role = EntryArg::Value) {
+    for (const ArgInfo &a : args)
+      r.push_back({prefix + a.name, &a, role});
+  };
+  switch (e) {
+  case EntryPoint::Forward:
+    add(sig.inputs, "");
+    add(sig.outputs, "");
+    break;
+  case EntryPoint::Train:
+    add(sig.inputs, "");
+    add(sig.outputs, "");
+    add(sig.states, "saved_", EntryArg::Saved);
+    break;
+  case EntryPoint::Backward:
+    add(sig.inputs, "");
+    add(sig.states, "saved_", EntryArg::Saved);
+    add(sig.outputs, "cotangent_");
+    add(sig.inputs, "grad_");
+    break;
+  case EntryPoint::Resume:
+    for (const ArgInfo &a : sig.inputs)
+      if (a.kind != ArgKind::StateInit)
+        r.push_back({a.name, &a});
+    add(sig.states, "", EntryArg::State);
+    for (const ArgInfo &a : sig.outputs)
+      if (a.kind == ArgKind::Readout)
+        r.push_back({a.name, &a});
+    add(sig.states, "final_", EntryArg::State);
+    break;
+  }
+  return r;
+}

@@ -421,16 +421,17 @@ bool CompiledLayer::invoke(const std::string &entry, std::vector<Descriptor> &de
 
 bool CompiledLayer::runBackwardPartials(std::vector<Descriptor> &descs, int64_t B, int64_t H,
                                         std::string &error) {
-  // The kernels' programs write what they share per (b, h) (pipeline option
-  // partial-sums of ttt-lower-layer-to-func): parameters [B, H, ...],
-  // position inputs [B, H, C], shared initial states [B, H, ...]; summed
-  // here in (b, h) order, the same order every run.
+  // The kernels' programs write what they share per (b, h) (option
+  // partial-sums of ttt-lower-layer-to-func): a parameter's [H, ...] gradient
+  // as [B, H, ...], a position input's [C] as [B, H, C], a shared initial
+  // state's [1, H, ...] as [B, H, ...]. Summed here in (b, h) order, the same
+  // order every run, into the caller's gradient.
   size_t nIn = sig.inputs.size(), first = nIn + sig.states.size() + sig.outputs.size();
   struct Partial {
-    size_t desc;
+    float *dst;   // the caller's gradient
+    size_t n;     // its element count
+    size_t terms; // partials per element: B, or B * H for a position input
     std::vector<float> data;
-    std::vector<int64_t> inner; // trailing extents of the caller's gradient
-    bool overHeads;             // summed over h too (position inputs)
   };
   std::vector<Partial> partials;
   for (size_t i = 0; i < nIn; ++i) {
@@ -446,45 +447,29 @@ bool CompiledLayer::runBackwardPartials(std::vector<Descriptor> &descs, int64_t 
     }
     if (!param && !position && !sharedInit)
       continue;
-    Partial p{first + i, {}, {}, position};
-    std::vector<int64_t> shape{B, H};
-    p.inner.assign(ext.begin() + (param ? 1 : sharedInit ? 2 : 0), ext.end());
-    if (sharedInit)
-      p.inner.insert(p.inner.begin(), ext[1]); // H, then the state's dims
-    shape.insert(shape.end(), p.inner.begin() + (sharedInit ? 1 : 0), p.inner.end());
+    std::vector<int64_t> shape{B};
+    if (position)
+      shape.push_back(H);
+    shape.insert(shape.end(), ext.begin() + (sharedInit ? 1 : 0), ext.end());
     size_t n = 1;
-    for (int64_t d : shape)
+    for (int64_t d : ext)
       n *= size_t(d);
-    p.data.assign(std::max<size_t>(n, 1), 0.0f);
-    partials.push_back(std::move(p));
-    Partial &q = partials.back();
-    q.inner = shape; // the partial's own shape from here on
-    std::swap(g, descs[first + i]);
-    descs.push_back(g); // the caller's gradient, kept at the end
-    descs[first + i] = Descriptor(q.data.data(), shape);
+    size_t terms = size_t(position ? B * H : B);
+    partials.push_back({reinterpret_cast<float *>(g.words[1]), n, terms,
+                        std::vector<float>(std::max<size_t>(n * terms, 1), 0.0f)});
+    g = Descriptor(partials.back().data.data(), shape);
   }
   std::vector<Split> how(descs.size(), Split::Shared);
   std::vector<size_t> bytes(descs.size(), 4);
-  size_t callArgs = descs.size() - partials.size();
-  std::vector<Descriptor> call(descs.begin(), descs.begin() + callArgs);
-  if (!invoke(impl->backwardEntry, call, how, bytes, B, error))
+  if (!invoke(impl->backwardEntry, descs, how, bytes, B, error))
     return false;
-  for (size_t k = 0; k < partials.size(); ++k) {
-    const Partial &p = partials[k];
-    auto *dst = reinterpret_cast<float *>(descs[callArgs + k].words[1]);
-    // [B, H, rest...] summed over b (and h for a position input).
-    size_t rest = 1;
-    for (size_t d = 2; d < p.inner.size(); ++d)
-      rest *= size_t(p.inner[d]);
-    size_t per = p.overHeads ? rest : size_t(H) * rest;
-    size_t groups = p.overHeads ? size_t(B * H) : size_t(B);
-    for (size_t j = 0; j < per; ++j) {
+  for (const Partial &p : partials)
+    for (size_t j = 0; j < p.n; ++j) {
       float acc = 0;
-      for (size_t r = 0; r < groups; ++r)
-        acc += p.data[r * per + j];
-      dst[j] = acc;
+      for (size_t r = 0; r < p.terms; ++r)
+        acc += p.data[r * p.n + j];
+      p.dst[j] = acc;
     }
-  }
   return true;
 }
 
@@ -514,16 +499,7 @@ bool CompiledLayer::runResume(std::vector<Descriptor> &descs, int64_t B, std::st
     error = "the layer was compiled without its decode step (pipeline option 'decode')";
     return false;
   }
-  // Argument kinds in the resume entry's order.
-  std::vector<ArgInfo> args;
-  for (const ArgInfo &a : sig.inputs)
-    if (a.kind != ArgKind::StateInit)
-      args.push_back(a);
-  args.insert(args.end(), sig.states.begin(), sig.states.end());
-  for (const ArgInfo &a : sig.outputs)
-    if (a.kind == ArgKind::Readout)
-      args.push_back(a);
-  args.insert(args.end(), sig.states.begin(), sig.states.end());
+  std::vector<EntryArg> args = entryArguments(sig, EntryPoint::Resume);
   if (args.size() != descs.size()) {
     error = "internal error: " + std::to_string(descs.size()) + " arguments for " +
             impl->resumeEntry + ", expected " + std::to_string(args.size());
@@ -532,8 +508,8 @@ bool CompiledLayer::runResume(std::vector<Descriptor> &descs, int64_t B, std::st
   std::vector<Split> how(descs.size(), Split::Shared);
   std::vector<size_t> bytes(descs.size());
   for (size_t i = 0; i < descs.size(); ++i) {
-    bytes[i] = elementBytes(args[i]);
-    if (splitsWithBatch(args[i], extentsOf(descs[i])[0], B))
+    bytes[i] = elementBytes(*args[i].arg);
+    if (splitsWithBatch(*args[i].arg, extentsOf(descs[i])[0], B))
       how[i] = Split::Rows;
   }
   return invoke(impl->resumeEntry, descs, how, bytes, B, error);

@@ -44,13 +44,16 @@ std::string emit(const std::string &source, const std::string &bufferName, Stage
     // The calling convention of each kernel, as PTX comments: a grid of
     // (B, H, column blocks) blocks of threads; its parameters are the layer's buffers
     // (as memref descriptors) in this order, by name and rank.
-    std::vector<const ArgInfo *> args;
-    for (const ArgInfo &a : sig.inputs)
-      args.push_back(&a);
-    for (const ArgInfo &a : sig.outputs)
-      args.push_back(&a);
+    // (The parameters of the entry point that launches it: the forward's,
+    // the training forward's, the backward's or resume's.)
     fe.module->walk([&](gpu::LaunchFuncOp launch) {
       auto f = launch->getParentOfType<func::FuncOp>();
+      StringRef fn = f.getSymName();
+      EntryPoint e = fn.ends_with("_forward_train") ? EntryPoint::Train
+                     : fn.ends_with("_backward")    ? EntryPoint::Backward
+                     : fn.ends_with("_resume")      ? EntryPoint::Resume
+                                                    : EntryPoint::Forward;
+      std::vector<EntryArg> args = entryArguments(sig, e);
       auto constant = [](Value v) -> int64_t {
         std::optional<int64_t> c = v ? getConstantIntValue(v) : std::nullopt;
         return c ? *c : -1;
@@ -80,9 +83,8 @@ std::string emit(const std::string &source, const std::string &bufferName, Stage
           os << " ?";
           continue;
         }
-        const ArgInfo *a = args[arg.getArgNumber()];
         auto mt = cast<MemRefType>(v.getType());
-        os << " " << a->name << ":" << mt.getRank();
+        os << " " << args[arg.getArgNumber()].name << ":" << mt.getRank();
         // 16-bit per-token inputs and readouts carry their type.
         if (mt.getElementType().isBF16())
           os << ":bf16";
@@ -162,19 +164,31 @@ bool compileToObject(const std::string &source, const std::string &bufferName,
     h << cTypeOfDescriptor(r) << " {\n  float *allocated;\n  float *aligned;\n"
       << "  int64_t offset;\n  int64_t sizes[" << r << "];\n  int64_t strides[" << r
       << "];\n};\n";
+  /// The parameters of entry point `e` (with their shapes as comments for
+  /// the forward's).
+  auto params = [&](EntryPoint e, const char *suffix) {
+    h << "void _mlir_ciface_" << sig.name << suffix << "(";
+    bool first = true;
+    for (const EntryArg &x : entryArguments(sig, e)) {
+      size_t rank = x.role == EntryArg::Saved   ? savedRank(*x.arg)
+                    : x.role == EntryArg::State ? 2 + x.arg->inner.size()
+                                                : rankOf(*x.arg);
+      h << (first ? "\n    " : ",\n    ") << cTypeOfDescriptor(rank) << " *" << x.name;
+      if (e == EntryPoint::Forward)
+        h << " /* " << describeShape(*x.arg, sig.miniBatch) << " */";
+      else if (e == EntryPoint::Train && x.role == EntryArg::Saved) {
+        h << " /* [B, H, S";
+        for (int64_t d : x.arg->inner)
+          h << ", " << d;
+        h << "] */";
+      }
+      first = false;
+    }
+    h << ");\n";
+  };
   h << "\n/* Inputs (initial states as [1 or B, H, ...]; an omitted optional input "
-       "has size 0 in its first dimension), then outputs. */\n"
-    << "void _mlir_ciface_" << sig.name << "(";
-  bool first = true;
-  for (const ArgInfo &a : sig.inputs) {
-    h << (first ? "\n    " : ",\n    ") << cTypeOfDescriptor(rankOf(a)) << " *" << a.name
-      << " /* " << describeShape(a, sig.miniBatch) << " */";
-    first = false;
-  }
-  for (const ArgInfo &a : sig.outputs)
-    h << ",\n    " << cTypeOfDescriptor(rankOf(a)) << " *" << a.name << " /* "
-      << describeShape(a, sig.miniBatch) << " */";
-  h << ");\n";
+       "has size 0 in its first dimension), then outputs. */\n";
+  params(EntryPoint::Forward, "");
   if (options.backward) {
     h << "\n/* The training forward: the forward's arguments, then what the backward\n"
          " * needs, written: per state its values at the start of every "
@@ -182,60 +196,19 @@ bool compileToObject(const std::string &source, const std::string &bufferName,
               ? std::string("chunk")
               : std::to_string(options.backwardCheckpoint) + "-th chunk")
       << "\n * of " << cl->chunkSize() << " tokens ([B, H, S, ...], S = ceil(ceil(T / "
-      << cl->chunkSize() << ") / " << options.backwardCheckpoint << ")). */\n"
-      << "void _mlir_ciface_" << sig.name << "_forward_train(";
-    bool firstArg = true;
-    for (const ArgInfo &a : sig.inputs) {
-      h << (firstArg ? "\n    " : ",\n    ") << cTypeOfDescriptor(rankOf(a)) << " *" << a.name;
-      firstArg = false;
-    }
-    for (const ArgInfo &a : sig.outputs)
-      h << ",\n    " << cTypeOfDescriptor(rankOf(a)) << " *" << a.name;
-    for (const ArgInfo &s : sig.states) {
-      h << ",\n    " << cTypeOfDescriptor(savedRank(s)) << " *saved_" << s.name << " /* [B, H, S";
-      for (int64_t d : s.inner)
-        h << ", " << d;
-      h << "] */";
-    }
-    h << ");\n";
+      << cl->chunkSize() << ") / " << options.backwardCheckpoint << ")). */\n";
+    params(EntryPoint::Train, "_forward_train");
     h << "\n/* The outer-loop backward: the inputs as above, the states the training\n"
          " * forward saved on them, a cotangent of every output (zeros where there is\n"
          " * none), then the gradient of every input (the input's shape; written, none\n"
-         " * for an omitted optional input). */\n"
-      << "void _mlir_ciface_" << sig.name << "_backward(";
-    first = true;
-    for (const ArgInfo &a : sig.inputs) {
-      h << (first ? "\n    " : ",\n    ") << cTypeOfDescriptor(rankOf(a)) << " *" << a.name;
-      first = false;
-    }
-    for (const ArgInfo &s : sig.states)
-      h << ",\n    " << cTypeOfDescriptor(savedRank(s)) << " *saved_" << s.name;
-    for (const ArgInfo &a : sig.outputs)
-      h << ",\n    " << cTypeOfDescriptor(rankOf(a)) << " *cotangent_" << a.name;
-    for (const ArgInfo &a : sig.inputs)
-      h << ",\n    " << cTypeOfDescriptor(rankOf(a)) << " *grad_" << a.name;
-    h << ");\n";
+         " * for an omitted optional input). */\n";
+    params(EntryPoint::Backward, "_backward");
   }
   if (options.decode) {
     h << "\n/* The forward resumed from given states (what tttc_decode_step runs from a\n"
          " * chunk boundary): the inputs other than initial states, every state's value\n"
-         " * [B, H, ...], then the readouts and every state's final value. */\n"
-      << "void _mlir_ciface_" << sig.name << "_resume(";
-    first = true;
-    for (const ArgInfo &a : sig.inputs) {
-      if (a.kind == ArgKind::StateInit)
-        continue;
-      h << (first ? "\n    " : ",\n    ") << cTypeOfDescriptor(rankOf(a)) << " *" << a.name;
-      first = false;
-    }
-    for (const ArgInfo &s : sig.states)
-      h << ",\n    " << cTypeOfDescriptor(2 + s.inner.size()) << " *" << s.name;
-    for (const ArgInfo &a : sig.outputs)
-      if (a.kind == ArgKind::Readout)
-        h << ",\n    " << cTypeOfDescriptor(rankOf(a)) << " *" << a.name;
-    for (const ArgInfo &s : sig.states)
-      h << ",\n    " << cTypeOfDescriptor(2 + s.inner.size()) << " *final_" << s.name;
-    h << ");\n";
+         " * [B, H, ...], then the readouts and every state's final value. */\n";
+    params(EntryPoint::Resume, "_resume");
   }
   h << "\n#endif\n";
   std::ofstream f(headerPath);

@@ -45,12 +45,13 @@ std::vector<double> check(tttc_layer *l, Problem &in, Problem &cot, Problem &g, 
   return rel;
 }
 
-using Params = std::tuple<std::string, int64_t, int64_t, int64_t, int64_t, int64_t>;
+/// spec, B, H, D, T, C, and the target with its options.
+using Params = std::tuple<std::string, int64_t, int64_t, int64_t, int64_t, int64_t, std::string>;
 class Backward : public ::testing::TestWithParam<Params> {};
 
 TEST_P(Backward, MatchesFloat64ReferenceDirectionalDerivatives) {
-  auto [spec, B, H, D, T, C] = GetParam();
-  tttc_layer *l = compiled(spec, D, C, "cpu:backward");
+  auto [spec, B, H, D, T, C, target] = GetParam();
+  tttc_layer *l = compiled(spec, D, C, target);
   ASSERT_NE(l, nullptr);
   ASSERT_TRUE(tttc_has_backward(l));
   uint64_t seed = 7 * B + 13 * H + 17 * D + 19 * T + 23 * C;
@@ -69,9 +70,10 @@ TEST_P(Backward, MatchesFloat64ReferenceDirectionalDerivatives) {
 }
 
 std::string paramName(const ::testing::TestParamInfo<Params> &info) {
-  auto [spec, B, H, D, T, C] = info.param;
+  auto [spec, B, H, D, T, C, target] = info.param;
   return spec + "_B" + std::to_string(B) + "_H" + std::to_string(H) + "_D" + std::to_string(D) +
-         "_T" + std::to_string(T) + "_C" + std::to_string(C);
+         "_T" + std::to_string(T) + "_C" + std::to_string(C) +
+         (target.rfind("cuda-emu", 0) == 0 ? "_emu" : "");
 }
 
 /// (B, H, D, T): one token; T not a multiple of the chunk with several
@@ -83,7 +85,20 @@ std::vector<Params> grid(std::vector<std::string> specs, std::vector<int64_t> ch
                               std::make_tuple(1, 4, 16, 100), std::make_tuple(3, 1, 16, 15),
                               std::make_tuple(1, 1, 16, 16), std::make_tuple(1, 1, 64, 17)})
       for (int64_t C : chunks)
-        ps.emplace_back(s, B, H, D, T, C);
+        ps.emplace_back(s, B, H, D, T, C, "cpu:backward");
+  return ps;
+}
+
+/// The GPU kernels through the emulation, 32 threads per block under the
+/// race checker (gradients shared by the (b, h) programs are per-program
+/// partials summed by the runtime): several heads and batch rows, T not a
+/// multiple of the chunk, one token, D = 64.
+std::vector<Params> gpuGrid(std::vector<std::string> specs, int64_t C) {
+  std::vector<Params> ps;
+  for (const std::string &s : specs)
+    for (auto [B, H, D, T] : {std::make_tuple(3, 2, 16, 17), std::make_tuple(1, 1, 16, 1),
+                              std::make_tuple(1, 1, 64, 20)})
+      ps.emplace_back(s, B, H, D, T, C, "cuda-emu:backward,gpu-threads=32,check-races");
   return ps;
 }
 
@@ -96,6 +111,15 @@ INSTANTIATE_TEST_SUITE_P(DualForm, Backward,
                          paramName);
 INSTANTIATE_TEST_SUITE_P(PerToken, Backward,
                          ::testing::ValuesIn(grid({"delta", "gated_delta"}, {1})), paramName);
+INSTANTIATE_TEST_SUITE_P(GPUDualForm, Backward,
+                         ::testing::ValuesIn(gpuGrid({"ttt_linear", "ttt_mlp", "titans_linear",
+                                                      "titans_mlp", "linear_attention",
+                                                      "infini_attention",
+                                                      "infini_attention_delta"},
+                                                     8)),
+                         paramName);
+INSTANTIATE_TEST_SUITE_P(GPUPerToken, Backward,
+                         ::testing::ValuesIn(gpuGrid({"delta", "gated_delta"}, 1)), paramName);
 
 /// The check can fail: a gradient off by 1% in one input is reported.
 TEST(BackwardCheck, FlagsAWrongGradient) {
@@ -168,16 +192,18 @@ namespace {
 /// tttc_run_backward_saved from them gives bit for bit what
 /// tttc_run_backward (which runs the training forward itself) gives. B = 3
 /// rows split over the CPU threads.
-class BackwardSaved
-    : public ::testing::TestWithParam<std::tuple<std::string, int64_t, int64_t, int64_t>> {};
+class BackwardSaved : public ::testing::TestWithParam<
+                          std::tuple<std::string, int64_t, int64_t, int64_t, std::string>> {};
 
 TEST_P(BackwardSaved, TrainingForwardThenBackwardFromSavedStates) {
   // C: the mini-batch size; chunk: tokens per chunk step (C, or the
   // exact-chunk of an exact per-token rule); K: backward-checkpoint.
-  auto [spec, C, chunk, K] = GetParam();
+  // target: "cpu" or "cuda-emu:<options>".
+  auto [spec, C, chunk, K, target] = GetParam();
   const int64_t B = 3, T = 37, H = 2, D = 16;
+  std::string sep = target.find(':') == std::string::npos ? ":" : ",";
   tttc_layer *l =
-      compiled(spec, D, C, "cpu:backward,backward-checkpoint=" + std::to_string(K));
+      compiled(spec, D, C, target + sep + "backward,backward-checkpoint=" + std::to_string(K));
   ASSERT_NE(l, nullptr);
   Problem in = makeInputs(l, spec, B, T, H, true, 21);
   Problem cot = makeCotangents(l, B, T, H, 22);
@@ -225,13 +251,20 @@ TEST_P(BackwardSaved, TrainingForwardThenBackwardFromSavedStates) {
 
 INSTANTIATE_TEST_SUITE_P(
     Paths, BackwardSaved,
-    ::testing::Values(std::make_tuple("ttt_linear", 8, 8, 1), std::make_tuple("ttt_linear", 8, 8, 3),
-                      std::make_tuple("ttt_mlp", 16, 16, 2),
-                      std::make_tuple("gated_delta", 1, TTTC_DEFAULT_EXACT_CHUNK, 1),
-                      std::make_tuple("infini_attention", 8, 8, 2)),
+    ::testing::Values(
+        std::make_tuple("ttt_linear", 8, 8, 1, "cpu"), std::make_tuple("ttt_linear", 8, 8, 3, "cpu"),
+        std::make_tuple("ttt_mlp", 16, 16, 2, "cpu"),
+        std::make_tuple("gated_delta", 1, TTTC_DEFAULT_EXACT_CHUNK, 1, "cpu"),
+        std::make_tuple("infini_attention", 8, 8, 2, "cpu"),
+        // The GPU kernels, checkpointed: the recomputing forward in the
+        // backward's kernel.
+        std::make_tuple("ttt_linear", 8, 8, 3, "cuda-emu:gpu-threads=32,check-races"),
+        std::make_tuple("gated_delta", 1, TTTC_DEFAULT_EXACT_CHUNK, 2,
+                        "cuda-emu:gpu-threads=32,check-races")),
     [](const auto &info) {
       return std::get<0>(info.param) + "_C" + std::to_string(std::get<1>(info.param)) + "_K" +
-             std::to_string(std::get<3>(info.param));
+             std::to_string(std::get<3>(info.param)) +
+             (std::get<4>(info.param) == "cpu" ? "" : "_emu");
     });
 
 /// The saved states' size, pointer and memory are checked.
