@@ -42,8 +42,17 @@ namespace ttt {
 /// Patterns lowering chunk-level ttt ops to linalg/tensor/arith/math.
 void populateTTTToLinalgPatterns(RewritePatternSet &patterns);
 
-/// Registers every dialect and interface any tttc tool needs.
+/// Registers every dialect and interface any tttc tool needs, and the
+/// dialects of the plugins loaded so far.
 void registerTTTDialects(DialectRegistry &registry);
+
+/// Loads a tttc plugin (tttc/Plugin.h): refused, with `error` set, when it
+/// was built against another tttc version; its dialects then join every
+/// registerTTTDialects registry, its passes the pass registry. Loading one
+/// twice is a no-op.
+bool loadPlugin(const std::string &path, std::string &error);
+/// The dialects of the loaded plugins.
+void registerPluginDialects(DialectRegistry &registry);
 } // namespace ttt
 } // namespace mlir
 

@@ -3,6 +3,7 @@
 #define TTTC_DIALECT_TTTOPS_H
 
 #include "dialect/TTTDialect.h"
+#include "dialect/UpdateRule.h"
 
 #define GET_OP_CLASSES
 #include "dialect/TTTOps.h.inc"

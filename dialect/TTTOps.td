@@ -26,6 +26,7 @@ include "mlir/IR/RegionKindInterface.td"
 include "mlir/Interfaces/SideEffectInterfaces.td"
 include "mlir/Interfaces/InferTypeOpInterface.td"
 include "mlir/Interfaces/ControlFlowInterfaces.td"
+include "dialect/TTTInterfaces.td"
 
 //===----------------------------------------------------------------------===//
 // Dialect
@@ -222,7 +223,9 @@ def TTT_VecGradOp : TTT_Op<"vec_grad", [HasParent<"GradientOp">]> {
   let hasVerifier = 1;
 }
 
-def TTT_GDOp : TTT_Op<"gd", [HasParent<"LayerOp">, AttrSizedOperandSegments]> {
+def TTT_GDOp : TTT_Op<"gd", [HasParent<"LayerOp">, AttrSizedOperandSegments,
+    DeclareOpInterfaceMethods<TTT_UpdateRuleOpInterface,
+                              ["getLearningRate", "getReaderScale"]>]> {
   let summary = "mini-batch gradient descent";
   let description = [{
     Token i of a mini-batch reads the state
@@ -237,7 +240,10 @@ def TTT_GDOp : TTT_Op<"gd", [HasParent<"LayerOp">, AttrSizedOperandSegments]> {
   let hasVerifier = 1;
 }
 
-def TTT_DecayOp : TTT_Op<"decay", [HasParent<"LayerOp">]> {
+def TTT_DecayOp : TTT_Op<"decay", [HasParent<"LayerOp">,
+    DeclareOpInterfaceMethods<TTT_UpdateRuleOpInterface,
+                              ["getUpdatedState", "getRetentionFactor",
+                               "isRetentionBeforeGradient"]>]> {
   let summary = "multiplicative retention of a state: W_t = f_t W_{t-1} + update";
   let description = [{
     `factor` is a per-token value (e.g. 1 - alpha_t). Without `pre_gradient`
@@ -249,7 +255,10 @@ def TTT_DecayOp : TTT_Op<"decay", [HasParent<"LayerOp">]> {
   let assemblyFormat = "$state `,` $factor attr-dict `:` type($state)";
 }
 
-def TTT_MomentumOp : TTT_Op<"momentum", [HasParent<"LayerOp">, AllTypesMatch<["state", "buffer"]>]> {
+def TTT_MomentumOp : TTT_Op<"momentum", [HasParent<"LayerOp">, AllTypesMatch<["state", "buffer"]>,
+    DeclareOpInterfaceMethods<TTT_UpdateRuleOpInterface,
+                              ["getUpdatedState", "getAuxiliaryStates",
+                               "getMomentumBuffer", "getMomentumDecay"]>]> {
   let summary = "route a state's update through a momentum buffer";
   let description = [{
     S_t = decay_t S_{t-1} + step_t, and the state receives S_t instead of

@@ -58,6 +58,14 @@ enum {
 /* The message of the last failed call on this thread ("" if none). */
 const char *tttc_last_error(void);
 
+/* Loads a tttc plugin: a shared library built against this tttc's installed
+ * CMake package (tttc/Plugin.h, docs/extending.md) whose dialects add update
+ * rules. Every spec compiled afterwards in this process may use them (on
+ * every target and emit stage). Refused when the plugin was built against
+ * another tttc version, or is no tttc plugin; loading one twice is a no-op.
+ * Returns 0, or -1 with tttc_last_error(). */
+int tttc_load_plugin(const char *path);
+
 /* Every compilation option; tttc_default_options() fills the defaults.
  * The fields and `options` are the pipeline options of ttt-opt's named
  * pipelines and of tttc's flags, spelled alike (tttc --help lists them all

@@ -6,6 +6,8 @@
 #include "../Runtime/Varlen.h"
 #include "../Runtime/Decode.h"
 
+#include "dialect/Passes.h"
+
 #include "llvm/Support/MemoryBuffer.h"
 
 #include <cstdlib>
@@ -174,6 +176,20 @@ std::vector<tttc::Tensor> toTensors(const tttc_tensor *ts, int n) {
 extern "C" {
 
 const char *tttc_last_error(void) { return lastError.c_str(); }
+
+int tttc_load_plugin(const char *path) {
+  if (!path) {
+    lastError = "tttc_load_plugin: path is NULL";
+    return -1;
+  }
+  std::string error;
+  if (!mlir::ttt::loadPlugin(path, error)) {
+    lastError = "tttc_load_plugin: " + error;
+    return -1;
+  }
+  lastError.clear();
+  return 0;
+}
 
 tttc_options tttc_default_options(int64_t head_dim) {
   return tttc_options{head_dim, 0, TTTC_DEFAULT_EXACT_CHUNK, nullptr, nullptr, nullptr, nullptr};

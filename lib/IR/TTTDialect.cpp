@@ -13,6 +13,7 @@ using namespace mlir;
 using namespace mlir::ttt;
 
 #include "dialect/TTTDialect.cpp.inc"
+#include "dialect/TTTInterfaces.cpp.inc"
 
 #define GET_TYPEDEF_CLASSES
 #include "dialect/TTTTypes.cpp.inc"
@@ -303,6 +304,22 @@ LogicalResult VecGradOp::verify() {
   return success();
 }
 
+//===----------------------------------------------------------------------===//
+// The built-in update rules (UpdateRuleOpInterface)
+//===----------------------------------------------------------------------===//
+
+Value GDOp::getLearningRate() { return getLr(); }
+Value GDOp::getReaderScale() { return getScale(); }
+
+Value DecayOp::getUpdatedState() { return getState(); }
+Value DecayOp::getRetentionFactor() { return getFactor(); }
+bool DecayOp::isRetentionBeforeGradient() { return getPreGradient(); }
+
+Value MomentumOp::getUpdatedState() { return getState(); }
+SmallVector<Value> MomentumOp::getAuxiliaryStates() { return {getBuffer()}; }
+Value MomentumOp::getMomentumBuffer() { return getBuffer(); }
+Value MomentumOp::getMomentumDecay() { return getDecay(); }
+
 LogicalResult MomentumOp::verify() {
   if (getState().getType() != getBuffer().getType())
     return emitOpError("buffer must have the state's type");
@@ -428,7 +445,7 @@ LogicalResult LayerOp::verifyRegions() {
           Operation *user = use.getOwner();
           bool ok2 = (isa<LinearOp>(user) && use.getOperandNumber() == 1) ||
                      (isa<OuterGradOp>(user) && use.getOperandNumber() == 0) ||
-                     isa<DecayOp, MomentumOp>(user);
+                     isa<UpdateRuleOpInterface>(user);
           if (!ok2)
             return user->emitOpError("uses fast-weight matrix state '")
                    << s.getName() << "' other than as the weight of ttt.linear";
@@ -439,10 +456,13 @@ LogicalResult LayerOp::verifyRegions() {
       model = m;
     } else if (isa<LossOp, GradientOp>(op)) {
       ++numLoss;
-    } else if (isa<GDOp>(op)) {
-      ++numGD;
-    } else if (isa<DecayOp, MomentumOp>(op)) {
-      // Factors are layer-level values (never state-dependent, see below).
+    } else if (auto rule = dyn_cast<UpdateRuleOpInterface>(op)) {
+      // The step rule (ttt.gd), or a rule shaping one state's update; its
+      // factors are layer-level values (never state-dependent, see below).
+      if (!rule.getUpdatedState())
+        ++numGD;
+      else if (!rule.getUpdatedState().getDefiningOp<StateOp>())
+        return op.emitOpError("updates a value that is not a ttt.state");
     } else if (auto r = dyn_cast<ReadoutOp>(op)) {
       ++numReadout;
       ok = addOut(&op, r.getName());
@@ -482,7 +502,7 @@ LogicalResult LayerOp::verifyRegions() {
   if (numLoss != 1)
     return emitOpError("needs exactly one ttt.loss (or ttt.gradient)");
   if (numGD != 1)
-    return emitOpError("needs exactly one update rule (ttt.gd)");
+    return emitOpError("needs exactly one step rule (ttt.gd)");
   if (numReadout < 1)
     return emitOpError("needs at least one ttt.readout");
   bool anyState = llvm::any_of(body, [](Operation &op) { return isa<StateOp>(op); });

@@ -328,4 +328,5 @@ void ttt::registerTTTDialects(DialectRegistry &registry) {
   // LLVM IR translations of every dialect, the GPU and NVVM ones included
   // (kernels are translated when serialized to PTX).
   registerAllToLLVMIRTranslations(registry);
+  registerPluginDialects(registry);
 }

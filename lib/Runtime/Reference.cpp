@@ -238,6 +238,14 @@ bool referenceRun(const std::string &source, const std::string &bufferName,
       momenta[m.getState()] = m;
     else if (isPrimitive(&op))
       pre.push_back(&op);
+    else if (isa<UpdateRuleOpInterface>(op)) {
+      // A plugin's rule: the reference is independent of the compiler, so it
+      // interprets only the built-in rules.
+      error = "the float64 reference interprets the built-in update rules (ttt.gd, ttt.decay, "
+              "ttt.momentum) only: '" +
+              op.getName().getStringRef().str() + "' needs a reference of its own";
+      return false;
+    }
   }
 
   if (gd.getScale() && (!decays.empty() || !momenta.empty())) {

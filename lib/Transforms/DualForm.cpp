@@ -43,10 +43,12 @@ struct Factor {
   Value x, g;
 };
 
-/// The update rule of one state beyond plain gradient descent.
+/// The update rules of one state beyond the step rule, as the interface
+/// gives them.
 struct Rule {
-  DecayOp decay;       // W_t = f_t W_{t-1} + update
-  MomentumOp momentum; // the update goes through a buffer S_t = eta_t S_{t-1} + step_t
+  UpdateRuleOpInterface decay;    // W_t = f_t W_{t-1} + update (getRetentionFactor)
+  UpdateRuleOpInterface momentum; // the update goes through a buffer S_t = eta_t S_{t-1} + step_t
+  UpdateRuleOpInterface materialized; // no dual form: buildMaterializedUpdate
 };
 
 /// Chunk coefficient matrices of one state's recurrence. Token i reads
@@ -72,7 +74,7 @@ public:
   LogicalResult run() {
     Block &body = layer.getBodyBlock();
     GradientOp grad;
-    GDOp gd;
+    UpdateRuleOpInterface gd; // the step rule
     SmallVector<ReadoutOp> readouts;
     SmallVector<Operation *> decls, pre;
     SmallVector<StateOp> states;
@@ -83,22 +85,14 @@ public:
           states.push_back(s);
       } else if (auto g = dyn_cast<GradientOp>(op)) {
         grad = g;
-      } else if (auto g = dyn_cast<GDOp>(op)) {
-        gd = g;
+      } else if (auto rule = dyn_cast<UpdateRuleOpInterface>(op)) {
+        if (failed(addRule(rule, gd)))
+          return failure();
       } else if (auto r = dyn_cast<ReadoutOp>(op)) {
         readouts.push_back(r);
       } else if (isa<LossOp, ModelOp>(op)) {
         return op.emitOpError("run ttt-decompose and ttt-inner-autodiff before "
                               "ttt-dual-form");
-      } else if (auto d = dyn_cast<DecayOp>(op)) {
-        if (rules[d.getState()].decay)
-          return op.emitOpError("a state has at most one ttt.decay");
-        rules[d.getState()].decay = d;
-      } else if (auto m = dyn_cast<MomentumOp>(op)) {
-        if (rules[m.getState()].momentum)
-          return op.emitOpError("a state has at most one ttt.momentum");
-        rules[m.getState()].momentum = m;
-        buffers.insert(m.getBuffer());
       } else if (isPrimitive(&op)) {
         pre.push_back(&op);
       } else {
@@ -118,7 +112,21 @@ public:
     for (ReadoutOp r : readouts)
       names.push_back(r.getName());
     auto step = ChunkStepOp::create(b, loc, b.getStrArrayAttr(names), algorithm);
-    if (algorithm == "sequential" && exactChunk != 1)
+    bool anyMaterialized = false;
+    for (auto &[state, rule] : rules)
+      if (rule.materialized) {
+        anyMaterialized = true;
+        bool perToken = rule.materialized.getUpdatePath() == UpdatePath::TokenByToken;
+        InFlightDiagnostic r = emitRemark(rule.materialized->getLoc())
+                               << "'" << rule.materialized->getName() << "' has no dual form: ";
+        if (perToken)
+          r << "token-by-token path, one token per chunk step";
+        else
+          r << "chunk-end path, state '" << state.getDefiningOp<StateOp>().getName()
+            << "' updated once per chunk of " << C << " token" << (C == 1 ? "" : "s");
+        r << ", the gradient materialised";
+      }
+    if (algorithm == "sequential" && exactChunk != 1 && !anyMaterialized)
       emitRemark(layer.getLoc())
           << "exact per-token updates (mini-batch 1) whose gradient is not affine in "
              "a single matrix state: sequential path, one token per chunk step";
@@ -138,9 +146,9 @@ public:
 
     // Retention before the step (mini-batch 1): the anchor is decayed first.
     for (auto &[state, rule] : rules)
-      if (rule.decay && rule.decay.getPreGradient() && algorithm == "sequential") {
-        Value f = map.lookup(rule.decay.getFactor());
-        map.map(state, MulOp::create(b, rule.decay.getLoc(), f, map.lookup(state)).getResult());
+      if (rule.decay && rule.decay.isRetentionBeforeGradient() && algorithm == "sequential") {
+        Value f = map.lookup(rule.decay.getRetentionFactor());
+        map.map(state, MulOp::create(b, rule.decay->getLoc(), f, map.lookup(state)).getResult());
       }
 
     // The whole chunk's gradients at the anchor state.
@@ -161,18 +169,32 @@ public:
     }
 
     // Coefficients of the chunk's recurrence, per state.
-    loc = gd.getLoc();
+    loc = gd->getLoc();
     mask = ValidMaskOp::create(b, loc, colType(), valid);
-    Value lrCol = gd.getLr() ? MulOp::create(b, loc, map.lookup(gd.getLr()), mask)
+    Value lrCol = gd.getLearningRate()
+                      ? MulOp::create(b, loc, map.lookup(gd.getLearningRate()), mask)
                              : mask;
     lrRow = TransposeOp::create(b, loc, lrCol);
-    scaleCol = gd.getScale() ? map.lookup(gd.getScale()) : Value();
+    scaleCol = gd.getReaderScale() ? map.lookup(gd.getReaderScale()) : Value();
     Value last = arith::SubIOp::create(b, loc, valid,
                                        arith::ConstantIndexOp::create(b, loc, 1));
     DenseMap<Value, Coefficients> coeffs;
-    for (StateOp s : states)
-      if (!buffers.contains(s.getResult()))
-        coeffs[s.getResult()] = coefficients(rules.lookup(s.getResult()), last);
+    // A rule with no dual form: the state's new value (then its auxiliary
+    // states') from the chunk's materialised gradient.
+    DenseMap<Value, SmallVector<Value>> materialized;
+    for (StateOp s : states) {
+      Value sv = s.getResult();
+      if (buffers.contains(sv))
+        continue;
+      if (UpdateRuleOpInterface r = rules.lookup(sv).materialized) {
+        FailureOr<SmallVector<Value>> next = materialize(r, sv, factors[sv], lrCol);
+        if (failed(next))
+          return failure();
+        materialized[sv] = *next;
+        continue;
+      }
+      coeffs[sv] = coefficients(rules.lookup(sv), last);
+    }
     if (algorithm == "ut_transform")
       if (failed(utTransform(grad, factors, coeffs, last, lrCol)))
         return failure();
@@ -182,9 +204,25 @@ public:
     for (ReadoutOp r : readouts) {
       IRMapping rmap = map;
       bool before = r.getBeforeUpdate();
+      // A materialised state: its new value (exact when the chunk is one
+      // token; otherwise only readouts from before the chunk read it).
+      for (auto &[sv, next] : materialized) {
+        if (before)
+          continue;
+        bool reads = false;
+        r.walk([&](Operation *op) { reads |= llvm::is_contained(op->getOperands(), sv); });
+        if (reads && C != 1)
+          return r.emitOpError("reads state '")
+                 << sv.getDefiningOp<StateOp>().getName() << "' per token, but "
+                 << rules.lookup(sv).materialized->getName()
+                 << " updates it once per chunk of " << C
+                 << " tokens: read it before_update, or use mini-batch 1";
+        rmap.map(sv, next.front());
+      }
       // Vector states, per token: beta o b0 + f o S0 - E G.
       for (StateOp s : states) {
-        if (!isa<VecType>(s.getType()) || before || buffers.contains(s.getResult()))
+        if (!isa<VecType>(s.getType()) || before || buffers.contains(s.getResult()) ||
+            materialized.count(s.getResult()))
           continue;
         Coefficients &c = coeffs[s.getResult()];
         Value v = carried(c, map.lookup(s.getResult()), rules.lookup(s.getResult()),
@@ -199,7 +237,8 @@ public:
             return op.emitOpError("reads a momentum buffer; ttt-dual-form supports "
                                   "reading only the trained states");
         auto lin = dyn_cast<LinearOp>(op);
-        if (!lin || !lin.getWeight().getDefiningOp<StateOp>() || before) {
+        if (!lin || !lin.getWeight().getDefiningOp<StateOp>() || before ||
+            materialized.count(lin.getWeight())) {
           if (!cloneChunk(&op, rmap))
             return failure();
           continue;
@@ -227,12 +266,19 @@ public:
     }
 
     // The states after the chunk's last real token.
-    loc = gd.getLoc();
+    loc = gd->getLoc();
     DenseMap<Value, Value> next;
     for (StateOp s : states) {
       Value sv = s.getResult();
       if (buffers.contains(sv))
         continue;
+      if (auto it = materialized.find(sv); it != materialized.end()) {
+        next[sv] = it->second.front();
+        for (auto [aux, v] : llvm::zip(rules.lookup(sv).materialized.getAuxiliaryStates(),
+                                       ArrayRef<Value>(it->second).drop_front()))
+          next[aux] = v;
+        continue;
+      }
       Coefficients &c = coeffs[sv];
       Rule rule = rules.lookup(sv);
       // beta_last W0 + f_last S0 - X^T (e o G), e = row `last` of E.
@@ -241,7 +287,7 @@ public:
       next[sv] = subtractFactors(v, factors[sv], c.eRow);
       if (rule.momentum) {
         // S' = m_last S0 - X^T (eS o G), eS_s = (m_last / m_s) lr_s.
-        Value buf = rule.momentum.getBuffer();
+        Value buf = rule.momentum.getMomentumBuffer();
         Value sNext = MulOp::create(b, loc, c.mLast, map.lookup(buf));
         next[buf] = subtractFactors(sNext, factors[sv], c.eBufRow);
       }
@@ -256,13 +302,8 @@ public:
 
     // The per-token description is now folded into the chunk step.
     grad.erase();
-    gd.erase();
-    for (auto &[state, rule] : rules) {
-      if (rule.decay)
-        rule.decay.erase();
-      if (rule.momentum)
-        rule.momentum.erase();
-    }
+    for (Operation *r : ruleOps)
+      r->erase();
     for (ReadoutOp r : readouts)
       r.erase();
     for (Operation *op : llvm::reverse(pre))
@@ -281,7 +322,49 @@ private:
   IRMapping map;
   Value valid, mask, lrRow, scaleCol;
   llvm::MapVector<Value, Rule> rules;
+  /// The auxiliary states of the rules (momentum buffers, ...).
   llvm::SmallPtrSet<Value, 4> buffers;
+  /// Every update-rule op, the step rule first (erased once folded).
+  SmallVector<Operation *> ruleOps;
+
+  /// Records `r`: the step rule, or what it contributes to its state's rule.
+  LogicalResult addRule(UpdateRuleOpInterface r, UpdateRuleOpInterface &step) {
+    ruleOps.push_back(r);
+    Value state = r.getUpdatedState();
+    if (!state) {
+      if (step)
+        return r->emitOpError("a layer has one step rule; ")
+               << step->getName() << " is another";
+      step = r;
+      return success();
+    }
+    Rule &rule = rules[state];
+    auto once = [&](UpdateRuleOpInterface &slot) -> LogicalResult {
+      if (slot)
+        return r->emitOpError("a state has at most one ") << r->getName();
+      slot = r;
+      return success();
+    };
+    if (r.getUpdatePath() != UpdatePath::DualForm) {
+      if (failed(once(rule.materialized)))
+        return failure();
+    } else {
+      if (!r.getRetentionFactor() && !r.getMomentumBuffer())
+        return r->emitOpError("is a dual-form update rule that gives none of the dual "
+                              "form's building blocks (a retention factor or a momentum "
+                              "buffer)");
+      if (r.getRetentionFactor() && failed(once(rule.decay)))
+        return failure();
+      if (r.getMomentumBuffer() && failed(once(rule.momentum)))
+        return failure();
+    }
+    for (Value a : r.getAuxiliaryStates()) {
+      if (!a.getDefiningOp<StateOp>())
+        return r->emitOpError("auxiliary states must be ttt.state values");
+      buffers.insert(a);
+    }
+    return success();
+  }
 
 
   /// Whether `v` (in the gradient region) depends on any state.
@@ -298,8 +381,13 @@ private:
   }
 
   /// How the chunk is computed (see the pass description).
-  std::string chooseAlgorithm(GradientOp grad, GDOp gd, ArrayRef<Operation *> decls,
+  std::string chooseAlgorithm(GradientOp grad, UpdateRuleOpInterface gd, ArrayRef<Operation *> decls,
                               ArrayRef<StateOp> states) {
+    // A rule with no dual form: one token per chunk step at mini-batch 1,
+    // or the mini-batch's chunk with its update at the chunk's end.
+    for (auto &[state, rule] : rules)
+      if (rule.materialized)
+        return miniBatch == 1 ? "sequential" : "dual_form";
     if (miniBatch != 1)
       return "dual_form";
     // Readouts whose meaning depends on the segment (= mini-batch) length
@@ -325,7 +413,7 @@ private:
       }
     }
     bool positions = llvm::any_of(decls, [](Operation *d) { return isa<PositionInputOp>(d); });
-    if (positions || gd.getScale())
+    if (positions || gd.getReaderScale())
       return "sequential";
     if (exactChunk == 1)
       return "sequential";
@@ -340,7 +428,7 @@ private:
     OuterGradOp og = outer.front();
     Value w = og.getState();
     Rule rule = rules.lookup(w);
-    if (rule.momentum || (rule.decay && !rule.decay.getPreGradient()) ||
+    if (rule.momentum || (rule.decay && !rule.decay.isRetentionBeforeGradient()) ||
         dependsOnState(og.getX()))
       return "sequential";
     for (auto &[state, r] : rules)
@@ -443,7 +531,7 @@ private:
     Coefficients c;
     Value gammaCol;
     if (rule.decay) {
-      Value cg = cumLog(map.lookup(rule.decay.getFactor()), loc);
+      Value cg = cumLog(map.lookup(rule.decay.getRetentionFactor()), loc);
       c.E = ratioMatrix(cg, loc);
       gammaCol = ExpOp::create(b, loc, cg);
       c.beta = gammaCol;
@@ -470,22 +558,35 @@ private:
 
   DenseMap<Value, bool> stateDep;
 
-  LogicalResult checkRules(GDOp gd) {
+  LogicalResult checkRules(UpdateRuleOpInterface gd) {
     for (auto &[state, rule] : rules) {
       if (buffers.contains(state))
-        return (rule.decay ? rule.decay.getOperation() : rule.momentum.getOperation())
+        return (rule.decay ? rule.decay : rule.momentum ? rule.momentum : rule.materialized)
             ->emitOpError("a momentum buffer cannot have its own decay or momentum");
-      if ((rule.decay || rule.momentum) && gd.getScale())
-        return gd.emitOpError("a reader-side scale cannot be combined with ttt.decay or "
-                              "ttt.momentum");
-      if (rule.decay && rule.decay.getPreGradient()) {
+      if ((rule.decay || rule.momentum) && gd.getReaderScale())
+        return gd->emitOpError("a reader-side scale cannot be combined with ttt.decay or "
+                               "ttt.momentum");
+      if (UpdateRuleOpInterface m = rule.materialized) {
+        if (rule.decay || rule.momentum)
+          return m->emitOpError("has no dual form and cannot be combined with ")
+                 << (rule.decay ? rule.decay : rule.momentum)->getName()
+                 << " on the same state";
+        if (gd.getReaderScale())
+          return gd->emitOpError("a reader-side scale cannot be combined with ")
+                 << m->getName();
+        if (m.getUpdatePath() == UpdatePath::TokenByToken && miniBatch != 1)
+          return m->emitOpError("is an exact per-token rule with no dual form: it needs "
+                                "mini-batch 1, got ")
+                 << C;
+      }
+      if (rule.decay && rule.decay.isRetentionBeforeGradient()) {
         if (miniBatch != 1)
-          return rule.decay.emitOpError("retention before the gradient step (pre_gradient) "
+          return rule.decay->emitOpError("retention before the gradient step (pre_gradient) "
                                         "is an exact per-token rule: it needs mini-batch 1, "
                                         "got ")
                  << C;
         if (rule.momentum)
-          return rule.decay.emitOpError("pre_gradient retention cannot be combined with "
+          return rule.decay->emitOpError("pre_gradient retention cannot be combined with "
                                         "momentum");
       }
     }
@@ -513,7 +614,7 @@ private:
     Coefficients c;
     // Retention before the step is retention after it when the gradient
     // does not depend on the state (the only case it reaches here with C > 1).
-    bool post = rule.decay && (!rule.decay.getPreGradient() || C > 1);
+    bool post = rule.decay && (!rule.decay.isRetentionBeforeGradient() || C > 1);
     if (!post && !rule.momentum) {
       // Plain GD: E = tril(scale_i lr_j).
       Value s = scaleCol ? scaleCol
@@ -522,8 +623,8 @@ private:
     } else {
       Value P;
       if (post) {
-        loc = rule.decay.getLoc();
-        Value cb = cumLog(map.lookup(rule.decay.getFactor()), loc);
+        loc = rule.decay->getLoc();
+        Value cb = cumLog(map.lookup(rule.decay.getRetentionFactor()), loc);
         P = ratioMatrix(cb, loc);
         c.beta = ExpOp::create(b, loc, cb);
         c.betaLast = RowOp::create(b, loc, c.beta, last);
@@ -534,8 +635,8 @@ private:
       }
       Value G = P;
       if (rule.momentum) {
-        loc = rule.momentum.getLoc();
-        Value cm = cumLog(map.lookup(rule.momentum.getDecay()), loc);
+        loc = rule.momentum->getLoc();
+        Value cm = cumLog(map.lookup(rule.momentum.getMomentumDecay()), loc);
         Value Mm = ratioMatrix(cm, loc);
         Value m = ExpOp::create(b, loc, cm);
         G = MatmulOp::create(b, loc, P, Mm);
@@ -564,10 +665,48 @@ private:
       v = MulOp::create(b, loc, beta, v);
     if (rule.momentum) {
       Value f = lastRow ? c.fLast : c.f;
-      Value s0 = apply(map.lookup(rule.momentum.getBuffer()));
+      Value s0 = apply(map.lookup(rule.momentum.getMomentumBuffer()));
       v = AddOp::create(b, loc, v, MulOp::create(b, loc, f, s0));
     }
     return v;
+  }
+
+  /// The state's new value, then its auxiliary states', from `r`'s
+  /// materialised update: the gradient sum_f X^T (mask o G) (matrix) or
+  /// mask^T G (vector) at the chunk's first state.
+  FailureOr<SmallVector<Value>> materialize(UpdateRuleOpInterface r, Value state,
+                                            ArrayRef<Factor> fs, Value lrCol) {
+    Location loc = r->getLoc();
+    Value s0 = map.lookup(state);
+    Value maskRow = TransposeOp::create(b, loc, mask);
+    Value g;
+    for (const Factor &f : fs) {
+      Value d = f.x ? MatmulOp::create(b, loc, f.x, MulOp::create(b, loc, mask, f.g), true, false)
+                          .getResult()
+                    : MatmulOp::create(b, loc, maskRow, f.g).getResult();
+      g = g ? AddOp::create(b, loc, g, d).getResult() : d;
+    }
+    if (!g) // the loss does not depend on the state
+      g = BroadcastOp::create(b, loc, s0.getType(), cst(0.0));
+    SmallVector<Value> aux;
+    SmallVector<Type> types{s0.getType()};
+    for (Value a : r.getAuxiliaryStates()) {
+      aux.push_back(map.lookup(a));
+      types.push_back(aux.back().getType());
+    }
+    auto lookup = [&](Value v) { return map.lookupOrNull(v); };
+    MaterializedStep step{loc, s0, aux, g, lrCol, MatmulOp::create(b, loc, maskRow, mask),
+                          lookup};
+    FailureOr<SmallVector<Value>> next = r.buildMaterializedUpdate(b, step);
+    if (failed(next))
+      return failure();
+    if (next->size() != types.size())
+      return r->emitOpError("built ") << next->size() << " values, expected " << types.size()
+                                      << " (the state, then each auxiliary state)";
+    for (auto [v, t] : llvm::zip(*next, types))
+      if (v.getType() != t)
+        return r->emitOpError("built a value of type ") << v.getType() << ", expected " << t;
+    return next;
   }
 
   /// v - sum_f X^T (row^T o G) (matrix) or v - row G (vector).

@@ -84,6 +84,7 @@ def _declare(L):
         "tttc_last_error": (CP, []),
         "tttc_last_notes": (CP, []),
         "tttc_default_options": (Options, [I64]),
+        "tttc_load_plugin": (INT, [CP]),
         "tttc_compile": (P, [CP, ctypes.POINTER(Options)]),
         "tttc_compile_file": (P, [CP, ctypes.POINTER(Options)]),
         "tttc_destroy": (None, [P]),
@@ -159,3 +160,11 @@ class TensorList:
 def offsets(cu):
     """cu_seqlens (a sequence of N + 1 ints) as a ctypes int64 array."""
     return (ctypes.c_int64 * len(cu))(*cu)
+
+
+def load_plugin(path):
+    """Loads a tttc plugin (a shared library of update rules built against
+    this tttc, docs/extending.md): specs compiled from then on in this
+    process may use its rules. TTTCError if it was built against another
+    tttc version or is no tttc plugin."""
+    check(lib().tttc_load_plugin(os.fsencode(path)), "tttc_load_plugin")

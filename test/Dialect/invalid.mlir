@@ -51,7 +51,7 @@ ttt.layer @l attributes {mini_batch = 4 : i64} {
 
 // -----
 
-// expected-error @+1 {{needs exactly one update rule (ttt.gd)}}
+// expected-error @+1 {{needs exactly one step rule (ttt.gd)}}
 ttt.layer @l attributes {mini_batch = 4 : i64} {
   %q = ttt.input "q" : !ttt.vec<1>
   %w = ttt.state "w" : !ttt.mat<1, 1>

@@ -32,6 +32,11 @@ cl::OptionCategory pipelineCategory(
 
 cl::list<std::string> positional(cl::Positional, cl::desc("[run|compile] SPEC"),
                                  cl::cat(tttcCategory));
+cl::list<std::string> plugins(
+    "plugin",
+    cl::desc("load a tttc plugin (a shared library of update rules built against this "
+             "tttc; repeatable) before compiling: as tttc_load_plugin"),
+    cl::value_desc("LIB.so"), cl::cat(tttcCategory));
 cl::opt<std::string> emitStage(
     "emit",
     cl::desc("tttc SPEC: the stage to print: spec, after-autodiff, chunked, linalg, "
@@ -215,6 +220,9 @@ int main(int argc, char **argv) {
   a.pipelineOptions = pipeline.givenStr();
   if (a.grad && !pipeline.backward)
     a.pipelineOptions += a.pipelineOptions.empty() ? "backward" : " backward";
+  for (const std::string &p : plugins)
+    if (tttc_load_plugin(p.c_str()) != 0)
+      return tttc::driver::die(tttc_last_error());
   if (a.command == "run")
     return tttc::driver::runCommand(a);
   if (a.command == "compile")
