@@ -29,7 +29,7 @@ echo "built the plugin from the prefix alone: $WORK/plugin/NormalizedStep.so"
 
 "$LLVM_BIN/lit" -sv "$PLUGIN_SRC/test" -Dtttc_prefix="$WORK/prefix" \
   -Dplugin="$WORK/plugin/NormalizedStep.so" -Dfake_plugin="$WORK/plugin-other/NormalizedStep.so" \
-  -Dllvm_bin="$LLVM_BIN"
+  -Dllvm_bin="$LLVM_BIN" -Dexec_root="$WORK/lit"
 PY=/usr/bin/python3
 [ -x "$PY" ] || PY=python3
 "$PY" "$PLUGIN_SRC/check.py" "$WORK/prefix/bin/tttc" "$WORK/plugin/NormalizedStep.so"

@@ -1,6 +1,6 @@
 # The nstep plugin's lit tests, run against an installed tttc:
 #   lit -sv test -Dtttc_prefix=PREFIX -Dplugin=build/NormalizedStep.so \
-#       -Dfake_plugin=build-other/NormalizedStep.so
+#       -Dfake_plugin=build-other/NormalizedStep.so -Dexec_root=/tmp/nstep-lit
 # (fake_plugin: the same plugin built as if against another tttc version;
 # scripts/test-plugin.sh builds both.)
 import os
@@ -12,6 +12,9 @@ config.name = "nstep"
 config.test_format = lit.formats.ShTest(execute_external=False)
 config.suffixes = [".mlir", ".test"]
 config.test_source_root = os.path.dirname(__file__)
+# Outputs (and lit's timing file) under -Dexec_root, not in the sources.
+if lit_config.params.get("exec_root"):
+    config.test_exec_root = lit_config.params["exec_root"]
 config.excludes = ["lit.cfg.py"]
 
 params = lit_config.params
