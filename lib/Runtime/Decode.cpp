@@ -88,13 +88,6 @@ size_t totalBytes(const std::vector<Section> &s) {
   return (s.back().offset + s.back().bytes() + 3) & ~size_t(3);
 }
 
-const Tensor *findByName(const std::vector<Tensor> &ts, const std::string &n) {
-  for (const Tensor &t : ts)
-    if (t.name == n)
-      return &t;
-  return nullptr;
-}
-
 bool checkState(const CompiledLayer &l, const void *state, size_t bytes, std::string &error) {
   if (!l.hasResume()) {
     error = "the layer was compiled without its decode step (pipeline option 'decode')";

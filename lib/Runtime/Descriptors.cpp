@@ -35,14 +35,14 @@ std::vector<int64_t> extentsOf(const Descriptor &d) {
   return std::vector<int64_t>(d.words.begin() + 3, d.words.begin() + 3 + rank);
 }
 
-namespace {
-
 const Tensor *findByName(const std::vector<Tensor> &ts, const std::string &n) {
   for (const Tensor &t : ts)
     if (t.name == n)
       return &t;
   return nullptr;
 }
+
+namespace {
 
 bool checkNames(const std::vector<Tensor> &given, const std::vector<ArgInfo> &expected,
                 const char *what, std::string &error) {

@@ -35,6 +35,9 @@ struct Descriptor {
 /// The extents of a descriptor built by `Descriptor`.
 std::vector<int64_t> extentsOf(const Descriptor &d);
 
+/// The tensor named `n` among `ts` (the first), or null.
+const Tensor *findByName(const std::vector<Tensor> &ts, const std::string &n);
+
 struct CompiledLayer::CudaKernel {
   tttc_cuda_kernel *kernel = nullptr;
   std::vector<int> paramOrder; // kernel parameter i: signature buffer paramOrder[i]

@@ -192,11 +192,10 @@ class Decoder:
         target = layer.target if layer.target != "cuda" else "cpu"
         c = layer.compiled(target, io_dtype or layer.io_dtype, decode=True)
         check_decode_names(c, inits, init=True)
-        self._keep = {n: _contiguous(n, t.detach()) for n, t in inits.items()}
-        names = [a.name for a in c.inputs if a.name in self._keep]
-        self._state = DecoderState(c, batch, heads,
-                                   _items(names, [self._keep[n] for n in names]))
-        self._keep = None
+        # Contiguous copies, alive while DecoderState reads them.
+        keep = {n: _contiguous(n, t.detach()) for n, t in inits.items()}
+        names = [a.name for a in c.inputs if a.name in keep]
+        self._state = DecoderState(c, batch, heads, _items(names, [keep[n] for n in names]))
         self._fixed = {}  # inputs of every step (a module's parameters)
 
     @property

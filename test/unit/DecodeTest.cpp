@@ -26,17 +26,6 @@ int inputKind(tttc_layer *l, const std::string &name) {
 
 bool perToken(int kind) { return kind == TTTC_TOKEN_VECTOR || kind == TTTC_TOKEN_SCALAR; }
 
-Problem outputsFor(tttc_layer *l, int64_t B, int64_t T, int64_t H) {
-  Problem p;
-  for (int i = 0; i < tttc_num_outputs(l); ++i) {
-    int64_t s[8];
-    int r = tttc_output_shape(l, i, B, T, H, s);
-    p.add(tttc_output_name(l, i), std::vector<int64_t>(s, s + r));
-    std::fill(p.data.back().begin(), p.data.back().end(), std::nanf(""));
-  }
-  return p;
-}
-
 /// A decoder over `in` (B rows, T tokens): started from its initial
 /// states, then fed the tokens in steps of `steps` sizes (cycled). Returns
 /// the outputs as the forward's: readouts [B, T, H, n], final states after

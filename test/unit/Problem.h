@@ -82,6 +82,19 @@ inline Problem makeInputs(tttc_layer *l, const std::string &spec, int64_t B, int
   return p;
 }
 
+/// Destinations for every output of `l` at (B, T, H), NaN-poisoned (every
+/// element must be written).
+inline Problem outputsFor(tttc_layer *l, int64_t B, int64_t T, int64_t H) {
+  Problem p;
+  for (int i = 0; i < tttc_num_outputs(l); ++i) {
+    int64_t s[8];
+    int r = tttc_output_shape(l, i, B, T, H, s);
+    p.add(tttc_output_name(l, i), std::vector<int64_t>(s, s + r));
+    std::fill(p.data.back().begin(), p.data.back().end(), std::nanf(""));
+  }
+  return p;
+}
+
 inline Problem makeCotangents(tttc_layer *l, int64_t B, int64_t T, int64_t H, uint64_t seed) {
   std::mt19937_64 rng(seed);
   std::normal_distribution<double> normal(0.0, 1.0);

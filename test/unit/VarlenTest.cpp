@@ -77,17 +77,6 @@ void expectPart(tttc_layer *l, const Problem &p, const Problem &s, const std::ve
         << what << " '" << s.names[j] << "' of sequence " << i;
 }
 
-Problem outputsFor(tttc_layer *l, int64_t B, int64_t T, int64_t H) {
-  Problem p;
-  for (int i = 0; i < tttc_num_outputs(l); ++i) {
-    int64_t s[8];
-    int r = tttc_output_shape(l, i, B, T, H, s);
-    p.add(tttc_output_name(l, i), std::vector<int64_t>(s, s + r));
-    std::fill(p.data.back().begin(), p.data.back().end(), std::nanf(""));
-  }
-  return p;
-}
-
 Problem gradsFor(const Problem &in) {
   Problem g;
   for (size_t i = 0; i < in.names.size(); ++i) {
