@@ -263,6 +263,13 @@ int tttc_check_gradients(const tttc_layer *layer, const tttc_tensor *inputs, int
                          const tttc_tensor *cotangents, int num_cotangents,
                          const tttc_tensor *grads, int num_grads, int directions,
                          uint64_t seed, double *rel_err);
+/* tttc_check_gradients for a packed batch (as tttc_run_backward_varlen's:
+ * the reference runs each sequence alone; L sums over the sequences). */
+int tttc_check_gradients_varlen(const tttc_layer *layer, const tttc_tensor *inputs,
+                                int num_inputs, const int64_t *cu_seqlens, int num_seqs,
+                                const tttc_tensor *cotangents, int num_cotangents,
+                                const tttc_tensor *grads, int num_grads, int directions,
+                                uint64_t seed, double *rel_err);
 /* The IR of the spec after a pipeline stage: "spec", "after-autodiff",
  * "chunked", "linalg", "gpu-kernel", "llvm-dialect", "llvm-ir", or "ptx" (the
  * GPU kernels' PTX for options->arch). The returned string is owned by the

@@ -447,27 +447,51 @@ int64_t tttc_decode_position(const void *state, int64_t state_bytes) {
   return state_bytes < 0 ? -1 : tttc::decodePosition(state, size_t(state_bytes));
 }
 
-int tttc_check_gradients(const tttc_layer *l, const tttc_tensor *inputs, int num_inputs,
-                         const tttc_tensor *cotangents, int num_cotangents,
-                         const tttc_tensor *grads, int num_grads, int directions, uint64_t seed,
-                         double *rel_err) {
+namespace {
+int checkGradientsWith(const char *fn, const tttc_layer *l, const tttc_tensor *inputs,
+                       int num_inputs, const std::vector<int64_t> &cu,
+                       const tttc_tensor *cotangents, int num_cotangents,
+                       const tttc_tensor *grads, int num_grads, int directions, uint64_t seed,
+                       double *rel_err) {
   if (!l)
-    return failWith("tttc_check_gradients: layer is NULL", 1);
+    return failWith(std::string(fn) + ": layer is NULL", 1);
   if ((num_inputs && !inputs) || (num_cotangents && !cotangents) || (num_grads && !grads) ||
       num_inputs < 0 || num_cotangents < 0 || num_grads < 0 || directions < 1 ||
       (num_grads && !rel_err))
-    return failWith("tttc_check_gradients: tensor arrays or rel_err NULL, counts negative or "
-                    "directions < 1", 1);
+    return failWith(std::string(fn) + ": tensor arrays or rel_err NULL, counts negative or "
+                                      "directions < 1",
+                    1);
   std::string err;
   std::vector<double> rel;
   if (!l->impl->checkGradients(toTensors(inputs, num_inputs),
                                toTensors(cotangents, num_cotangents), toTensors(grads, num_grads),
-                               directions, seed, rel, err))
+                               directions, seed, rel, err, cu))
     return failWith(err, 1);
   for (int i = 0; i < num_grads; ++i)
     rel_err[i] = rel[i];
   lastError.clear();
   return 0;
+}
+} // namespace
+
+int tttc_check_gradients(const tttc_layer *l, const tttc_tensor *inputs, int num_inputs,
+                         const tttc_tensor *cotangents, int num_cotangents,
+                         const tttc_tensor *grads, int num_grads, int directions, uint64_t seed,
+                         double *rel_err) {
+  return checkGradientsWith("tttc_check_gradients", l, inputs, num_inputs, {}, cotangents,
+                            num_cotangents, grads, num_grads, directions, seed, rel_err);
+}
+
+int tttc_check_gradients_varlen(const tttc_layer *l, const tttc_tensor *inputs, int num_inputs,
+                                const int64_t *cu, int n, const tttc_tensor *cotangents,
+                                int num_cotangents, const tttc_tensor *grads, int num_grads,
+                                int directions, uint64_t seed, double *rel_err) {
+  const char *fn = "tttc_check_gradients_varlen";
+  std::vector<int64_t> c;
+  if (!seqlens(fn, cu, n, c))
+    return 1;
+  return checkGradientsWith(fn, l, inputs, num_inputs, c, cotangents, num_cotangents, grads,
+                            num_grads, directions, seed, rel_err);
 }
 
 const char *tttc_last_notes(void) { return tttc::compileNotes().c_str(); }

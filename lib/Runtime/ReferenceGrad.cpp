@@ -15,9 +15,13 @@
 //===----------------------------------------------------------------------===//
 
 #include "LayerImpl.h"
+#include "Varlen.h"
 
 #include <cmath>
 #include <random>
+
+using mlir::ttt::ArgInfo;
+using mlir::ttt::ArgKind;
 
 namespace tttc {
 
@@ -25,10 +29,22 @@ bool CompiledLayer::checkGradients(const std::vector<Tensor> &inputs,
                                    const std::vector<Tensor> &cotangents,
                                    const std::vector<Tensor> &grads, int directions,
                                    uint64_t seed, std::vector<double> &relErr,
-                                   std::string &error) const {
-  int64_t B, T, H;
-  if (!validateInputs(inputs, B, T, H, nullptr, error))
+                                   std::string &error, const std::vector<int64_t> &cu) const {
+  // A packed batch: the reference runs each sequence alone (readouts
+  // [1, T_total, ...], final states one row per sequence, initial states
+  // per head or one row per sequence); checkSeqlens validates it.
+  size_t N = cu.empty() ? 0 : cu.size() - 1;
+  int64_t B = 1, T = N ? cu.back() : 0, H = 0;
+  if (N) {
+    if (!checkSeqlens(*this, inputs, cu, error))
+      return false;
+    for (const Tensor &t : inputs)
+      for (const ArgInfo &a : sig.inputs)
+        if (a.name == t.name && a.kind == ArgKind::TokenVector && t.shape.size() == 4 && !H)
+          H = t.shape[2];
+  } else if (!validateInputs(inputs, B, T, H, nullptr, error)) {
     return false;
+  }
   auto numel = [](const std::vector<int64_t> &s) {
     size_t n = 1;
     for (int64_t d : s)
@@ -51,7 +67,8 @@ bool CompiledLayer::checkGradients(const std::vector<Tensor> &inputs,
       if (sig.outputs[o].name == c.name) {
         cot[o] = &c;
         known = true;
-        if (c.shape != shapeOf(sig.outputs[o], B, T, H, sig.miniBatch)) {
+        int64_t rows = !N ? B : sig.outputs[o].kind == ArgKind::Readout ? 1 : int64_t(N);
+        if (c.shape != shapeOf(sig.outputs[o], rows, T, H, sig.miniBatch)) {
           error = "cotangent '" + c.name + "' does not have the shape of its output";
           return false;
         }
@@ -61,17 +78,49 @@ bool CompiledLayer::checkGradients(const std::vector<Tensor> &inputs,
       return false;
     }
   }
-  auto loss = [&](double &L) {
+  auto inputArg = [&](const std::string &name) -> const ArgInfo * {
+    for (const ArgInfo &a : sig.inputs)
+      if (a.name == name)
+        return &a;
+    return nullptr;
+  };
+  /// L over one batch (`ins`) or one sequence's views, with that part's
+  /// cotangents `cots` (in output order).
+  auto partLoss = [&](const std::vector<Tensor> &ins, const std::vector<const float *> &cots,
+                      double &L) {
     std::vector<std::vector<double>> outs;
-    if (!referenceRun(impl->source, impl->bufferName, sig, in64, outs, error, /*f64Inputs=*/true))
+    if (!referenceRun(impl->source, impl->bufferName, sig, ins, outs, error, /*f64Inputs=*/true))
       return false;
-    L = 0;
     for (size_t o = 0; o < outs.size(); ++o)
-      if (cot[o]) {
-        const float *c = static_cast<const float *>(cot[o]->data);
+      if (cots[o])
         for (size_t k = 0; k < outs[o].size(); ++k)
-          L += double(c[k]) * outs[o][k];
+          L += double(cots[o][k]) * outs[o][k];
+    return true;
+  };
+  auto loss = [&](double &L) {
+    L = 0;
+    if (!N) {
+      std::vector<const float *> cots;
+      for (const Tensor *c : cot)
+        cots.push_back(c ? static_cast<const float *>(c->data) : nullptr);
+      return partLoss(in64, cots, L);
+    }
+    for (size_t i = 0; i < N; ++i) {
+      std::vector<Tensor> ins;
+      for (const Tensor &t : in64)
+        ins.push_back(view(t, partOf(inputArg(t.name), t, false), cu, i, sizeof(double)));
+      std::vector<const float *> cots;
+      for (size_t o = 0; o < cot.size(); ++o)
+        cots.push_back(cot[o] ? static_cast<const float *>(
+                                    view(*cot[o], partOf(&sig.outputs[o], *cot[o], false), cu, i,
+                                         sizeof(float))
+                                        .data)
+                              : nullptr);
+      if (!partLoss(ins, cots, L)) {
+        error = "sequence " + std::to_string(i) + ": " + error;
+        return false;
       }
+    }
     return true;
   };
 

@@ -83,10 +83,13 @@ public:
   /// of the generated backward: for each input in `grads`, `directions`
   /// seeded random directions U, the central difference of
   /// L = sum <cotangent, output> along U against <grad, U>. `relErr[i]`:
-  /// the largest relative difference for grads[i].
+  /// the largest relative difference for grads[i]. With `cu` (N + 1
+  /// offsets), the tensors are a packed batch (as for runVarlen) and the
+  /// reference runs each sequence alone.
   bool checkGradients(const std::vector<Tensor> &inputs, const std::vector<Tensor> &cotangents,
                       const std::vector<Tensor> &grads, int directions, uint64_t seed,
-                      std::vector<double> &relErr, std::string &error) const;
+                      std::vector<double> &relErr, std::string &error,
+                      const std::vector<int64_t> &cu = {}) const;
 
   /// Whether the layer was compiled with `<name>_resume` (pipeline option
   /// `decode`; Decode.h builds the decoder on it).

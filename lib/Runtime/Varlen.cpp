@@ -37,9 +37,7 @@ bool perRow(const ArgInfo &a, const Tensor &t) {
   return t.shape.size() == a.inner.size() + 2;
 }
 
-/// How one packed tensor maps to sequence i's: a view (offset, shape), or
-/// whole (shared), or a buffer of its own summed afterwards.
-enum class Part { Whole, Tokens, Row, Summed };
+} // namespace
 
 Part partOf(const ArgInfo *a, const Tensor &t, bool grad) {
   if (!a)
@@ -54,7 +52,6 @@ Part partOf(const ArgInfo *a, const Tensor &t, bool grad) {
   return grad ? Part::Summed : Part::Whole;
 }
 
-/// Sequence i's view of `t`.
 Tensor view(const Tensor &t, Part p, const std::vector<int64_t> &cu, size_t i, size_t elemBytes) {
   Tensor v = t;
   if (p == Part::Tokens) {
@@ -66,6 +63,8 @@ Tensor view(const Tensor &t, Part p, const std::vector<int64_t> &cu, size_t i, s
   }
   return v;
 }
+
+namespace {
 
 struct Packed {
   std::vector<Part> parts;

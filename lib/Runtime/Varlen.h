@@ -20,6 +20,14 @@
 
 namespace tttc {
 
+/// How one packed tensor maps to sequence i's: a view (offset, shape), or
+/// whole (shared), or a buffer of its own summed afterwards (`grad`: the
+/// gradient of a shared input).
+enum class Part { Whole, Tokens, Row, Summed };
+Part partOf(const mlir::ttt::ArgInfo *a, const Tensor &t, bool grad);
+/// Sequence i's view of `t` (elements of `elemBytes` bytes).
+Tensor view(const Tensor &t, Part p, const std::vector<int64_t> &cu, size_t i, size_t elemBytes);
+
 /// Checks `cu` (N + 1 offsets) against the packed inputs; `error` names the
 /// first problem.
 bool checkSeqlens(const CompiledLayer &l, const std::vector<Tensor> &inputs,

@@ -191,6 +191,75 @@ TEST_P(Varlen, PackedSequencesEqualTheSequencesOneByOne) {
     EXPECT_EQ(std::memcmp(g.data[j].data(), summed.data[j].data(), g.data[j].size() * 4), 0)
         << "grad_" << g.names[j] << ": the sum over the sequences";
   }
+
+  // And the packed gradients against the float64 reference run sequence by
+  // sequence (directional derivatives; nothing shared with the backward).
+  std::vector<double> rel(tg.size(), INFINITY);
+  ASSERT_EQ(tttc_check_gradients_varlen(l, ti.data(), int(ti.size()), cu.data(), int(N),
+                                        tc.data(), int(tc.size()), tg.data(), int(tg.size()), 2,
+                                        44, rel.data()),
+            0)
+      << tttc_last_error();
+  for (size_t j = 0; j < tg.size(); ++j)
+    EXPECT_LE(rel[j], 1e-4) << spec << " grad_" << g.names[j] << " of the packed batch";
+}
+
+/// The packed check can fail: one parameter's gradient 1% off is reported.
+TEST(VarlenCheck, FlagsAWrongPackedGradient) {
+  const std::vector<int64_t> cu = {0, 7, 19};
+  const int64_t N = 2, T = cu.back(), H = 2;
+  tttc_layer *l = compiled("ttt_linear", 16, 8, "cpu:backward");
+  ASSERT_NE(l, nullptr);
+  Problem in = makeInputs(l, "ttt_linear", 1, T, H, false, 61);
+  Problem cot = makeCotangents(l, N, T, H, 62);
+  for (size_t j = 0; j < cot.names.size(); ++j)
+    if (kindOf(l, cot.names[j], true) == TTTC_READOUT) {
+      cot.shapes[j][0] = 1;
+      cot.data[j].resize(numElements(cot.shapes[j]));
+    }
+  std::vector<tttc_tensor> ti = in.tensors(), tc = cot.tensors();
+  std::vector<float> saved(size_t(tttc_saved_bytes_varlen(l, cu.data(), int(N), H) / 4));
+  Problem out = outputsFor(l, N, T, H);
+  for (size_t j = 0; j < out.names.size(); ++j)
+    if (kindOf(l, out.names[j], true) == TTTC_READOUT) {
+      out.shapes[j][0] = 1;
+      out.data[j].resize(numElements(out.shapes[j]));
+    }
+  std::vector<tttc_tensor> to = out.tensors();
+  ASSERT_EQ(tttc_run_train_varlen(l, ti.data(), int(ti.size()), to.data(), int(to.size()),
+                                  cu.data(), int(N), saved.data(), int64_t(saved.size() * 4)),
+            0)
+      << tttc_last_error();
+  Problem g = gradsFor(in);
+  std::vector<tttc_tensor> tg = g.tensors();
+  ASSERT_EQ(tttc_run_backward_varlen(l, ti.data(), int(ti.size()), cu.data(), int(N),
+                                     saved.data(), int64_t(saved.size() * 4), tc.data(),
+                                     int(tc.size()), tg.data(), int(tg.size())),
+            0)
+      << tttc_last_error();
+  size_t w = 0;
+  while (g.names[w] != "ln_w")
+    ++w;
+  for (float &x : g.data[w])
+    x *= 1.01f;
+  std::vector<double> rel(tg.size());
+  ASSERT_EQ(tttc_check_gradients_varlen(l, ti.data(), int(ti.size()), cu.data(), int(N),
+                                        tc.data(), int(tc.size()), tg.data(), int(tg.size()), 2,
+                                        63, rel.data()),
+            0)
+      << tttc_last_error();
+  EXPECT_GT(rel[w], 1e-3) << "a 1% error in grad_ln_w";
+  for (size_t j = 0; j < rel.size(); ++j)
+    if (j != w)
+      EXPECT_LE(rel[j], 1e-4) << "grad_" << g.names[j];
+  // Offsets that do not fit the inputs are an error, not a guess.
+  std::vector<int64_t> bad = {0, 7, 18};
+  EXPECT_NE(tttc_check_gradients_varlen(l, ti.data(), int(ti.size()), bad.data(), int(N),
+                                        tc.data(), int(tc.size()), tg.data(), int(tg.size()), 2,
+                                        63, rel.data()),
+            0);
+  EXPECT_NE(std::string(tttc_last_error()).find("cu_seqlens"), std::string::npos)
+      << tttc_last_error();
 }
 
 INSTANTIATE_TEST_SUITE_P(

@@ -65,6 +65,8 @@ struct RunState {
   std::vector<std::vector<int64_t>> outShapes;
   bool io16, bf16;
   int64_t B, T, H;
+  /// A packed batch's N + 1 offsets (empty: none).
+  std::vector<int64_t> cu;
 };
 /// --grad: the backward, its check and timing; the exit code.
 int runGrad(const Invocation &a, RunState &s, uint64_t seed);

@@ -199,9 +199,6 @@ int runCommand(const Invocation &a) {
     }
     if (cu.size() < 2)
       return die("--cu-seqlens: expected N + 1 >= 2 offsets");
-    if (a.grad)
-      return die("--grad with --cu-seqlens: not in the CLI yet (tttc_run_backward_varlen "
-                 "in the C API and tttc.torch's cu_seqlens have it)");
   }
   int64_t N = cu.empty() ? 0 : int64_t(cu.size()) - 1;
   int64_t D = a.headDim;
@@ -460,14 +457,14 @@ int runCommand(const Invocation &a) {
     }
   }
   if (a.decode) {
-    RunState st{layer, ins, kIns, kOuts, outShapes, io16, bf16, B, T, H};
+    RunState st{layer, ins, kIns, kOuts, outShapes, io16, bf16, B, T, H, {}};
     if (int rc = runDecode(a, st, ioTol)) {
       tttc_destroy(layer);
       return rc;
     }
   }
   if (a.grad) {
-    RunState st{layer, ins, kIns, kOuts, outShapes, io16, bf16, B, T, H};
+    RunState st{layer, ins, kIns, kOuts, outShapes, io16, bf16, B, T, H, cu};
     int rc = runGrad(a, st, a.seed + 1);
     tttc_destroy(layer);
     return rc ? rc : a.check && !pass ? 2 : 0;

@@ -4,7 +4,8 @@
 // files, else seeded random ones), the generated backward into one gradient
 // per given input, written as DIR/grad_NAME.npy; --check compares each
 // gradient with directional derivatives of the float64 reference
-// (tttc_check_gradients); --repeat times forward + backward.
+// (tttc_check_gradients); --repeat times forward + backward. A packed batch
+// (--cu-seqlens) goes through the _varlen entry points.
 //
 //===----------------------------------------------------------------------===//
 
@@ -113,17 +114,27 @@ int runGrad(const Invocation &a, RunState &s, uint64_t seed) {
     }
     kGrads.push_back(t);
   }
-  // The training forward saves what the backward reads.
-  int64_t savedBytes = tttc_saved_bytes(layer, s.B, s.T, s.H);
+  // The training forward saves what the backward reads (a packed batch:
+  // each sequence's, one after another).
+  int N = s.cu.empty() ? 0 : int(s.cu.size()) - 1;
+  const int64_t *cu = s.cu.data();
+  int64_t savedBytes = N ? tttc_saved_bytes_varlen(layer, cu, N, s.H)
+                         : tttc_saved_bytes(layer, s.B, s.T, s.H);
   std::vector<float> saved(std::max<int64_t>(savedBytes / 4, 1));
+  int nIn = int(s.kIns.size()), nOuts = int(s.kOuts.size());
   auto train = [&] {
-    return tttc_run_train(layer, s.kIns.data(), int(s.kIns.size()), s.kOuts.data(),
-                          int(s.kOuts.size()), saved.data(), savedBytes);
+    return N ? tttc_run_train_varlen(layer, s.kIns.data(), nIn, s.kOuts.data(), nOuts, cu, N,
+                                     saved.data(), savedBytes)
+             : tttc_run_train(layer, s.kIns.data(), nIn, s.kOuts.data(), nOuts, saved.data(),
+                              savedBytes);
   };
   auto backward = [&] {
-    return tttc_run_backward_saved(layer, s.kIns.data(), int(s.kIns.size()), saved.data(),
-                                   savedBytes, kCots.data(), int(kCots.size()), kGrads.data(),
-                                   int(kGrads.size()));
+    return N ? tttc_run_backward_varlen(layer, s.kIns.data(), nIn, cu, N, saved.data(),
+                                        savedBytes, kCots.data(), int(kCots.size()),
+                                        kGrads.data(), int(kGrads.size()))
+             : tttc_run_backward_saved(layer, s.kIns.data(), nIn, saved.data(), savedBytes,
+                                       kCots.data(), int(kCots.size()), kGrads.data(),
+                                       int(kGrads.size()));
   };
   double b0 = nowMs();
   if (train())
@@ -148,8 +159,12 @@ int runGrad(const Invocation &a, RunState &s, uint64_t seed) {
   bool pass = true;
   const int directions = 3;
   if (a.check &&
-      tttc_check_gradients(layer, s.ins.data(), int(s.ins.size()), cots.data(), int(cots.size()),
-                           grads.data(), int(grads.size()), directions, seed + 1, rel.data()))
+      (N ? tttc_check_gradients_varlen(layer, s.ins.data(), int(s.ins.size()), cu, N,
+                                       cots.data(), int(cots.size()), grads.data(),
+                                       int(grads.size()), directions, seed + 1, rel.data())
+         : tttc_check_gradients(layer, s.ins.data(), int(s.ins.size()), cots.data(),
+                                int(cots.size()), grads.data(), int(grads.size()), directions,
+                                seed + 1, rel.data())))
     return die("gradient check: " + std::string(tttc_last_error()));
   // 16-bit gradients of 16-bit inputs: their rounding (2^-9, 2^-11 relative).
   double tol = a.ioDtype == "bf16" ? 1e-2 : a.ioDtype == "f16" ? 2e-3 : 1e-4;
@@ -198,7 +213,10 @@ int runGrad(const Invocation &a, RunState &s, uint64_t seed) {
     std::vector<double> fwd, both;
     for (int64_t r = 0; r < a.repeat; ++r) {
       double t0 = nowMs();
-      tttc_run(layer, s.kIns.data(), int(s.kIns.size()), s.kOuts.data(), int(s.kOuts.size()));
+      if (N)
+        tttc_run_varlen(layer, s.kIns.data(), nIn, s.kOuts.data(), nOuts, cu, N);
+      else
+        tttc_run(layer, s.kIns.data(), nIn, s.kOuts.data(), nOuts);
       double t1 = nowMs();
       if (train() || backward())
         return die(tttc_last_error());
