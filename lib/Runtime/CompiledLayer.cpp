@@ -16,7 +16,12 @@
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
 #include "mlir/ExecutionEngine/ExecutionEngine.h"
 #include "mlir/ExecutionEngine/OptUtils.h"
+#include "mlir/Target/LLVMIR/Export.h"
 #include "llvm/ExecutionEngine/Orc/JITTargetMachineBuilder.h"
+#include "llvm/IR/LegacyPassManager.h"
+#include "llvm/IR/Module.h"
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Target/TargetMachine.h"
 #include "llvm/Support/ThreadPool.h"
 
 #include <atomic>
@@ -56,10 +61,49 @@ CompiledLayer::~CompiledLayer() {
   }
 }
 
+namespace {
+/// `module` (LLVM dialect) translated, optimised as the JIT optimises, and
+/// compiled by `tm` into an object file at `path`.
+bool writeObject(ModuleOp module, llvm::TargetMachine &tm, const std::string &path,
+                 std::string &error) {
+  llvm::LLVMContext ctx;
+  std::unique_ptr<llvm::Module> mod = translateModuleToLLVMIR(module, ctx);
+  if (!mod) {
+    error = "translation to LLVM IR failed";
+    return false;
+  }
+  mod->setDataLayout(tm.createDataLayout());
+  mod->setTargetTriple(tm.getTargetTriple());
+  if (llvm::Error e = makeOptimizingTransformer(3, 0, &tm)(mod.get())) {
+    error = "optimisation failed: " + llvm::toString(std::move(e));
+    return false;
+  }
+  std::error_code ec;
+  llvm::raw_fd_ostream os(path, ec, llvm::sys::fs::OF_None);
+  if (ec) {
+    error = "cannot write " + path + ": " + ec.message();
+    return false;
+  }
+  llvm::legacy::PassManager pm;
+  if (tm.addPassesToEmitFile(pm, os, nullptr, llvm::CodeGenFileType::ObjectFile)) {
+    error = "the host target cannot emit object files";
+    return false;
+  }
+  pm.run(*mod);
+  os.flush();
+  if (os.has_error()) {
+    error = "cannot write " + path;
+    return false;
+  }
+  return true;
+}
+} // namespace
+
 std::unique_ptr<CompiledLayer> CompiledLayer::compile(const std::string &source,
                                                       const std::string &bufferName,
                                                       const PipelineOptions &options,
-                                                      std::string &error) {
+                                                      std::string &error,
+                                                      const std::string *objectPath) {
   initLLVMOnce();
   watchProcessExit();
   if (!options.verify(error))
@@ -138,16 +182,27 @@ std::unique_ptr<CompiledLayer> CompiledLayer::compile(const std::string &source,
   tmBuilder->setCodeGenOptLevel(llvm::CodeGenOptLevel::Aggressive);
   // Fuse multiply-adds (one rounding instead of two).
   tmBuilder->getOptions().AllowFPOpFusion = llvm::FPOpFusion::Fast;
+  if (objectPath) {
+    // An object for the caller's link: position independent, small code
+    // model (what a shared library or a PIE needs).
+    tmBuilder->setRelocationModel(llvm::Reloc::PIC_);
+    tmBuilder->setCodeModel(llvm::CodeModel::Small);
+  }
   auto tm = tmBuilder->createTargetMachine();
   if (!tm) {
     error = "cannot create the host target machine: " + llvm::toString(tm.takeError());
     return nullptr;
   }
+  if (objectPath) {
+    if (!writeObject(*fe.module, **tm, *objectPath, error))
+      return nullptr;
+    im.ctx = std::move(fe.ctx);
+    return cl;
+  }
   ExecutionEngineOptions eo;
   auto transformer = makeOptimizingTransformer(3, 0, tm->get());
   eo.transformer = transformer;
   eo.jitCodeGenOptLevel = llvm::CodeGenOptLevel::Aggressive;
-  eo.enableObjectDump = true;
   auto engine = ExecutionEngine::create(*fe.module, eo, std::move(*tm));
   if (!engine) {
     error = "JIT compilation failed: " + llvm::toString(engine.takeError());
@@ -180,10 +235,6 @@ std::unique_ptr<CompiledLayer> CompiledLayer::compile(const std::string &source,
   im.trainEntry = trainEntry;
   im.resumeEntry = resumeEntry;
   return cl;
-}
-
-void CompiledLayer::writeObjectFile(const std::string &path) {
-  impl->engine->dumpToObjectFile(path);
 }
 
 std::vector<int64_t> CompiledLayer::shapeOf(const ArgInfo &a, int64_t B, int64_t T,

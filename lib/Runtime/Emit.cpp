@@ -131,10 +131,9 @@ bool compileToObject(const std::string &source, const std::string &bufferName,
             PipelineOptions::spelling(options.target).str() + "' has none (PTX: emit stage ptx)";
     return false;
   }
-  auto cl = CompiledLayer::compile(source, bufferName, options, error);
+  auto cl = CompiledLayer::compile(source, bufferName, options, error, &objectPath);
   if (!cl)
     return false;
-  cl->writeObjectFile(objectPath);
   if (headerPath.empty())
     return true;
   const LayerSignature &sig = cl->signature();

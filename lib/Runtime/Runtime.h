@@ -40,10 +40,15 @@ public:
   /// Compiles `source` (ttt dialect text; `bufferName` names it in
   /// diagnostics) with `options` (the target among them). Returns null and
   /// sets `error` on failure.
+  /// With `objectPath` (target cpu), the code is instead generated into a
+  /// position-independent object file there (tttc compile: linkable into a
+  /// shared library without text relocations); the layer returned then
+  /// describes it (signature, chunk size) and does not run.
   static std::unique_ptr<CompiledLayer> compile(const std::string &source,
                                                 const std::string &bufferName,
                                                 const mlir::ttt::PipelineOptions &options,
-                                                std::string &error);
+                                                std::string &error,
+                                                const std::string *objectPath = nullptr);
   ~CompiledLayer();
 
   const mlir::ttt::LayerSignature &signature() const { return sig; }
@@ -126,9 +131,6 @@ public:
   /// signature order, C-contiguous.
   bool runReference(const std::vector<Tensor> &inputs,
                     std::vector<std::vector<double>> &outputs, std::string &error) const;
-
-  /// Writes the compiled native code as an object file.
-  void writeObjectFile(const std::string &path);
 
   /// Expected shapes for batch B, length T, H heads.
   static std::vector<int64_t> shapeOf(const mlir::ttt::ArgInfo &a, int64_t B,
