@@ -77,6 +77,17 @@ void expectPart(tttc_layer *l, const Problem &p, const Problem &s, const std::ve
         << what << " '" << s.names[j] << "' of sequence " << i;
 }
 
+/// Outputs (or cotangents) made for B = N packed: readouts are [1, T, H, n]
+/// (the shape for B = N has N rows of T), final states keep one row per
+/// sequence.
+void packReadouts(tttc_layer *l, Problem &p) {
+  for (size_t j = 0; j < p.names.size(); ++j)
+    if (kindOf(l, p.names[j], true) == TTTC_READOUT) {
+      p.shapes[j][0] = 1;
+      p.data[j].resize(numElements(p.shapes[j]));
+    }
+}
+
 Problem gradsFor(const Problem &in) {
   Problem g;
   for (size_t i = 0; i < in.names.size(); ++i) {
@@ -109,12 +120,7 @@ TEST_P(Varlen, PackedSequencesEqualTheSequencesOneByOne) {
   }
   std::vector<tttc_tensor> ti = in.tensors();
   Problem out = outputsFor(l, N, T, H);
-  // Readouts are [1, T, H, n]: the output shape for B = N has N rows of T.
-  for (size_t j = 0; j < out.names.size(); ++j)
-    if (kindOf(l, out.names[j], true) == TTTC_READOUT) {
-      out.shapes[j][0] = 1;
-      out.data[j].resize(numElements(out.shapes[j]));
-    }
+  packReadouts(l, out);
   std::vector<tttc_tensor> to = out.tensors();
   ASSERT_EQ(tttc_run_varlen(l, ti.data(), int(ti.size()), to.data(), int(to.size()), cu.data(),
                             int(N)),
@@ -140,11 +146,7 @@ TEST_P(Varlen, PackedSequencesEqualTheSequencesOneByOne) {
 
   // Backward on random cotangents of every output.
   Problem cot = makeCotangents(l, N, T, H, 43);
-  for (size_t j = 0; j < cot.names.size(); ++j)
-    if (kindOf(l, cot.names[j], true) == TTTC_READOUT) {
-      cot.shapes[j][0] = 1;
-      cot.data[j].resize(numElements(cot.shapes[j]));
-    }
+  packReadouts(l, cot);
   Problem g = gradsFor(in);
   std::vector<tttc_tensor> tc = cot.tensors(), tg = g.tensors();
   ASSERT_EQ(tttc_run_backward_varlen(l, ti.data(), int(ti.size()), cu.data(), int(N),
@@ -212,19 +214,11 @@ TEST(VarlenCheck, FlagsAWrongPackedGradient) {
   ASSERT_NE(l, nullptr);
   Problem in = makeInputs(l, "ttt_linear", 1, T, H, false, 61);
   Problem cot = makeCotangents(l, N, T, H, 62);
-  for (size_t j = 0; j < cot.names.size(); ++j)
-    if (kindOf(l, cot.names[j], true) == TTTC_READOUT) {
-      cot.shapes[j][0] = 1;
-      cot.data[j].resize(numElements(cot.shapes[j]));
-    }
+  packReadouts(l, cot);
   std::vector<tttc_tensor> ti = in.tensors(), tc = cot.tensors();
   std::vector<float> saved(size_t(tttc_saved_bytes_varlen(l, cu.data(), int(N), H) / 4));
   Problem out = outputsFor(l, N, T, H);
-  for (size_t j = 0; j < out.names.size(); ++j)
-    if (kindOf(l, out.names[j], true) == TTTC_READOUT) {
-      out.shapes[j][0] = 1;
-      out.data[j].resize(numElements(out.shapes[j]));
-    }
+  packReadouts(l, out);
   std::vector<tttc_tensor> to = out.tensors();
   ASSERT_EQ(tttc_run_train_varlen(l, ti.data(), int(ti.size()), to.data(), int(to.size()),
                                   cu.data(), int(N), saved.data(), int64_t(saved.size() * 4)),

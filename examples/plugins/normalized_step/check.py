@@ -70,20 +70,30 @@ def make_inputs(B, T, H, D, n_init, seed):
     return ins
 
 
-def run(tttc, plugin, spec, target, ins, tmp):
-    """tttc run on `ins` (files in tmp); the outputs it wrote."""
-    q = ins["q"]
+def tttc_run(tttc, plugin, spec, target, ins, tmp, cots=None):
+    """tttc run on `ins` (and with `cots`, its backward on those cotangents),
+    given as files in a new directory under tmp, which it writes its outputs
+    (and grad_NAME.npy) into; that directory."""
     d = tempfile.mkdtemp(dir=tmp)
-    cmd = [tttc, "run", spec, f"--plugin={plugin}", f"--head-dim={q.shape[3]}",
+    cmd = [tttc, "run", spec, f"--plugin={plugin}", f"--head-dim={ins['q'].shape[3]}",
            f"--target={target}", f"--output-dir={d}"]
     if target == "cuda-emu":
         cmd += ["--gpu-threads=32", "--check-races"]
-    for n, x in ins.items():
-        np.save(os.path.join(d, n + ".in.npy"), x)
-        cmd.append(f"--input={n}={os.path.join(d, n + '.in.npy')}")
+    if cots is not None:
+        cmd.append("--grad")
+    for flag, arrays, suffix in (("--input", ins, ".in.npy"), ("--grad-output", cots or {}, ".cot.npy")):
+        for n, x in arrays.items():
+            np.save(os.path.join(d, n + suffix), x)
+            cmd.append(f"{flag}={n}={os.path.join(d, n + suffix)}")
     r = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     if r.returncode != 0:
         sys.exit(f"{' '.join(cmd)} failed:\n{r.stdout}")
+    return d
+
+
+def run(tttc, plugin, spec, target, ins, tmp):
+    """The outputs of tttc run on `ins`."""
+    d = tttc_run(tttc, plugin, spec, target, ins, tmp)
     return {n: np.load(os.path.join(d, n + ".npy")) for n in ("out", "w_final", "n_final")}
 
 
@@ -95,20 +105,7 @@ def check_gradients(tttc, plugin, spec, chunk, target, tmp, B=2, T=11, H=2, D=16
     rng = np.random.default_rng(8)
     ref = reference(ins, chunk)
     cots = {n: rng.standard_normal(x.shape).astype(np.float32) for n, x in ref.items()}
-    d = tempfile.mkdtemp(dir=tmp)
-    cmd = [tttc, "run", spec, f"--plugin={plugin}", f"--head-dim={D}", f"--target={target}",
-           f"--output-dir={d}", "--grad"]
-    if target == "cuda-emu":
-        cmd += ["--gpu-threads=32", "--check-races"]
-    for n, x in ins.items():
-        np.save(os.path.join(d, n + ".in.npy"), x)
-        cmd.append(f"--input={n}={os.path.join(d, n + '.in.npy')}")
-    for n, x in cots.items():
-        np.save(os.path.join(d, n + ".cot.npy"), x)
-        cmd.append(f"--grad-output={n}={os.path.join(d, n + '.cot.npy')}")
-    r = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    if r.returncode != 0:
-        sys.exit(f"{' '.join(cmd)} failed:\n{r.stdout}")
+    d = tttc_run(tttc, plugin, spec, target, ins, tmp, cots)
 
     def loss(x):
         out = reference(x, chunk)
