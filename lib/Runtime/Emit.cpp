@@ -48,11 +48,11 @@ std::string emit(const std::string &source, const std::string &bufferName, Stage
     // the training forward's, the backward's or resume's.)
     fe.module->walk([&](gpu::LaunchFuncOp launch) {
       auto f = launch->getParentOfType<func::FuncOp>();
-      StringRef fn = f.getSymName();
-      EntryPoint e = fn.ends_with("_forward_train") ? EntryPoint::Train
-                     : fn.ends_with("_backward")    ? EntryPoint::Backward
-                     : fn.ends_with("_resume")      ? EntryPoint::Resume
-                                                    : EntryPoint::Forward;
+      std::string fn = f.getSymName().str();
+      EntryPoint e = fn == sig.name + "_forward_train" ? EntryPoint::Train
+                     : fn == sig.name + "_backward"    ? EntryPoint::Backward
+                     : fn == sig.name + "_resume"      ? EntryPoint::Resume
+                                                       : EntryPoint::Forward;
       std::vector<EntryArg> args = entryArguments(sig, e);
       auto constant = [](Value v) -> int64_t {
         std::optional<int64_t> c = v ? getConstantIntValue(v) : std::nullopt;
