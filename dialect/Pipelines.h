@@ -109,7 +109,7 @@ struct PipelineOptions : public PassPipelineOptions<PipelineOptions> {
   Option<bool> backward{
       *this, "backward",
       llvm::cl::desc("also derive the outer-loop backward: ttt-chunk-backward, then a "
-                     "<layer>_backward entry point beside the forward (targets cpu and cuda-emu; PTX for cuda)"),
+                     "<layer>_backward entry point beside the forward (every target)"),
       llvm::cl::init(false)};
   Option<int64_t> backwardCheckpoint{
       *this, "backward-checkpoint",

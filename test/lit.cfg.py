@@ -20,7 +20,7 @@ config.substitutions.append(("%tttc_lib", os.path.join(config.tttc_obj_root, "li
 llvm_config.use_default_substitutions()
 tool_dirs = [os.path.join(config.tttc_obj_root, "bin"), config.llvm_tools_dir]
 llvm_config.add_tool_substitutions(["ttt-opt", "tttc", "FileCheck", "not", "count", "llvm-nm",
-                                    "tttc-launch-check"], tool_dirs)
+                                    "tttc-launch-check", "tttc-train-check"], tool_dirs)
 config.substitutions.append(("%fake_cuda", os.path.join(config.tttc_obj_root, "test", "fake-cuda")))
 llvm_config.with_environment("PATH", config.llvm_tools_dir, append_path=True)
 

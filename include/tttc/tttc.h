@@ -165,7 +165,7 @@ int tttc_run_reference(tttc_layer *layer, const tttc_tensor *inputs, int num_inp
                        const tttc_tensor_f64 *outputs, int num_outputs);
 
 /* The outer-loop backward (training). A layer compiled with the pipeline
- * option "backward" (tttc_options.options = "backward"; target cpu) also has
+ * option "backward" (tttc_options.options = "backward"; every target) also has
  * a training forward (`<name>_forward_train`) and `<name>_backward`.
  *
  * tttc_run_train is tttc_run that also writes what the backward needs into
@@ -199,6 +199,21 @@ int tttc_run_backward_saved(tttc_layer *layer, const tttc_tensor *inputs, int nu
 int tttc_run_backward(tttc_layer *layer, const tttc_tensor *inputs, int num_inputs,
                       const tttc_tensor *cotangents, int num_cotangents,
                       const tttc_tensor *grads, int num_grads);
+/* The same on target cuda, on caller-owned device buffers (as tttc_run_cuda:
+ * `saved` too is device memory) on `stream` (a CUstream; NULL: the default
+ * stream), without synchronising. tttc_run_backward_cuda with `saved` NULL
+ * runs the training forward first, into scratch allocated on the stream.
+ * The gradients every (b, h) program shares (parameters, position inputs,
+ * initial states given per head) are written per program into scratch and
+ * summed on the device in (b, h) order: deterministic, run to run. (The
+ * host-buffer functions above also run on target cuda, through copies.) */
+int tttc_run_train_cuda(tttc_layer *layer, const tttc_tensor *inputs, int num_inputs,
+                        const tttc_tensor *outputs, int num_outputs, void *saved,
+                        int64_t saved_bytes, void *stream);
+int tttc_run_backward_cuda(tttc_layer *layer, const tttc_tensor *inputs, int num_inputs,
+                           const void *saved, int64_t saved_bytes,
+                           const tttc_tensor *cotangents, int num_cotangents,
+                           const tttc_tensor *grads, int num_grads, void *stream);
 /* Packed variable-length batches (fla's cu_seqlens, flash-attn's varlen):
  * N sequences one after another along T of a batch of one row,
  * cu_seqlens[0..N] their token offsets (0 = cu_seqlens[0] < cu_seqlens[1] <

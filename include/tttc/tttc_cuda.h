@@ -83,6 +83,26 @@ int tttc_cuda_copy_to_host(void *dst, const void *src, size_t bytes);
 /* Waits for `stream` (NULL: every stream of the context). */
 int tttc_cuda_synchronize(void *stream);
 
+/* 1 if `ptr` is memory a kernel may use (a driver allocation, not host
+ * memory), else 0. */
+int tttc_cuda_is_device_memory(const void *ptr);
+
+/* Stream-ordered device memory (cuMemAllocAsync / cuMemFreeAsync) and a
+ * zero fill on `stream` (NULL: the default stream); NULL / -1 on error. */
+void *tttc_cuda_alloc_async(size_t bytes, void *stream);
+int tttc_cuda_free_async(void *ptr, void *stream);
+int tttc_cuda_zero_async(void *ptr, size_t bytes, void *stream);
+
+/* dst[j] = sum over r < rows of src[r * n + j] for j < n (float32 device
+ * memory), added in order of r from 0 with round-to-nearest: the same
+ * result, bit for bit, as the host's loop in that order. The backward sums
+ * per-program partial gradients with it. Launched on `stream`; does not
+ * synchronise. 0, or -1 with tttc_cuda_last_error(). */
+int tttc_cuda_sum_rows(float *dst, const float *src, int64_t rows, int64_t n, void *stream);
+/* The PTX tttc_cuda_sum_rows loads (sm_75 and newer, JIT-compiled for the
+ * device): for checks with ptxas. */
+const char *tttc_cuda_sum_rows_ptx(void);
+
 /* The last error of a tttc_cuda_* call on this thread. */
 const char *tttc_cuda_last_error(void);
 

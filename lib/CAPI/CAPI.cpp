@@ -511,6 +511,41 @@ int tttc_run_cuda(tttc_layer *l, const tttc_tensor *inputs, int num_inputs,
   return 0;
 }
 
+int tttc_run_train_cuda(tttc_layer *l, const tttc_tensor *inputs, int num_inputs,
+                        const tttc_tensor *outputs, int num_outputs, void *saved,
+                        int64_t saved_bytes, void *stream) {
+  if (!l)
+    return failWith("tttc_run_train_cuda: layer is NULL", 1);
+  if ((num_inputs && !inputs) || (num_outputs && !outputs) || num_inputs < 0 ||
+      num_outputs < 0 || saved_bytes < 0)
+    return failWith("tttc_run_train_cuda: tensor arrays are NULL or counts negative", 1);
+  std::string err;
+  if (!l->impl->runForwardTrainOnDevice(toTensors(inputs, num_inputs),
+                                        toTensors(outputs, num_outputs), saved,
+                                        size_t(saved_bytes), stream, err))
+    return failWith(err, 1);
+  lastError.clear();
+  return 0;
+}
+
+int tttc_run_backward_cuda(tttc_layer *l, const tttc_tensor *inputs, int num_inputs,
+                           const void *saved, int64_t saved_bytes,
+                           const tttc_tensor *cotangents, int num_cotangents,
+                           const tttc_tensor *grads, int num_grads, void *stream) {
+  if (!l)
+    return failWith("tttc_run_backward_cuda: layer is NULL", 1);
+  if ((num_inputs && !inputs) || (num_cotangents && !cotangents) || (num_grads && !grads) ||
+      num_inputs < 0 || num_cotangents < 0 || num_grads < 0 || saved_bytes < 0)
+    return failWith("tttc_run_backward_cuda: tensor arrays are NULL or counts negative", 1);
+  std::string err;
+  if (!l->impl->runBackwardOnDevice(toTensors(inputs, num_inputs), saved, size_t(saved_bytes),
+                                    toTensors(cotangents, num_cotangents),
+                                    toTensors(grads, num_grads), stream, err))
+    return failWith(err, 1);
+  lastError.clear();
+  return 0;
+}
+
 int tttc_run_reference(tttc_layer *l, const tttc_tensor *inputs, int num_inputs,
                        const tttc_tensor_f64 *outputs, int num_outputs) {
   if (!l)

@@ -64,6 +64,7 @@ struct Driver {
   CUresult (*cuCtxSynchronize)();
   CUresult (*cuMemAllocAsync)(CUdeviceptr *, size_t, CUstream);
   CUresult (*cuMemFreeAsync)(CUdeviceptr, CUstream);
+  CUresult (*cuMemsetD8Async)(CUdeviceptr, unsigned char, size_t, CUstream);
   CUdevice device = 0;
   int major = 0, minor = 0, maxSmemOptin = 0, smCount = 0;
 
@@ -106,7 +107,8 @@ struct Driver {
         !sym(cuMemcpyDtoH, "cuMemcpyDtoH_v2") ||
         !sym(cuStreamSynchronize, "cuStreamSynchronize") ||
         !sym(cuCtxSynchronize, "cuCtxSynchronize") ||
-        !sym(cuMemAllocAsync, "cuMemAllocAsync") || !sym(cuMemFreeAsync, "cuMemFreeAsync"))
+        !sym(cuMemAllocAsync, "cuMemAllocAsync") || !sym(cuMemFreeAsync, "cuMemFreeAsync") ||
+        !sym(cuMemsetD8Async, "cuMemsetD8Async"))
       return false;
     if (CUresult r = cuInit(0)) {
       error = "the CUDA driver failed to initialise: " + describe(r);
@@ -197,6 +199,14 @@ int tttc_cuda_device_sm_count(void) {
 } // extern "C"
 
 namespace {
+/// Whether `ptr` is memory the device can use: a driver allocation that is
+/// not host memory.
+bool isDeviceMemory(Driver *d, uintptr_t ptr) {
+  unsigned memType = 0;
+  return !d->cuPointerGetAttribute(&memType, CU_POINTER_ATTRIBUTE_MEMORY_TYPE, ptr) &&
+         memType != CU_MEMORYTYPE_HOST;
+}
+
 /// Reads a tttc kernel's calling convention from the header lines of its PTX
 /// (or the header file written beside a cubin): "// tttc-kernel NAME grid B H
 /// Z block X Y Z smem N scratch S" (Z: column blocks per (b, h)),
@@ -445,9 +455,7 @@ int tttc_cuda_launch(tttc_cuda_kernel *k, int64_t gridX, int64_t gridY, void *co
                         std::to_string(p.elementBytes) + "-byte aligned (" +
                         (p.elementBytes == 4 ? "float32" : "16-bit") +
                         " device memory expected)");
-      unsigned memType = 0;
-      if (d->cuPointerGetAttribute(&memType, CU_POINTER_ATTRIBUTE_MEMORY_TYPE, ptr) ||
-          memType == CU_MEMORYTYPE_HOST)
+      if (!isDeviceMemory(d, ptr))
         return failWith("tttc_cuda_launch: '" + p.name +
                         "' is not device memory (allocate it with cuMemAlloc or on the GPU)");
     }
@@ -534,6 +542,151 @@ int tttc_cuda_synchronize(void *stream) {
                       : d->cuCtxSynchronize();
   if (r)
     return failWith("the GPU reported an error: " + d->describe(r));
+  return 0;
+}
+
+int tttc_cuda_is_device_memory(const void *ptr) {
+  Driver *d = driver();
+  return d && ptr && isDeviceMemory(d, reinterpret_cast<uintptr_t>(ptr)) ? 1 : 0;
+}
+
+void *tttc_cuda_alloc_async(size_t bytes, void *stream) {
+  Driver *d = driver();
+  if (!d)
+    return nullptr;
+  CUdeviceptr p = 0;
+  if (CUresult r = d->cuMemAllocAsync(&p, bytes ? bytes : 1, static_cast<CUstream>(stream))) {
+    failWith("cannot allocate " + std::to_string(bytes) + " bytes on the device: " +
+             d->describe(r));
+    return nullptr;
+  }
+  return reinterpret_cast<void *>(p);
+}
+
+int tttc_cuda_free_async(void *ptr, void *stream) {
+  Driver *d = driver();
+  if (!d)
+    return -1;
+  if (ptr)
+    if (CUresult r = d->cuMemFreeAsync(reinterpret_cast<CUdeviceptr>(ptr),
+                                       static_cast<CUstream>(stream)))
+      return failWith("cannot free device memory: " + d->describe(r));
+  return 0;
+}
+
+int tttc_cuda_zero_async(void *ptr, size_t bytes, void *stream) {
+  Driver *d = driver();
+  if (!d)
+    return -1;
+  if (bytes)
+    if (CUresult r = d->cuMemsetD8Async(reinterpret_cast<CUdeviceptr>(ptr), 0, bytes,
+                                        static_cast<CUstream>(stream)))
+      return failWith("cannot clear device memory: " + d->describe(r));
+  return 0;
+}
+
+const char *tttc_cuda_sum_rows_ptx(void) {
+  // One thread per column j: dst[j] = ((0 + src[0][j]) + src[1][j]) + ...,
+  // round to nearest, no contraction: the host's sum in the same order.
+  return R"(//
+// tttc runtime: dst[j] = sum over r < rows of src[r * n + j], in order of r
+.version 7.0
+.target sm_75
+.address_size 64
+
+.visible .entry tttc_sum_rows(
+	.param .u64 tttc_sum_rows_dst,
+	.param .u64 tttc_sum_rows_src,
+	.param .u64 tttc_sum_rows_n,
+	.param .u64 tttc_sum_rows_rows
+)
+{
+	.reg .pred %p<3>;
+	.reg .b32 %r<4>;
+	.reg .b64 %rd<12>;
+	.reg .f32 %f<3>;
+
+	ld.param.u64 %rd1, [tttc_sum_rows_dst];
+	ld.param.u64 %rd2, [tttc_sum_rows_src];
+	ld.param.u64 %rd3, [tttc_sum_rows_n];
+	ld.param.u64 %rd4, [tttc_sum_rows_rows];
+	mov.u32 %r1, %ctaid.x;
+	mov.u32 %r2, %ntid.x;
+	mov.u32 %r3, %tid.x;
+	mul.wide.u32 %rd5, %r1, %r2;
+	cvt.u64.u32 %rd6, %r3;
+	add.u64 %rd5, %rd5, %rd6;
+	setp.ge.u64 %p1, %rd5, %rd3;
+	@%p1 bra DONE;
+	cvta.to.global.u64 %rd1, %rd1;
+	cvta.to.global.u64 %rd2, %rd2;
+	shl.b64 %rd7, %rd5, 2;
+	add.u64 %rd8, %rd2, %rd7;
+	shl.b64 %rd9, %rd3, 2;
+	mov.f32 %f1, 0f00000000;
+	mov.u64 %rd10, 0;
+	setp.eq.u64 %p2, %rd4, 0;
+	@%p2 bra STORE;
+LOOP:
+	ld.global.f32 %f2, [%rd8];
+	add.rn.f32 %f1, %f1, %f2;
+	add.u64 %rd8, %rd8, %rd9;
+	add.u64 %rd10, %rd10, 1;
+	setp.lt.u64 %p2, %rd10, %rd4;
+	@%p2 bra LOOP;
+STORE:
+	add.u64 %rd11, %rd1, %rd7;
+	st.global.f32 [%rd11], %f1;
+DONE:
+	ret;
+}
+)";
+}
+
+int tttc_cuda_sum_rows(float *dst, const float *src, int64_t rows, int64_t n, void *stream) {
+  Driver *d = driver();
+  if (!d)
+    return -1;
+  if (rows < 0 || n < 0)
+    return failWith("tttc_cuda_sum_rows: negative extent");
+  if (n == 0)
+    return 0;
+  if (!dst || (!src && rows > 0))
+    return failWith("tttc_cuda_sum_rows: null pointer");
+  if (!isDeviceMemory(d, reinterpret_cast<uintptr_t>(dst)) ||
+      (rows > 0 && !isDeviceMemory(d, reinterpret_cast<uintptr_t>(src))))
+    return failWith(std::string("tttc_cuda_sum_rows: the ") +
+                    (isDeviceMemory(d, reinterpret_cast<uintptr_t>(dst)) ? "partials are"
+                                                                        : "sum is") +
+                    " not device memory (allocate it with cuMemAlloc or on the GPU)");
+  if (reinterpret_cast<uintptr_t>(dst) % 4 || reinterpret_cast<uintptr_t>(src) % 4)
+    return failWith("tttc_cuda_sum_rows: not 4-byte aligned (float32 device memory expected)");
+  // Loaded once per process, in the context of the first call.
+  static CUfunction fn = nullptr;
+  static std::string loadError;
+  static std::once_flag once;
+  std::call_once(once, [d] {
+    CUmodule m = nullptr;
+    char log[4096] = {0};
+    int opts[] = {CU_JIT_ERROR_LOG_BUFFER, CU_JIT_ERROR_LOG_BUFFER_SIZE_BYTES};
+    void *vals[] = {log, reinterpret_cast<void *>(uintptr_t(sizeof log))};
+    if (CUresult r = d->cuModuleLoadDataEx(&m, tttc_cuda_sum_rows_ptx(), 2, opts, vals))
+      loadError = "cannot load the runtime's sum kernel: " + d->describe(r) + (log[0] ? ": " : "") + log;
+    else if (CUresult r = d->cuModuleGetFunction(&fn, m, "tttc_sum_rows"))
+      loadError = "the runtime's sum kernel is missing: " + d->describe(r);
+  });
+  if (!fn)
+    return failWith(loadError);
+  constexpr int64_t threads = 256;
+  int64_t blocks = (n + threads - 1) / threads;
+  if (blocks > 2147483647)
+    return failWith("tttc_cuda_sum_rows: " + std::to_string(n) + " columns is too many");
+  uint64_t words[4] = {uint64_t(reinterpret_cast<uintptr_t>(dst)),
+                       uint64_t(reinterpret_cast<uintptr_t>(src)), uint64_t(n), uint64_t(rows)};
+  void *args[4] = {&words[0], &words[1], &words[2], &words[3]};
+  if (CUresult r = d->cuLaunchKernel(fn, unsigned(blocks), 1, 1, unsigned(threads), 1, 1, 0,
+                                     static_cast<CUstream>(stream), args, nullptr))
+    return failWith("sum kernel launch failed: " + d->describe(r));
   return 0;
 }
 

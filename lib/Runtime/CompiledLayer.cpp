@@ -36,6 +36,8 @@ CompiledLayer::Impl::Impl() = default;
 CompiledLayer::Impl::~Impl() {
   for (auto &[n, k] : kernels)
     tttc_cuda_free(k.kernel);
+  tttc_cuda_free(trainKernel.kernel);
+  tttc_cuda_free(backwardKernel.kernel);
 }
 
 const PipelineOptions &CompiledLayer::options() const { return impl->options; }
@@ -123,20 +125,13 @@ std::unique_ptr<CompiledLayer> CompiledLayer::compile(const std::string &source,
   im.source = source;
   im.bufferName = bufferName;
   if (options.target == Target::CUDA) {
-    if (options.backward) {
-      // The kernels are generated (tttc --emit=ptx --backward); the launch
-      // runtime runs the forward's kernel alone so far.
-      error = "backward on target cuda: its kernels compile (emit stage ptx) but the "
-              "launch runtime runs forwards only so far; train on cpu or cuda-emu";
-      return nullptr;
-    }
     // PTX for the device's architecture, loaded through the driver.
     if (!tttc_cuda_available()) {
       error = std::string("target cuda: ") + tttc_cuda_last_error();
       return nullptr;
     }
     im.autoColumnBlocks = !options.columnBlocks.hasValue() || options.columnBlocks.getValue().isAuto();
-    if (!cl->cudaKernel(1, error))
+    if (!cl->cudaKernel(1, error) || (options.backward && !cl->loadTrainingKernels(error)))
       return nullptr;
     im.cuda = true;
     return cl;
@@ -377,6 +372,25 @@ bool CompiledLayer::runForwardTrain(const std::vector<Tensor> &inputs,
   if (!validateTrain(inputs, outputs, saved, savedBytes, B, T, H, descs, error))
     return false;
   size_t first = sig.inputs.size() + sig.outputs.size();
+  if (impl->cuda) {
+    // Inputs in; outputs and saved states (float32) out.
+    return withDeviceCopies(
+        descs,
+        [&](size_t i) {
+          if (i < first)
+            return bytesOf(descs[i], i);
+          size_t n = 4;
+          for (int64_t e : extentsOf(descs[i]))
+            n *= size_t(e);
+          return n;
+        },
+        [&](size_t i) { return i < sig.inputs.size(); },
+        [&](size_t i) { return i >= sig.inputs.size(); },
+        [&](std::vector<Descriptor> &dev) {
+          return launchKernel(impl->trainKernel, B, H, dev, nullptr, error);
+        },
+        error);
+  }
   std::vector<Split> how(descs.size(), Split::Rows);
   std::vector<size_t> elemBytes(descs.size(), 4);
   for (size_t i = 0; i < first; ++i) {
@@ -419,10 +433,23 @@ bool CompiledLayer::runBackward(const std::vector<Tensor> &inputs, const void *s
   int64_t B, T, H;
   std::vector<Descriptor> descs;
   std::vector<std::vector<uint8_t>> scratch;
-  if (!validateBackward(inputs, saved, savedBytes, cotangents, grads, B, T, H, descs, scratch,
+  scratch.reserve(sig.outputs.size() + sig.inputs.size());
+  auto zeroed = [&](size_t bytes) -> void * { return scratch.emplace_back(bytes, 0).data(); };
+  if (!validateBackward(inputs, saved, savedBytes, cotangents, grads, B, T, H, descs, zeroed,
                         error))
     return false;
   size_t nIn = sig.inputs.size(), nSaved = sig.states.size(), nOut = sig.outputs.size();
+  if (impl->cuda) {
+    // Inputs, saved states and cotangents in; gradients out.
+    size_t first = nIn + nSaved + nOut;
+    return withDeviceCopies(
+        descs, [&](size_t i) { return backwardBytesOf(descs, i); },
+        [&](size_t i) { return i < first; }, [&](size_t i) { return i >= first; },
+        [&](std::vector<Descriptor> &dev) {
+          return backwardOnDevice(dev, B, H, nullptr, error);
+        },
+        error);
+  }
   if (impl->options.gpu())
     return runBackwardPartials(descs, B, H, error);
   // Batch rows split over threads: per-token arrays, per-row states and
@@ -470,30 +497,22 @@ bool CompiledLayer::invoke(const std::string &entry, std::vector<Descriptor> &de
   return true;
 }
 
-bool CompiledLayer::runBackwardPartials(std::vector<Descriptor> &descs, int64_t B, int64_t H,
-                                        std::string &error) {
+std::vector<CompiledLayer::PartialGrad>
+CompiledLayer::partialGrads(const std::vector<Descriptor> &descs, int64_t B, int64_t H) const {
   // The kernels' programs write what they share per (b, h) (option
   // partial-sums of ttt-lower-layer-to-func): a parameter's [H, ...] gradient
   // as [B, H, ...], a position input's [C] as [B, H, C], a shared initial
-  // state's [1, H, ...] as [B, H, ...]. Summed here in (b, h) order, the same
-  // order every run, into the caller's gradient.
+  // state's [1, H, ...] as [B, H, ...].
   size_t nIn = sig.inputs.size(), first = nIn + sig.states.size() + sig.outputs.size();
-  struct Partial {
-    float *dst;   // the caller's gradient
-    size_t n;     // its element count
-    size_t terms; // partials per element: B, or B * H for a position input
-    std::vector<float> data;
-  };
-  std::vector<Partial> partials;
+  std::vector<PartialGrad> partials;
   for (size_t i = 0; i < nIn; ++i) {
     const ArgInfo &a = sig.inputs[i];
-    Descriptor &g = descs[first + i];
-    std::vector<int64_t> ext = extentsOf(g);
+    std::vector<int64_t> ext = extentsOf(descs[first + i]);
     bool param = a.kind == ArgKind::ParamVector || a.kind == ArgKind::ParamScalar;
     bool position = a.kind == ArgKind::PositionScalar;
     bool sharedInit = a.kind == ArgKind::StateInit && !ext.empty() && ext[0] == 1 && B > 1;
     if (position && ext[0] == 0) { // omitted: no gradient, a [0, H, C] partial
-      g = Descriptor(reinterpret_cast<void *>(g.words[1]), {0, H, sig.miniBatch});
+      partials.push_back({first + i, {0, H, sig.miniBatch}, 0, 0});
       continue;
     }
     if (!param && !position && !sharedInit)
@@ -505,21 +524,35 @@ bool CompiledLayer::runBackwardPartials(std::vector<Descriptor> &descs, int64_t 
     size_t n = 1;
     for (int64_t d : ext)
       n *= size_t(d);
-    size_t terms = size_t(position ? B * H : B);
-    partials.push_back({reinterpret_cast<float *>(g.words[1]), n, terms,
-                        std::vector<float>(std::max<size_t>(n * terms, 1), 0.0f)});
-    g = Descriptor(partials.back().data.data(), shape);
+    partials.push_back({first + i, shape, n, size_t(position ? B * H : B)});
+  }
+  return partials;
+}
+
+bool CompiledLayer::runBackwardPartials(std::vector<Descriptor> &descs, int64_t B, int64_t H,
+                                        std::string &error) {
+  // Summed here in (b, h) order, the same order every run (and the cuda
+  // target's on the device), into the caller's gradient.
+  std::vector<PartialGrad> partials = partialGrads(descs, B, H);
+  std::vector<std::vector<float>> data;
+  std::vector<float *> dst;
+  data.reserve(partials.size());
+  for (const PartialGrad &p : partials) {
+    Descriptor &g = descs[p.desc];
+    dst.push_back(reinterpret_cast<float *>(g.words[1]));
+    data.emplace_back(std::max<size_t>(p.n * p.terms, 1), 0.0f);
+    g = Descriptor(p.terms ? data.back().data() : dst.back(), p.shape);
   }
   std::vector<Split> how(descs.size(), Split::Shared);
   std::vector<size_t> bytes(descs.size(), 4);
   if (!invoke(impl->backwardEntry, descs, how, bytes, B, error))
     return false;
-  for (const Partial &p : partials)
-    for (size_t j = 0; j < p.n; ++j) {
+  for (size_t k = 0; k < partials.size(); ++k)
+    for (size_t j = 0; j < partials[k].n; ++j) {
       float acc = 0;
-      for (size_t r = 0; r < p.terms; ++r)
-        acc += p.data[r * p.n + j];
-      p.dst[j] = acc;
+      for (size_t r = 0; r < partials[k].terms; ++r)
+        acc += data[k][r * partials[k].n + j];
+      dst[k][j] = acc;
     }
   return true;
 }
@@ -530,8 +563,16 @@ bool CompiledLayer::run(const std::vector<Tensor> &inputs,
   std::vector<Descriptor> descs;
   if (!validate(inputs, outputs, B, T, H, descs, error))
     return false;
-  if (impl->cuda)
-    return runCudaOnHost(B, T, H, descs, error);
+  if (impl->cuda) {
+    size_t nIn = sig.inputs.size();
+    return withDeviceCopies(
+        descs, [&](size_t i) { return bytesOf(descs[i], i); },
+        [&](size_t i) { return i < nIn; }, [&](size_t i) { return i >= nIn; },
+        [&](std::vector<Descriptor> &dev) {
+          return T == 0 || launch(B, H, dev, nullptr, error);
+        },
+        error);
+  }
   std::vector<Split> how(descs.size(), Split::Shared);
   std::vector<size_t> bytes(descs.size());
   for (size_t i = 0; i < descs.size(); ++i) {

@@ -280,7 +280,7 @@ bool CompiledLayer::validateBackward(const std::vector<Tensor> &inputs, const vo
                                      size_t savedBytes, const std::vector<Tensor> &cotangents,
                                      const std::vector<Tensor> &grads, int64_t &B, int64_t &T,
                                      int64_t &H, std::vector<Descriptor> &descs,
-                                     std::vector<std::vector<uint8_t>> &scratch,
+                                     const std::function<void *(size_t)> &zeroed,
                                      std::string &error) const {
   int64_t C = sig.miniBatch;
   if (!validateInputs(inputs, B, T, H, &descs, error) ||
@@ -292,11 +292,12 @@ bool CompiledLayer::validateBackward(const std::vector<Tensor> &inputs, const vo
     return false;
   // Missing cotangents are zero; a missing gradient is computed into
   // scratch and dropped.
+  bool outOfMemory = false;
   auto zeros = [&](const std::vector<int64_t> &shape, size_t elemBytes) {
-    scratch.emplace_back(std::max<size_t>(elemBytes * elementsOf(shape), 1), 0);
-    return scratch.back().data();
+    void *p = zeroed(std::max<size_t>(elemBytes * elementsOf(shape), 1));
+    outOfMemory |= !p;
+    return p;
   };
-  scratch.reserve(sig.outputs.size() + sig.inputs.size());
   for (const ArgInfo &a : sig.outputs) {
     const Tensor *t = findByName(cotangents, a.name);
     std::vector<int64_t> want = shapeOf(a, B, T, H, C);
@@ -326,6 +327,10 @@ bool CompiledLayer::validateBackward(const std::vector<Tensor> &inputs, const vo
                        : in ? zeros(extents, elementBytes(a))
                             : reinterpret_cast<void *>(inDescs[i].words[1]),
                        extents);
+  }
+  if (outOfMemory) {
+    error = "cannot allocate the backward's scratch buffers";
+    return false;
   }
   // Gradients are written while inputs, saved states and cotangents are
   // read.

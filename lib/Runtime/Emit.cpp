@@ -11,7 +11,9 @@
 #include "llvm/IR/LLVMContext.h"
 #include "llvm/IR/Module.h"
 
+#include <algorithm>
 #include <fstream>
+#include <sstream>
 #include <set>
 #include <sstream>
 
@@ -71,7 +73,14 @@ std::string emit(const std::string &source, const std::string &bufferName, Stage
       os << "// tttc-kernel " << launch.getKernelName().getValue() << " grid B H " << gz << " block "
          << constant(bs.x) << " " << constant(bs.y) << " " << constant(bs.z) << " smem "
          << std::max<int64_t>(0, constant(launch.getDynamicSharedMemorySize())) << " scratch "
-         << scratch << "\n"
+         << scratch;
+      // Tokens per chunk step (the saved states' slots of a training
+      // forward): ttt-lower-layer-to-func's record.
+      if (auto sizes =
+              fe.module->getOperation()->getAttrOfType<DictionaryAttr>("ttt.chunk_sizes"))
+        if (auto c = dyn_cast_or_null<IntegerAttr>(sizes.get(sig.name)))
+          os << " chunk " << c.getInt();
+      os << "\n"
          << "// tttc-kernel-params";
       for (Value v : launch.getKernelOperands()) {
         if (Operation *def = v.getDefiningOp(); def && def->hasAttr("ttt.scratch")) {

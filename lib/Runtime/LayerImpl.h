@@ -52,6 +52,9 @@ struct CompiledLayer::Impl {
   /// The cuda target: a kernel per column-block count (1: as compiled; more
   /// compiled on demand when the options leave the count to the launch).
   std::map<int64_t, CudaKernel> kernels;
+  /// The cuda target with the backward: the training forward's and the
+  /// backward's kernels (one program per (b, h)).
+  CudaKernel trainKernel, backwardKernel;
   bool cuda = false;                  // compiled for target cuda (kernels[1] loaded)
   bool autoColumnBlocks = false;
   bool splitRefused = false;          // the layer's state cannot be split

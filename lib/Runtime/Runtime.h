@@ -9,8 +9,10 @@
 
 #include "dialect/Pipelines.h"
 #include "dialect/Signature.h"
+#include "tttc/PTXListing.h"
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -111,6 +113,19 @@ public:
   bool runOnDevice(const std::vector<Tensor> &inputs, const std::vector<Tensor> &outputs,
                    void *stream, std::string &error);
 
+  /// cuda target only, on caller-owned device buffers on `stream`, without
+  /// synchronising: the training forward (as runForwardTrain; `saved` is
+  /// device memory), and the backward (as runBackward; `saved` from the
+  /// former, or null: that forward runs first, into stream-ordered scratch).
+  /// The gradients the programs share are written per (b, h) into scratch
+  /// and summed on the device in (b, h) order, as on cuda-emu.
+  bool runForwardTrainOnDevice(const std::vector<Tensor> &inputs,
+                               const std::vector<Tensor> &outputs, void *saved,
+                               size_t savedBytes, void *stream, std::string &error);
+  bool runBackwardOnDevice(const std::vector<Tensor> &inputs, const void *saved,
+                           size_t savedBytes, const std::vector<Tensor> &cotangents,
+                           const std::vector<Tensor> &grads, void *stream, std::string &error);
+
   /// The options this layer was compiled with (its target among them).
   const mlir::ttt::PipelineOptions &options() const;
   /// The cuda target: programs per (b, h) of the last launch (column blocks;
@@ -146,7 +161,8 @@ private:
   bool validateBackward(const std::vector<Tensor> &inputs, const void *saved, size_t savedBytes,
                         const std::vector<Tensor> &cotangents, const std::vector<Tensor> &grads,
                         int64_t &B, int64_t &T, int64_t &H, std::vector<Descriptor> &descs,
-                        std::vector<std::vector<uint8_t>> &scratch, std::string &error) const;
+                        const std::function<void *(size_t bytes)> &zeroed,
+                        std::string &error) const;
   /// `validate`, then the saved states' descriptors (written too: apart
   /// from the inputs and outputs).
   bool validateTrain(const std::vector<Tensor> &inputs, const std::vector<Tensor> &outputs,
@@ -170,10 +186,27 @@ private:
   bool invokeSplit(const std::string &entry, std::vector<Descriptor> &descs,
                    const std::vector<Split> &how, const std::vector<size_t> &elemBytes,
                    int64_t B, std::string &error);
+  /// A gradient the GPU programs share (option partial-sums of
+  /// ttt-lower-layer-to-func), written per (b, h): backward descriptor
+  /// `desc` is given as `shape` ([B, H, ...] partials); the caller's gradient
+  /// (n elements) is the sum of `terms` partials (terms == 0: no partials,
+  /// only the shape: an omitted position input's).
+  struct PartialGrad {
+    size_t desc;
+    std::vector<int64_t> shape;
+    size_t n, terms;
+  };
+  std::vector<PartialGrad> partialGrads(const std::vector<Descriptor> &descs, int64_t B,
+                                        int64_t H) const;
   /// The GPU targets' backward on validated `descs`: the gradients the
-  /// programs share written as per-(b, h) partials, then summed.
+  /// programs share written as per-(b, h) partials, then summed (on the
+  /// host for cuda-emu, on the device for cuda).
   bool runBackwardPartials(std::vector<Descriptor> &descs, int64_t B, int64_t H,
                            std::string &error);
+  /// Target cuda with the backward; else false with the reason.
+  bool trainsOnDevice(std::string &error) const;
+  bool backwardOnDevice(std::vector<Descriptor> &descs, int64_t B, int64_t H, void *stream,
+                        std::string &error);
   /// `invokeSplit` on the cpu target; on cuda-emu one call, then the
   /// emulation's findings (races, barrier divergence) as the error.
   bool invoke(const std::string &entry, std::vector<Descriptor> &descs,
@@ -181,17 +214,32 @@ private:
               std::string &error);
   bool launch(int64_t B, int64_t H, std::vector<Descriptor> &descs, void *stream,
               std::string &error);
+  struct CudaKernel;
+  bool launchKernel(CudaKernel &k, int64_t B, int64_t H, std::vector<Descriptor> &descs,
+                    void *stream, std::string &error);
+  /// Loads `ptx`, the kernel of entry point `e`, mapping its parameters to
+  /// that entry point's arguments by name.
+  bool loadKernel(const std::string &ptx, mlir::ttt::EntryPoint e, CudaKernel &k,
+                  std::string &error);
+  /// The cuda target on host buffers: each descriptor's `bytes(i)` copied to
+  /// device memory (those `in(i)`), `run` on device descriptors, then those
+  /// `out(i)` copied back.
+  bool withDeviceCopies(std::vector<Descriptor> &descs, const std::function<size_t(size_t)> &bytes,
+                        const std::function<bool(size_t)> &in,
+                        const std::function<bool(size_t)> &out,
+                        const std::function<bool(std::vector<Descriptor> &)> &run,
+                        std::string &error);
   /// Argument i of the descriptors `validate` builds (inputs, then outputs),
   /// and the bytes its descriptor `d` spans.
   const mlir::ttt::ArgInfo &argAt(size_t i) const;
   size_t bytesOf(const Descriptor &d, size_t i) const;
   /// The cuda target: the kernel with `blocks` column blocks (compiled on
   /// first use), and the count a launch of B x H programs uses.
-  struct CudaKernel;
   CudaKernel *cudaKernel(int64_t blocks, std::string &error);
+  /// The cuda target with the backward: compiles and loads the training
+  /// forward's and the backward's kernels, and reads the chunk size.
+  bool loadTrainingKernels(std::string &error);
   int64_t columnBlocksFor(int64_t B, int64_t H);
-  bool runCudaOnHost(int64_t B, int64_t T, int64_t H, std::vector<Descriptor> &descs,
-                     std::string &error);
   std::string ioTypeName = "f32", precisionName = "f32";
   int64_t lastBlocks = 0;
   /// Tokens per chunk step (the mini-batch, or exact-chunk for exact

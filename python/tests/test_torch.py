@@ -82,9 +82,25 @@ SHAPES = [(2, 19, 2), (1, 1, 1), (3, 16, 1), (1, 17, 4)]
 @pytest.mark.parametrize("spec", list(SPECS))
 @pytest.mark.parametrize("B,T,H", SHAPES)
 def test_outputs_and_gradients_match_the_per_token_reference(spec, B, T, H):
+    check_against_reference(spec, B, T, H, "cpu")
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="CUDA tensors need a GPU "
+                    "(torch.cuda.is_available() is False)")
+@pytest.mark.parametrize("spec", list(SPECS))
+@pytest.mark.parametrize("B,T,H", SHAPES)
+def test_cuda_tensors_train_through_the_cuda_target(spec, B, T, H):  # pragma: no cover
+    """The same on CUDA tensors: the cuda target's training forward and
+    backward on their device pointers and the current stream."""
+    check_against_reference(spec, B, T, H, "cuda")
+
+
+def check_against_reference(spec, B, T, H, device):
     x = inputs(spec, B, T, H, seed=B * 100 + T * 10 + H, per_row_states=B == 3)
-    leaves = {n: t.clone().requires_grad_() for n, t in x.items()}
+    leaves = {n: t.clone().to(device).requires_grad_() for n, t in x.items()}
     outs = tt.run(layer(spec), **leaves)
+    assert all(o.device.type == device for o in outs.values())
+    outs = {n: o.cpu() for n, o in outs.items()}
     x64, ref = reference(spec, x)
     assert set(outs) == set(ref)
     for n in ref:
@@ -98,7 +114,9 @@ def test_outputs_and_gradients_match_the_per_token_reference(spec, B, T, H):
     for n in x:
         assert leaves[n].grad is not None, n
         assert leaves[n].grad.shape == x[n].shape, n
-        assert rel(leaves[n].grad, x64[n].grad) <= 1e-4, (n, rel(leaves[n].grad, x64[n].grad))
+        assert leaves[n].grad.device.type == device, n
+        assert rel(leaves[n].grad.cpu(), x64[n].grad) <= 1e-4, (n, rel(leaves[n].grad.cpu(),
+                                                                        x64[n].grad))
 
 
 def test_directional_derivative_of_the_generated_backward():

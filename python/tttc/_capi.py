@@ -108,6 +108,8 @@ def _declare(L):
         "tttc_run_train": (INT, [P, TP, INT, TP, INT, VP, I64]),
         "tttc_run_backward_saved": (INT, [P, TP, INT, VP, I64, TP, INT, TP, INT]),
         "tttc_run_backward": (INT, [P, TP, INT, TP, INT, TP, INT]),
+        "tttc_run_train_cuda": (INT, [P, TP, INT, TP, INT, VP, I64, VP]),
+        "tttc_run_backward_cuda": (INT, [P, TP, INT, VP, I64, TP, INT, TP, INT, VP]),
         "tttc_run_varlen": (INT, [P, TP, INT, TP, INT, ctypes.POINTER(I64), INT]),
         "tttc_saved_bytes_varlen": (I64, [P, ctypes.POINTER(I64), INT, I64]),
         "tttc_run_train_varlen": (INT, [P, TP, INT, TP, INT, ctypes.POINTER(I64), INT, VP, I64]),

@@ -169,10 +169,18 @@ class Compiled:
             rc = self._lib.tttc_run(self._h, ti.array, ti.n, to.array, to.n)
         _capi.check(rc, f"running layer '{self.name}'")
 
-    def run_train(self, inputs, outputs, saved_ptr, saved_bytes, cu_seqlens=None):
+    def run_train(self, inputs, outputs, saved_ptr, saved_bytes, cu_seqlens=None,
+                  stream=None):
+        """The training forward; on target cuda, device pointers (`saved`
+        too) on `stream`."""
         ti, to = _capi.TensorList(inputs), _capi.TensorList(outputs)
         sp = ctypes.c_void_p(saved_ptr)
-        if cu_seqlens is not None:
+        if cu_seqlens is not None and self.target == "cuda":
+            raise TTTCError("packed batches (cu_seqlens) run on the cpu targets so far")
+        if self.target == "cuda":
+            rc = self._lib.tttc_run_train_cuda(self._h, ti.array, ti.n, to.array, to.n, sp,
+                                               saved_bytes, ctypes.c_void_p(stream or 0))
+        elif cu_seqlens is not None:
             rc = self._lib.tttc_run_train_varlen(self._h, ti.array, ti.n, to.array, to.n,
                                                  _capi.offsets(cu_seqlens),
                                                  len(cu_seqlens) - 1, sp, saved_bytes)
@@ -181,11 +189,18 @@ class Compiled:
                                           saved_bytes)
         _capi.check(rc, f"running layer '{self.name}' (training forward)")
 
-    def run_backward(self, inputs, saved_ptr, saved_bytes, cotangents, grads, cu_seqlens=None):
+    def run_backward(self, inputs, saved_ptr, saved_bytes, cotangents, grads, cu_seqlens=None,
+                     stream=None):
         ti, tc, tg = (_capi.TensorList(inputs), _capi.TensorList(cotangents),
                       _capi.TensorList(grads))
         sp = ctypes.c_void_p(saved_ptr)
-        if cu_seqlens is not None:
+        if cu_seqlens is not None and self.target == "cuda":
+            raise TTTCError("packed batches (cu_seqlens) run on the cpu targets so far")
+        if self.target == "cuda":
+            rc = self._lib.tttc_run_backward_cuda(self._h, ti.array, ti.n, sp, saved_bytes,
+                                                  tc.array, tc.n, tg.array, tg.n,
+                                                  ctypes.c_void_p(stream or 0))
+        elif cu_seqlens is not None:
             rc = self._lib.tttc_run_backward_varlen(
                 self._h, ti.array, ti.n, _capi.offsets(cu_seqlens), len(cu_seqlens) - 1, sp,
                 saved_bytes, tc.array, tc.n, tg.array, tg.n)

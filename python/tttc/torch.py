@@ -106,12 +106,10 @@ class TTTFunction(torch.autograd.Function):
         if not train:
             c.run(_items(names, tensors), oitems, _stream(device), cu_seqlens)
             return tuple(outs)
-        if device.type == "cuda":
-            raise TTTCError(f"layer '{c.name}': the backward runs on the cpu target so far, "
-                            "not cuda")
         saved = torch.empty(c.saved_bytes(B, T, H, cu_seqlens), dtype=torch.uint8,
                             device=device)
-        c.run_train(_items(names, tensors), oitems, saved.data_ptr(), saved.numel(), cu_seqlens)
+        c.run_train(_items(names, tensors), oitems, saved.data_ptr(), saved.numel(), cu_seqlens,
+                    _stream(device))
         ctx.compiled, ctx.names, ctx.cu_seqlens = c, names, cu_seqlens
         ctx.set_materialize_grads(False)
         ctx.save_for_backward(*tensors, saved)
@@ -134,7 +132,7 @@ class TTTFunction(torch.autograd.Function):
         gitems = [(nm, g.data_ptr(), tuple(g.shape)) for nm, g in zip(names, grads)
                   if g is not None]
         c.run_backward(_items(names, tensors), saved.data_ptr(), saved.numel(), citems, gitems,
-                       ctx.cu_seqlens)
+                       ctx.cu_seqlens, _stream(saved.device))
         return (None, None, None, *grads)
 
 

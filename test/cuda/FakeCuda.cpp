@@ -20,17 +20,24 @@
 #include <vector>
 
 namespace {
-std::set<unsigned long long> allocations;
-std::string loadedPtx;
-// A loaded cubin: its kernels (".text.NAME" sections) and their parameter
-// counts (EIATTR_KPARAM_INFO records of ".nv.info.NAME").
-bool loadedCubin = false;
-std::map<std::string, int> cubinKernels;
+std::map<unsigned long long, size_t> allocations; // start -> bytes
+// A loaded module: PTX text, or a cubin's kernels (".text.NAME" sections)
+// and their parameter counts (EIATTR_KPARAM_INFO records of
+// ".nv.info.NAME"); a function: a kernel of a module.
+struct Module {
+  std::string ptx;
+  bool cubin = false;
+  std::map<std::string, int> cubinKernels;
+};
+struct Function {
+  Module *module;
+  std::string name;
+};
 
 /// Parses a cubin (ELF64) the way the driver would need to: section names,
 /// then each kernel's .nv.info records (format byte, attribute byte, then a
 /// 16-bit size and payload for EIFMT_SVAL (4), or a 16-bit value).
-bool parseCubin(const unsigned char *e) {
+bool parseCubin(const unsigned char *e, std::map<std::string, int> &cubinKernels) {
   cubinKernels.clear();
   if (std::memcmp(e, "\x7f" "ELF", 4) != 0 || e[4] != ELFCLASS64)
     return false;
@@ -119,53 +126,70 @@ int cuDevicePrimaryCtxRetain(void **c, int) {
 }
 int cuModuleLoadDataEx(void **m, const void *image, unsigned, int *, void **) {
   auto *bytes = static_cast<const unsigned char *>(image);
-  loadedCubin = std::memcmp(bytes, "\x7f" "ELF", 4) == 0;
-  if (loadedCubin) {
-    if (!parseCubin(bytes))
+  auto *mod = new Module();
+  mod->cubin = std::memcmp(bytes, "\x7f" "ELF", 4) == 0;
+  if (mod->cubin) {
+    if (!parseCubin(bytes, mod->cubinKernels)) {
+      delete mod;
       return 200; // CUDA_ERROR_INVALID_IMAGE
-    loadedPtx.clear();
+    }
   } else {
-    loadedPtx = static_cast<const char *>(image);
+    mod->ptx = static_cast<const char *>(image);
   }
-  *m = &loadedPtx;
+  *m = mod;
   return 0;
 }
-int cuModuleGetFunction(void **f, void *, const char *name) {
-  if (loadedCubin ? !cubinKernels.count(name)
-                  : loadedPtx.find(std::string(".entry ") + name + "(") == std::string::npos)
+int cuModuleGetFunction(void **f, void *m, const char *name) {
+  auto *mod = static_cast<Module *>(m);
+  if (mod->cubin ? !mod->cubinKernels.count(name)
+                 : mod->ptx.find(std::string(".entry ") + name + "(") == std::string::npos)
     return 500; // CUDA_ERROR_NOT_FOUND
-  *f = &loadedPtx;
+  *f = new Function{mod, name};
   return 0;
 }
-int cuModuleUnload(void *) { return 0; }
+int cuModuleUnload(void *m) {
+  delete static_cast<Module *>(m);
+  return 0;
+}
 int cuFuncSetAttribute(void *, int attr, int value) {
   if (attr == 8)
     dynSmemAttr = value;
   return 0;
 }
-int cuLaunchKernel(void *, unsigned gx, unsigned gy, unsigned gz, unsigned bx, unsigned by,
+int cuLaunchKernel(void *f, unsigned gx, unsigned gy, unsigned gz, unsigned bx, unsigned by,
                    unsigned bz, unsigned smem, void *, void **params, void **) {
+  auto *fn = static_cast<Function *>(f);
+  const std::string &ptx = fn->module->ptx;
   FakeLaunch &l = fake_cuda_last_launch;
   l = FakeLaunch{{gx, gy, gz}, {bx, by, bz}, smem, 0, {}, dynSmemAttr};
   // Every parameter of a tttc kernel is 8 bytes (pointers and i64); the
-  // count comes from the PTX's .param lines.
-  // the .entry's parameter list only (calls declare .param too).
-  size_t begin = loadedPtx.find(".entry "), end = loadedPtx.find(")", begin);
+  // count comes from the PTX's .param lines of this kernel's .entry (calls
+  // declare .param too).
+  size_t begin = ptx.find(".entry " + fn->name + "("), end = ptx.find(")", begin);
   int n = 0;
-  if (loadedCubin)
-    n = cubinKernels.begin()->second;
+  if (fn->module->cubin)
+    n = fn->module->cubinKernels[fn->name];
   else
-    for (size_t p = loadedPtx.find(".param .", begin); p != std::string::npos && p < end;
-         p = loadedPtx.find(".param .", p + 1))
+    for (size_t p = ptx.find(".param .", begin); p != std::string::npos && p < end;
+         p = ptx.find(".param .", p + 1))
       ++n;
   l.numParams = n;
   for (int i = 0; i < n && i < 1024; ++i)
     std::memcpy(&l.words[i], params[i], 8);
+  // The runtime's sum kernel (dst, src, n, rows): traced with its extents.
+  if (std::getenv("FAKE_CUDA_TRACE") && fn->name == "tttc_sum_rows") {
+    std::fprintf(stderr, "fake launch: tttc_sum_rows rows %lld n %lld\n",
+                 (long long)l.words[3], (long long)l.words[2]);
+    return 0;
+  }
+  const std::string &loadedPtx = ptx;
   // FAKE_CUDA_TRACE: each memref parameter's extents by its name in the PTX
   // header, so a test can see which buffer the runtime passed where.
   size_t h = loadedPtx.find("// tttc-kernel-params");
   if (std::getenv("FAKE_CUDA_TRACE"))
     std::fprintf(stderr, "fake launch: grid %u %u %u\n", gx, gy, gz);
+  if (std::getenv("FAKE_CUDA_TRACE"))
+    std::fprintf(stderr, "fake launch: kernel %s\n", fn->name.c_str());
   if (std::getenv("FAKE_CUDA_TRACE") && h != std::string::npos) {
     std::string line = loadedPtx.substr(h, loadedPtx.find('\n', h) - h);
     size_t pos = std::strlen("// tttc-kernel-params"), w = 0;
@@ -188,8 +212,8 @@ int cuLaunchKernel(void *, unsigned gx, unsigned gy, unsigned gz, unsigned bx, u
   return 0;
 }
 int cuPointerGetAttribute(void *out, int attr, unsigned long long ptr) {
-  for (unsigned long long a : allocations)
-    if (ptr >= a && ptr < a + (1u << 30)) {
+  for (auto [a, bytes] : allocations)
+    if (ptr >= a && ptr < a + bytes) {
       if (attr == 2)
         *static_cast<unsigned *>(out) = 2; // CU_MEMORYTYPE_DEVICE
       return 0;
@@ -203,7 +227,7 @@ int cuGetErrorString(int r, const char **s) {
 int cuMemAlloc_v2(unsigned long long *p, size_t bytes) {
   void *m = std::malloc(bytes ? bytes : 1);
   *p = reinterpret_cast<unsigned long long>(m);
-  allocations.insert(*p);
+  allocations[*p] = bytes ? bytes : 1;
   return 0;
 }
 int cuMemFree_v2(unsigned long long p) {
@@ -223,6 +247,10 @@ int cuMemAllocAsync(unsigned long long *p, size_t bytes, void *) {
   return cuMemAlloc_v2(p, bytes);
 }
 int cuMemFreeAsync(unsigned long long p, void *) { return cuMemFree_v2(p); }
+int cuMemsetD8Async(unsigned long long p, unsigned char v, size_t n, void *) {
+  std::memset(reinterpret_cast<void *>(p), v, n);
+  return 0;
+}
 int cuStreamSynchronize(void *) { return 0; }
 int cuCtxSynchronize() { return 0; }
 }

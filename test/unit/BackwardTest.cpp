@@ -11,6 +11,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "Problem.h"
+#include "tttc/tttc_cuda.h"
 
 #include <cstring>
 
@@ -51,6 +52,8 @@ class Backward : public ::testing::TestWithParam<Params> {};
 
 TEST_P(Backward, MatchesFloat64ReferenceDirectionalDerivatives) {
   auto [spec, B, H, D, T, C, target] = GetParam();
+  if (target.rfind("cuda:", 0) == 0 && !tttc_cuda_available())
+    GTEST_SKIP() << "target cuda needs a GPU: " << tttc_cuda_last_error();
   tttc_layer *l = compiled(spec, D, C, target);
   ASSERT_NE(l, nullptr);
   ASSERT_TRUE(tttc_has_backward(l));
@@ -73,7 +76,9 @@ std::string paramName(const ::testing::TestParamInfo<Params> &info) {
   auto [spec, B, H, D, T, C, target] = info.param;
   return spec + "_B" + std::to_string(B) + "_H" + std::to_string(H) + "_D" + std::to_string(D) +
          "_T" + std::to_string(T) + "_C" + std::to_string(C) +
-         (target.rfind("cuda-emu", 0) == 0 ? "_emu" : "");
+         (target.rfind("cuda-emu", 0) == 0 ? "_emu"
+          : target.rfind("cuda:", 0) == 0  ? "_cuda"
+                                           : "");
 }
 
 /// (B, H, D, T): one token; T not a multiple of the chunk with several
@@ -91,14 +96,17 @@ std::vector<Params> grid(std::vector<std::string> specs, std::vector<int64_t> ch
 
 /// The GPU kernels through the emulation, 32 threads per block under the
 /// race checker (gradients shared by the (b, h) programs are per-program
-/// partials summed by the runtime): several heads and batch rows, T not a
-/// multiple of the chunk, one token, D = 64.
-std::vector<Params> gpuGrid(std::vector<std::string> specs, int64_t C) {
+/// partials summed by the runtime), or on a GPU (target cuda: skipped
+/// without one): several heads and batch rows, T not a multiple of the
+/// chunk, one token, D = 64.
+std::vector<Params> gpuGrid(std::vector<std::string> specs, int64_t C,
+                            const std::string &target = "cuda-emu:backward,gpu-threads=32,"
+                                                        "check-races") {
   std::vector<Params> ps;
   for (const std::string &s : specs)
     for (auto [B, H, D, T] : {std::make_tuple(3, 2, 16, 17), std::make_tuple(1, 1, 16, 1),
                               std::make_tuple(1, 1, 64, 20)})
-      ps.emplace_back(s, B, H, D, T, C, "cuda-emu:backward,gpu-threads=32,check-races");
+      ps.emplace_back(s, B, H, D, T, C, target);
   return ps;
 }
 
@@ -120,6 +128,17 @@ INSTANTIATE_TEST_SUITE_P(GPUDualForm, Backward,
                          paramName);
 INSTANTIATE_TEST_SUITE_P(GPUPerToken, Backward,
                          ::testing::ValuesIn(gpuGrid({"delta", "gated_delta"}, 1)), paramName);
+INSTANTIATE_TEST_SUITE_P(CUDADualForm, Backward,
+                         ::testing::ValuesIn(gpuGrid({"ttt_linear", "ttt_mlp", "titans_linear",
+                                                      "titans_mlp", "linear_attention",
+                                                      "infini_attention",
+                                                      "infini_attention_delta"},
+                                                     8, "cuda:backward")),
+                         paramName);
+INSTANTIATE_TEST_SUITE_P(CUDAPerToken, Backward,
+                         ::testing::ValuesIn(gpuGrid({"delta", "gated_delta"}, 1,
+                                                     "cuda:backward")),
+                         paramName);
 
 /// The check can fail: a gradient off by 1% in one input is reported.
 TEST(BackwardCheck, FlagsAWrongGradient) {
