@@ -244,8 +244,9 @@ TEST(VarlenCheck, FlagsAWrongPackedGradient) {
       << tttc_last_error();
   EXPECT_GT(rel[w], 1e-3) << "a 1% error in grad_ln_w";
   for (size_t j = 0; j < rel.size(); ++j) {
-    if (j != w)
+    if (j != w) {
       EXPECT_LE(rel[j], 1e-4) << "grad_" << g.names[j];
+    }
   }
   // Offsets that do not fit the inputs are an error, not a guess.
   std::vector<int64_t> bad = {0, 7, 18};
