@@ -120,9 +120,9 @@ struct PipelineOptions : public PassPipelineOptions<PipelineOptions> {
   Option<bool> decode{
       *this, "decode",
       llvm::cl::desc("also emit <layer>_resume (the forward from given values of every "
-                     "state), which token-by-token decoding advances its state with (cpu "
-                     "and cuda-emu targets; tttc run: decode the sequence too and compare "
-                     "with the forward)"),
+                     "state), which token-by-token decoding advances its state with "
+                     "(every target; tttc run: decode the sequence too and compare with "
+                     "the forward)"),
       llvm::cl::init(false)};
 
   // --- Where it runs.

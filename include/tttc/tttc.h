@@ -243,7 +243,7 @@ int tttc_run_backward_varlen(tttc_layer *layer, const tttc_tensor *inputs, int n
                              int num_cotangents, const tttc_tensor *grads, int num_grads);
 /* Decoding: advancing the layer's state a few tokens at a time (inference).
  * A layer compiled with option "decode" (tttc_options.options = "decode";
- * targets cpu and cuda-emu) keeps a decoder state in one caller-owned
+ * every target) keeps a decoder state in one caller-owned host
  * buffer of tttc_decode_state_bytes(layer, B, H) bytes (8-byte aligned): a
  * header, every state's value at the start of the unfinished chunk and the
  * tokens of that chunk seen so far (so a mini-batch layer decoded token by

@@ -94,10 +94,6 @@ bool PipelineOptions::verify(std::string &error) const {
     return false;
   }
 
-  if (decode && target == Target::CUDA) {
-    error = "decode: the decode step runs on targets cpu and cuda-emu so far, not cuda";
-    return false;
-  }
   // Options of one target only: set for another, they are an error (never
   // silently ignored).
   if (target != Target::CUDAEmu) {

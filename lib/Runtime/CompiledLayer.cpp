@@ -38,6 +38,7 @@ CompiledLayer::Impl::~Impl() {
     tttc_cuda_free(k.kernel);
   tttc_cuda_free(trainKernel.kernel);
   tttc_cuda_free(backwardKernel.kernel);
+  tttc_cuda_free(resumeKernel.kernel);
 }
 
 const PipelineOptions &CompiledLayer::options() const { return impl->options; }
@@ -131,7 +132,8 @@ std::unique_ptr<CompiledLayer> CompiledLayer::compile(const std::string &source,
       return nullptr;
     }
     im.autoColumnBlocks = !options.columnBlocks.hasValue() || options.columnBlocks.getValue().isAuto();
-    if (!cl->cudaKernel(1, error) || (options.backward && !cl->loadTrainingKernels(error)))
+    if (!cl->cudaKernel(1, error) ||
+        ((options.backward || options.decode) && !cl->loadEntryKernels(error)))
       return nullptr;
     im.cuda = true;
     return cl;
@@ -600,9 +602,31 @@ bool CompiledLayer::runResume(std::vector<Descriptor> &descs, int64_t B, std::st
   std::vector<Split> how(descs.size(), Split::Shared);
   std::vector<size_t> bytes(descs.size());
   for (size_t i = 0; i < descs.size(); ++i) {
-    bytes[i] = elementBytes(*args[i].arg);
+    bytes[i] = args[i].role == EntryArg::State ? 4 : elementBytes(*args[i].arg);
     if (splitsWithBatch(*args[i].arg, extentsOf(descs[i])[0], B))
       how[i] = Split::Rows;
+  }
+  if (impl->cuda) {
+    // Host buffers through copies: the inputs and states in, the readouts
+    // and final states (the arguments after them) out.
+    size_t nIn = sig.states.size();
+    for (const ArgInfo &a : sig.inputs)
+      nIn += a.kind != ArgKind::StateInit;
+    auto out = [&](size_t i) { return i >= nIn; };
+    return withDeviceCopies(
+        descs,
+        [&](size_t i) {
+          size_t n = bytes[i];
+          for (int64_t e : extentsOf(descs[i]))
+            n *= size_t(e);
+          return n;
+        },
+        [&](size_t i) { return !out(i); }, out,
+        [&](std::vector<Descriptor> &dev) {
+          return launchKernel(impl->resumeKernel, B, extentsOf(descs.back())[1], dev, nullptr,
+                              error);
+        },
+        error);
   }
   return invoke(impl->resumeEntry, descs, how, bytes, B, error);
 }

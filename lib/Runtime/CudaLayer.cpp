@@ -5,7 +5,8 @@
 // use when the options leave the count to the launch (chosen from B * H and
 // the device); with the backward, the training forward's and the backward's
 // kernels too, whose shared gradients are summed on the device
-// (tttc_cuda_sum_rows). Host buffers go through device copies; device
+// (tttc_cuda_sum_rows), and with decode the resume kernel the decoder
+// steps through. Host buffers go through device copies; device
 // buffers are launched on directly, on the caller's stream.
 //
 //===----------------------------------------------------------------------===//
@@ -102,9 +103,10 @@ CompiledLayer::CudaKernel *CompiledLayer::cudaKernel(int64_t blocks, std::string
   PipelineOptions o = im.options;
   o.columnBlocks = blocks;
   o.arch = tttc_cuda_device_arch();
-  // The forward alone (the backward's kernels: loadTrainingKernels).
+  // The forward alone (the other entry points' kernels: loadEntryKernels).
   o.backward = false;
   o.backwardCheckpoint = 1;
+  o.decode = false;
   std::string ptx = emit(im.source, im.bufferName, Stage::PTX, o, error);
   CudaKernel k;
   if (ptx.empty() || !loadKernel(ptx, EntryPoint::Forward, k, error))
@@ -112,7 +114,7 @@ CompiledLayer::CudaKernel *CompiledLayer::cudaKernel(int64_t blocks, std::string
   return &(im.kernels[blocks] = std::move(k));
 }
 
-bool CompiledLayer::loadTrainingKernels(std::string &error) {
+bool CompiledLayer::loadEntryKernels(std::string &error) {
   Impl &im = *impl;
   PipelineOptions o = im.options;
   o.columnBlocks = 1;
@@ -121,30 +123,37 @@ bool CompiledLayer::loadTrainingKernels(std::string &error) {
   if (listing.empty())
     return false;
   std::vector<KernelPTX> ks = splitKernels(listing, error);
-  auto find = [&](const std::string &entry) -> const KernelPTX * {
-    for (const KernelPTX &k : ks)
-      if (k.name == entry + "_kernel")
-        return &k;
-    error = "internal error: no kernel for " + entry;
-    return nullptr;
-  };
-  const KernelPTX *train = find(sig.name + "_forward_train");
-  const KernelPTX *backward = train ? find(sig.name + "_backward") : nullptr;
-  if (!backward || !loadKernel(train->text, EntryPoint::Train, im.trainKernel, error) ||
-      !loadKernel(backward->text, EntryPoint::Backward, im.backwardKernel, error))
+  if (ks.empty())
     return false;
-  // The tokens per chunk step, for the saved states' slots: "chunk C" on
-  // the kernel's header line.
-  std::istringstream header(train->text.substr(0, train->text.find('\n')));
-  for (std::string w; header >> w;)
-    if (w == "chunk")
-      header >> chunk;
+  auto load = [&](const std::string &entry, EntryPoint e, CudaKernel &k) {
+    for (const KernelPTX &p : ks)
+      if (p.name == entry + "_kernel") {
+        // The tokens per chunk step (the saved states' slots, the decoder's
+        // chunk): "chunk C" on the kernel's header line.
+        std::istringstream header(p.text.substr(0, p.text.find('\n')));
+        for (std::string w; header >> w;)
+          if (w == "chunk")
+            header >> chunk;
+        return loadKernel(p.text, e, k, error);
+      }
+    error = "internal error: no kernel for " + entry;
+    return false;
+  };
+  if (o.backward && (!load(sig.name + "_forward_train", EntryPoint::Train, im.trainKernel) ||
+                     !load(sig.name + "_backward", EntryPoint::Backward, im.backwardKernel)))
+    return false;
+  if (o.decode && !load(sig.name + "_resume", EntryPoint::Resume, im.resumeKernel))
+    return false;
   if (chunk < 1) {
-    error = "internal error: the training kernel records no chunk size";
+    error = "internal error: the kernels record no chunk size";
     return false;
   }
-  im.trainEntry = sig.name + "_forward_train";
-  im.backwardEntry = sig.name + "_backward";
+  if (o.backward) {
+    im.trainEntry = sig.name + "_forward_train";
+    im.backwardEntry = sig.name + "_backward";
+  }
+  if (o.decode)
+    im.resumeEntry = sig.name + "_resume";
   return true;
 }
 

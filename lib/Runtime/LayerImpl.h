@@ -53,8 +53,9 @@ struct CompiledLayer::Impl {
   /// compiled on demand when the options leave the count to the launch).
   std::map<int64_t, CudaKernel> kernels;
   /// The cuda target with the backward: the training forward's and the
-  /// backward's kernels (one program per (b, h)).
-  CudaKernel trainKernel, backwardKernel;
+  /// backward's kernels; with decode, the resume kernel (one program per
+  /// (b, h)).
+  CudaKernel trainKernel, backwardKernel, resumeKernel;
   bool cuda = false;                  // compiled for target cuda (kernels[1] loaded)
   bool autoColumnBlocks = false;
   bool splitRefused = false;          // the layer's state cannot be split

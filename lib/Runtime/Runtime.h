@@ -131,7 +131,7 @@ public:
   /// The cuda target: programs per (b, h) of the last launch (column blocks;
   /// 0 before the first).
   int64_t lastColumnBlocks() const { return lastBlocks; }
-  /// Tokens per chunk step (cpu and cuda-emu targets; 0 for cuda).
+  /// Tokens per chunk step (on target cuda: 0 without the backward or decode).
   int64_t chunkSize() const { return chunk; }
   /// Element type of the per-token inputs and readouts: f32, bf16 or f16.
   const std::string &ioType() const { return ioTypeName; }
@@ -236,9 +236,10 @@ private:
   /// The cuda target: the kernel with `blocks` column blocks (compiled on
   /// first use), and the count a launch of B x H programs uses.
   CudaKernel *cudaKernel(int64_t blocks, std::string &error);
-  /// The cuda target with the backward: compiles and loads the training
-  /// forward's and the backward's kernels, and reads the chunk size.
-  bool loadTrainingKernels(std::string &error);
+  /// The cuda target with the backward or decode: compiles and loads the
+  /// training forward's and the backward's kernels, or the resume kernel,
+  /// and reads the chunk size.
+  bool loadEntryKernels(std::string &error);
   int64_t columnBlocksFor(int64_t B, int64_t H);
   std::string ioTypeName = "f32", precisionName = "f32";
   int64_t lastBlocks = 0;
