@@ -12,10 +12,13 @@ backward is the generated one) and TTTLayer (an nn.Module).
 Tensors are float32 (per-token inputs and readouts: float32, bfloat16 or
 float16, compiled per dtype); CPU tensors run on the cpu target (or the
 layer's cuda-emu target), CUDA tensors through the cuda target on the
-current stream. Non-contiguous inputs are copied once (counted in
-`stats["contiguous_copies"]`, with a warning)."""
+current stream; meta tensors give the outputs' shapes. Non-contiguous
+inputs are copied once (counted in `stats["contiguous_copies"]`, with a
+warning). A layer call is the torch.library operator tttc::forward (its
+autograd: tttc::train, then tttc::backward), one node in traced graphs."""
 
 import warnings
+import weakref
 
 import torch
 from torch.autograd.function import once_differentiable
@@ -38,16 +41,19 @@ def _contiguous(name, x):
     return x.contiguous()
 
 
-def _compiled_for(layer, names, tensors, backward):
+def _compiled_for(layer, names, tensors, backward, meta=False):
     """The compilation that runs `tensors`: the target from their device,
-    the I/O type from their per-token inputs' dtype."""
+    the I/O type from their per-token inputs' dtype (`meta`: meta tensors,
+    described by the cpu target's compilation)."""
     info = layer.info
     devices = {t.device for t in tensors}
     if len(devices) != 1:
         raise TTTCError(f"layer '{info.name}': inputs on several devices "
                         f"({', '.join(sorted(str(d) for d in devices))})")
     device = devices.pop()
-    if device.type == "cuda":
+    if meta:
+        target = "cpu"
+    elif device.type == "cuda":
         target = "cuda"
     elif device.type == "cpu":
         target = layer.target if layer.target != "cuda" else "cpu"
@@ -85,32 +91,111 @@ def _stream(device):
     return torch.cuda.current_stream(device).cuda_stream if device.type == "cuda" else None
 
 
+def _run_forward(layer, names, tensors, cu_seqlens, train, meta=False):
+    """The layer's outputs on `tensors` (and with `train` the saved states,
+    a uint8 tensor, last); `meta`: shapes only (meta tensors), from the cpu
+    compilation."""
+    c, device = _compiled_for(layer, names, tensors, backward=train, meta=meta)
+    B, T, H = c.dims({n: t.shape for n, t in zip(names, tensors)})
+    if cu_seqlens is None:
+        shapes = [c.output_shape(a.name, B, T, H) for a in c.outputs]
+    else:
+        shapes = [c.packed_output_shape(a.name, len(cu_seqlens) - 1, T, H)
+                  for a in c.outputs]
+    outs = [torch.empty(s, dtype=_dtype(c, a), device=device)
+            for s, a in zip(shapes, c.outputs)]
+    saved = None
+    if train:
+        saved = torch.empty(c.saved_bytes(B, T, H, cu_seqlens), dtype=torch.uint8,
+                            device=device)
+    if meta:
+        return outs + ([saved] if train else [])
+    oitems = _items([a.name for a in c.outputs], outs)
+    if not train:
+        c.run(_items(names, tensors), oitems, _stream(device), cu_seqlens)
+        return outs
+    c.run_train(_items(names, tensors), oitems, saved.data_ptr(), saved.numel(), cu_seqlens,
+                _stream(device))
+    return outs + [saved]
+
+
+def _run_backward(layer, names, tensors, saved, cotangents, needs, cu_seqlens, meta=False):
+    """The gradient of each input where `needs` says (an empty tensor
+    elsewhere); `cotangents` per output, None for a zero one."""
+    c, device = _compiled_for(layer, names, tensors, backward=True, meta=meta)
+    grads = [torch.empty_like(t) if n else torch.empty(0, device=t.device)
+             for t, n in zip(tensors, needs)]
+    if meta:
+        return grads
+    citems, keep = [], []
+    for a, g in zip(c.outputs, cotangents):
+        if g is None:
+            continue  # a zero cotangent
+        g = g.to(_dtype(c, a)).contiguous()
+        keep.append(g)
+        citems.append((a.name, g.data_ptr(), tuple(g.shape)))
+    gitems = [(nm, g.data_ptr(), tuple(g.shape)) for nm, g, n in zip(names, grads, needs) if n]
+    c.run_backward(_items(names, tensors), saved.data_ptr(), saved.numel(), citems, gitems,
+                   cu_seqlens, _stream(device))
+    return grads
+
+
+# The layer as torch.library operators, so that graphs (torch.compile,
+# tracing) keep a layer call as one node per direction:
+#   tttc::forward(layer, names, inputs, cu_seqlens) -> outputs
+#   tttc::train(...)   -> outputs, then the saved states (uint8)
+#   tttc::backward(layer, names, inputs, saved, cotangents, needs, cu_seqlens)
+#       -> a gradient per input (an empty tensor where `needs` is false)
+# `layer` names a live tttc.Layer (_op_key); CPU and CUDA kernels run it,
+# Meta kernels give the shapes, and forward's Autograd kernel is
+# TTTFunction (train, then backward).
+_ops = torch.library.Library("tttc", "DEF")
+_ops.define("forward(str layer, str[] names, Tensor[] inputs, int[]? cu_seqlens) -> Tensor[]")
+_ops.define("train(str layer, str[] names, Tensor[] inputs, int[]? cu_seqlens) -> Tensor[]")
+_ops.define("backward(str layer, str[] names, Tensor[] inputs, Tensor saved, "
+            "Tensor?[] cotangents, bool[] needs, int[]? cu_seqlens) -> Tensor[]")
+_live = weakref.WeakValueDictionary()
+
+
+def _op_key(layer):
+    key = f"{layer.name}@{id(layer):x}"
+    _live[key] = layer
+    return key
+
+
+def _layer_of(key):
+    layer = _live.get(key)
+    if layer is None:
+        raise TTTCError(f"tttc op: layer '{key}' is no longer alive")
+    return layer
+
+
+def _cu(cu_seqlens):
+    return None if cu_seqlens is None else tuple(cu_seqlens)
+
+
+for _dispatch, _meta in (("CPU", False), ("CUDA", False), ("Meta", True)):
+    _ops.impl("forward", lambda key, names, inputs, cu, m=_meta: _run_forward(
+        _layer_of(key), tuple(names), inputs, _cu(cu), False, m), _dispatch)
+    _ops.impl("train", lambda key, names, inputs, cu, m=_meta: _run_forward(
+        _layer_of(key), tuple(names), inputs, _cu(cu), True, m), _dispatch)
+    _ops.impl("backward", lambda key, names, inputs, saved, cots, needs, cu, m=_meta:
+              _run_backward(_layer_of(key), tuple(names), inputs, saved, cots, needs, _cu(cu), m),
+              _dispatch)
+
+
 class TTTFunction(torch.autograd.Function):
     """apply(layer, names, cu_seqlens, *tensors) -> the layer's outputs, in
     its output order; `names` are the input names of `tensors`, cu_seqlens a
-    tuple of offsets or None."""
+    tuple of offsets or None. Its forward is the tttc::train operator, its
+    backward tttc::backward."""
 
     @staticmethod
     def forward(ctx, layer, names, cu_seqlens, *tensors):
-        train = any(ctx.needs_input_grad[3:])
-        c, device = _compiled_for(layer, names, tensors, backward=train)
-        B, T, H = c.dims({n: t.shape for n, t in zip(names, tensors)})
-        if cu_seqlens is None:
-            shapes = [c.output_shape(a.name, B, T, H) for a in c.outputs]
-        else:
-            shapes = [c.packed_output_shape(a.name, len(cu_seqlens) - 1, T, H)
-                      for a in c.outputs]
-        outs = [torch.empty(s, dtype=_dtype(c, a), device=device)
-                for s, a in zip(shapes, c.outputs)]
-        oitems = _items([a.name for a in c.outputs], outs)
-        if not train:
-            c.run(_items(names, tensors), oitems, _stream(device), cu_seqlens)
-            return tuple(outs)
-        saved = torch.empty(c.saved_bytes(B, T, H, cu_seqlens), dtype=torch.uint8,
-                            device=device)
-        c.run_train(_items(names, tensors), oitems, saved.data_ptr(), saved.numel(), cu_seqlens,
-                    _stream(device))
-        ctx.compiled, ctx.names, ctx.cu_seqlens = c, names, cu_seqlens
+        key = _op_key(layer)
+        cu = None if cu_seqlens is None else list(cu_seqlens)
+        *outs, saved = torch.ops.tttc.train(key, list(names), list(tensors), cu)
+        ctx.key, ctx.names, ctx.cu, ctx.layer = key, list(names), cu, layer
         ctx.set_materialize_grads(False)
         ctx.save_for_backward(*tensors, saved)
         return tuple(outs)
@@ -118,22 +203,24 @@ class TTTFunction(torch.autograd.Function):
     @staticmethod
     @once_differentiable
     def backward(ctx, *cotangents):
-        c, names = ctx.compiled, ctx.names
         *tensors, saved = ctx.saved_tensors
-        citems, keep = [], []
-        for a, g in zip(c.outputs, cotangents):
-            if g is None:
-                continue  # a zero cotangent
-            g = g.to(_dtype(c, a)).contiguous()
-            keep.append(g)
-            citems.append((a.name, g.data_ptr(), tuple(g.shape)))
-        need = ctx.needs_input_grad[3:]
-        grads = [torch.empty_like(t) if n else None for t, n in zip(tensors, need)]
-        gitems = [(nm, g.data_ptr(), tuple(g.shape)) for nm, g in zip(names, grads)
-                  if g is not None]
-        c.run_backward(_items(names, tensors), saved.data_ptr(), saved.numel(), citems, gitems,
-                       ctx.cu_seqlens, _stream(saved.device))
-        return (None, None, None, *grads)
+        needs = list(ctx.needs_input_grad[3:])
+        grads = torch.ops.tttc.backward(ctx.key, ctx.names, list(tensors), saved,
+                                        list(cotangents), needs, ctx.cu)
+        return (None, None, None, *[g if n else None for g, n in zip(grads, needs)])
+
+
+def _forward_autograd(key, names, inputs, cu):
+    if torch.is_grad_enabled() and any(t.requires_grad for t in inputs):
+        return list(TTTFunction.apply(_layer_of(key), tuple(names), _cu(cu), *inputs))
+    below = torch._C._AutoDispatchBelowAutograd()  # a guard, released by `del`
+    try:
+        return torch.ops.tttc.forward(key, names, inputs, cu)
+    finally:
+        del below
+
+
+_ops.impl("forward", _forward_autograd, "Autograd")
 
 
 def _offsets(cu_seqlens):
@@ -166,7 +253,8 @@ def run(layer, cu_seqlens=None, **inputs):
         if not isinstance(t, torch.Tensor):
             raise TTTCError(f"input '{n}': expected a torch.Tensor, got {type(t).__name__}")
         tensors.append(_contiguous(n, t))
-    outs = TTTFunction.apply(layer, names, cu, *tensors)
+    outs = torch.ops.tttc.forward(_op_key(layer), list(names), tensors,
+                                  None if cu is None else list(cu))
     return {a.name: o for a, o in zip(info.outputs, outs)}
 
 
