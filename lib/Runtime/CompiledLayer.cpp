@@ -360,6 +360,20 @@ bool CompiledLayer::invokeSplit(const std::string &entry, std::vector<Descriptor
   return true;
 }
 
+std::vector<Tensor>
+CompiledLayer::outputTensors(int64_t B, int64_t T, int64_t H,
+                             const std::function<void *(size_t)> &alloc) const {
+  std::vector<Tensor> outs;
+  for (const ArgInfo &a : sig.outputs) {
+    std::vector<int64_t> shape = shapeOf(a, B, T, H, sig.miniBatch);
+    size_t n = elementBytes(a);
+    for (int64_t d : shape)
+      n *= size_t(d);
+    outs.push_back({a.name, alloc(std::max<size_t>(n, 4)), shape});
+  }
+  return outs;
+}
+
 bool CompiledLayer::hasBackward() const { return !impl->backwardEntry.empty(); }
 
 bool CompiledLayer::runForwardTrain(const std::vector<Tensor> &inputs,
@@ -417,15 +431,9 @@ bool CompiledLayer::runBackward(const std::vector<Tensor> &inputs, const void *s
     if (!validateInputs(inputs, B, T, H, nullptr, error))
       return false;
     std::vector<std::vector<uint8_t>> outData;
-    std::vector<Tensor> outs;
-    for (const ArgInfo &a : sig.outputs) {
-      std::vector<int64_t> shape = shapeOf(a, B, T, H, sig.miniBatch);
-      size_t n = elementBytes(a);
-      for (int64_t d : shape)
-        n *= size_t(d);
-      outData.emplace_back(std::max<size_t>(n, 1));
-      outs.push_back({a.name, outData.back().data(), shape});
-    }
+    outData.reserve(sig.outputs.size());
+    std::vector<Tensor> outs = outputTensors(
+        B, T, H, [&](size_t n) -> void * { return outData.emplace_back(n).data(); });
     savedBytes = this->savedBytes(B, T, H);
     ownSaved.resize(std::max<size_t>(savedBytes / 4, 1));
     if (!runForwardTrain(inputs, outs, ownSaved.data(), savedBytes, error))

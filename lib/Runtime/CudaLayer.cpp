@@ -357,18 +357,11 @@ bool CompiledLayer::runBackwardOnDevice(const std::vector<Tensor> &inputs, const
     int64_t B, T, H;
     if (!validateInputs(inputs, B, T, H, nullptr, error))
       return false;
-    std::vector<Tensor> outs;
-    for (const ArgInfo &a : sig.outputs) {
-      std::vector<int64_t> shape = shapeOf(a, B, T, H, sig.miniBatch);
-      size_t n = elementBytes(a);
-      for (int64_t d : shape)
-        n *= size_t(d);
-      void *p = scratch.zeroed(std::max<size_t>(n, 4));
-      if (!p) {
-        error = scratch.error;
-        return false;
-      }
-      outs.push_back({a.name, p, shape});
+    std::vector<Tensor> outs =
+        outputTensors(B, T, H, [&](size_t n) { return scratch.zeroed(n); });
+    if (!scratch.error.empty()) {
+      error = scratch.error;
+      return false;
     }
     savedBytes = this->savedBytes(B, T, H);
     void *own = scratch.zeroed(std::max<size_t>(savedBytes, 4));

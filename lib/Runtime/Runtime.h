@@ -203,6 +203,9 @@ private:
   /// host for cuda-emu, on the device for cuda).
   bool runBackwardPartials(std::vector<Descriptor> &descs, int64_t B, int64_t H,
                            std::string &error);
+  /// Tensors for every output at (B, T, H), each in `alloc(bytes)`.
+  std::vector<Tensor> outputTensors(int64_t B, int64_t T, int64_t H,
+                                    const std::function<void *(size_t)> &alloc) const;
   /// Target cuda with the backward; else false with the reason.
   bool trainsOnDevice(std::string &error) const;
   bool backwardOnDevice(std::vector<Descriptor> &descs, int64_t B, int64_t H, void *stream,
