@@ -241,6 +241,23 @@ int tttc_run_backward_varlen(tttc_layer *layer, const tttc_tensor *inputs, int n
                              const int64_t *cu_seqlens, int num_seqs, const void *saved,
                              int64_t saved_bytes, const tttc_tensor *cotangents,
                              int num_cotangents, const tttc_tensor *grads, int num_grads);
+/* The same on target cuda, on device buffers (the tensors and `saved`;
+ * cu_seqlens stays a host array) on `stream` (NULL: the default stream),
+ * without synchronising. The sequences are launched one after another (B = 1
+ * each); the gradients summed over the sequences are summed on the device,
+ * in sequence order. */
+int tttc_run_varlen_cuda(tttc_layer *layer, const tttc_tensor *inputs, int num_inputs,
+                         const tttc_tensor *outputs, int num_outputs,
+                         const int64_t *cu_seqlens, int num_seqs, void *stream);
+int tttc_run_train_varlen_cuda(tttc_layer *layer, const tttc_tensor *inputs, int num_inputs,
+                               const tttc_tensor *outputs, int num_outputs,
+                               const int64_t *cu_seqlens, int num_seqs, void *saved,
+                               int64_t saved_bytes, void *stream);
+int tttc_run_backward_varlen_cuda(tttc_layer *layer, const tttc_tensor *inputs, int num_inputs,
+                                  const int64_t *cu_seqlens, int num_seqs, const void *saved,
+                                  int64_t saved_bytes, const tttc_tensor *cotangents,
+                                  int num_cotangents, const tttc_tensor *grads, int num_grads,
+                                  void *stream);
 /* Decoding: advancing the layer's state a few tokens at a time (inference).
  * A layer compiled with option "decode" (tttc_options.options = "decode";
  * every target) keeps a decoder state in one caller-owned host

@@ -343,7 +343,7 @@ bool seqlens(const char *fn, const int64_t *cu, int n, std::vector<int64_t> &r) 
 
 int varlenForward(const char *fn, tttc_layer *l, const tttc_tensor *inputs, int num_inputs,
                   const tttc_tensor *outputs, int num_outputs, const int64_t *cu, int n,
-                  void *saved, int64_t saved_bytes, bool train) {
+                  void *saved, int64_t saved_bytes, bool train, tttc::Placement at = {}) {
   if (!l)
     return failWith(std::string(fn) + ": layer is NULL", 1);
   if ((num_inputs && !inputs) || (num_outputs && !outputs) || num_inputs < 0 ||
@@ -358,9 +358,12 @@ int varlenForward(const char *fn, tttc_layer *l, const tttc_tensor *inputs, int 
   if (!seqlens(fn, cu, n, c))
     return 1;
   std::string err;
+  if (at.device && l->impl->options().target != mlir::ttt::Target::CUDA)
+    return failWith(std::string(fn) + ": device buffers need a layer compiled for target cuda",
+                    1);
   if (!tttc::runForwardTrainVarlen(*l->impl, toTensors(inputs, num_inputs),
                                    toTensors(outputs, num_outputs), c, saved,
-                                   size_t(saved_bytes), err))
+                                   size_t(saved_bytes), err, at))
     return failWith(err, 1);
   lastError.clear();
   return 0;
@@ -386,28 +389,64 @@ int tttc_run_train_varlen(tttc_layer *l, const tttc_tensor *inputs, int num_inpu
                        cu, n, saved, saved_bytes, true);
 }
 
-int tttc_run_backward_varlen(tttc_layer *l, const tttc_tensor *inputs, int num_inputs,
-                             const int64_t *cu, int n, const void *saved, int64_t saved_bytes,
-                             const tttc_tensor *cotangents, int num_cotangents,
-                             const tttc_tensor *grads, int num_grads) {
-  const char *fn = "tttc_run_backward_varlen";
+namespace {
+int backwardVarlen(const char *fn, tttc_layer *l, const tttc_tensor *inputs, int num_inputs,
+                   const int64_t *cu, int n, const void *saved, int64_t saved_bytes,
+                   const tttc_tensor *cotangents, int num_cotangents, const tttc_tensor *grads,
+                   int num_grads, tttc::Placement at) {
   if (!l)
     return failWith(std::string(fn) + ": layer is NULL", 1);
   if ((num_inputs && !inputs) || (num_cotangents && !cotangents) || (num_grads && !grads) ||
       num_inputs < 0 || num_cotangents < 0 || num_grads < 0 || saved_bytes < 0)
     return failWith(std::string(fn) + ": tensor arrays are NULL or counts negative", 1);
   if (!saved)
-    return failWith(std::string(fn) + ": saved is NULL (from tttc_run_train_varlen)", 1);
+    return failWith(std::string(fn) + ": saved is NULL (from the training forward)", 1);
+  if (at.device && l->impl->options().target != mlir::ttt::Target::CUDA)
+    return failWith(std::string(fn) + ": device buffers need a layer compiled for target cuda",
+                    1);
   std::vector<int64_t> c;
   if (!seqlens(fn, cu, n, c))
     return 1;
   std::string err;
   if (!tttc::runBackwardVarlen(*l->impl, toTensors(inputs, num_inputs), c, saved,
                                size_t(saved_bytes), toTensors(cotangents, num_cotangents),
-                               toTensors(grads, num_grads), err))
+                               toTensors(grads, num_grads), err, at))
     return failWith(err, 1);
   lastError.clear();
   return 0;
+}
+} // namespace
+
+int tttc_run_backward_varlen(tttc_layer *l, const tttc_tensor *inputs, int num_inputs,
+                             const int64_t *cu, int n, const void *saved, int64_t saved_bytes,
+                             const tttc_tensor *cotangents, int num_cotangents,
+                             const tttc_tensor *grads, int num_grads) {
+  return backwardVarlen("tttc_run_backward_varlen", l, inputs, num_inputs, cu, n, saved,
+                        saved_bytes, cotangents, num_cotangents, grads, num_grads, {});
+}
+
+int tttc_run_varlen_cuda(tttc_layer *l, const tttc_tensor *inputs, int num_inputs,
+                         const tttc_tensor *outputs, int num_outputs, const int64_t *cu, int n,
+                         void *stream) {
+  return varlenForward("tttc_run_varlen_cuda", l, inputs, num_inputs, outputs, num_outputs, cu,
+                       n, nullptr, 0, false, {true, stream});
+}
+
+int tttc_run_train_varlen_cuda(tttc_layer *l, const tttc_tensor *inputs, int num_inputs,
+                               const tttc_tensor *outputs, int num_outputs, const int64_t *cu,
+                               int n, void *saved, int64_t saved_bytes, void *stream) {
+  return varlenForward("tttc_run_train_varlen_cuda", l, inputs, num_inputs, outputs,
+                       num_outputs, cu, n, saved, saved_bytes, true, {true, stream});
+}
+
+int tttc_run_backward_varlen_cuda(tttc_layer *l, const tttc_tensor *inputs, int num_inputs,
+                                  const int64_t *cu, int n, const void *saved,
+                                  int64_t saved_bytes, const tttc_tensor *cotangents,
+                                  int num_cotangents, const tttc_tensor *grads, int num_grads,
+                                  void *stream) {
+  return backwardVarlen("tttc_run_backward_varlen_cuda", l, inputs, num_inputs, cu, n, saved,
+                        saved_bytes, cotangents, num_cotangents, grads, num_grads,
+                        {true, stream});
 }
 
 int64_t tttc_decode_state_bytes(const tttc_layer *l, int64_t B, int64_t H) {

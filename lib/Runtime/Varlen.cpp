@@ -2,6 +2,7 @@
 
 #include "Varlen.h"
 #include "Frontend.h"
+#include "tttc/tttc_cuda.h"
 
 #include "llvm/Support/ThreadPool.h"
 
@@ -197,7 +198,7 @@ size_t savedBytesVarlen(const CompiledLayer &l, const std::vector<int64_t> &cu, 
 
 bool runForwardTrainVarlen(CompiledLayer &l, const std::vector<Tensor> &inputs,
                            const std::vector<Tensor> &outputs, const std::vector<int64_t> &cu,
-                           void *saved, size_t savedBytes, std::string &error) {
+                           void *saved, size_t savedBytes, std::string &error, Placement at) {
   if (!checkSeqlens(l, inputs, cu, error))
     return false;
   Packed pi, po;
@@ -214,23 +215,26 @@ bool runForwardTrainVarlen(CompiledLayer &l, const std::vector<Tensor> &inputs,
   return forEachSequence(l, cu.size() - 1, [&](size_t i) -> std::string {
     std::vector<Tensor> in = views(inputs, pi, cu, i), out = views(outputs, po, cu, i);
     std::string err;
-    bool ok = saved ? l.runForwardTrain(in, out, static_cast<char *>(saved) + offset[i],
-                                        offset[i + 1] - offset[i], err)
-                    : l.run(in, out, err);
+    void *s = saved ? static_cast<char *>(saved) + offset[i] : nullptr;
+    size_t bytes = offset[i + 1] - offset[i];
+    bool ok = at.device ? (saved ? l.runForwardTrainOnDevice(in, out, s, bytes, at.stream, err)
+                                 : l.runOnDevice(in, out, at.stream, err))
+              : saved   ? l.runForwardTrain(in, out, s, bytes, err)
+                        : l.run(in, out, err);
     return ok ? "" : where(cu, i) + err;
   }, error);
 }
 
 bool runVarlen(CompiledLayer &l, const std::vector<Tensor> &inputs,
                const std::vector<Tensor> &outputs, const std::vector<int64_t> &cu,
-               std::string &error) {
-  return runForwardTrainVarlen(l, inputs, outputs, cu, nullptr, 0, error);
+               std::string &error, Placement at) {
+  return runForwardTrainVarlen(l, inputs, outputs, cu, nullptr, 0, error, at);
 }
 
 bool runBackwardVarlen(CompiledLayer &l, const std::vector<Tensor> &inputs,
                        const std::vector<int64_t> &cu, const void *saved, size_t savedBytes,
                        const std::vector<Tensor> &cotangents, const std::vector<Tensor> &grads,
-                       std::string &error) {
+                       std::string &error, Placement at) {
   if (!checkSeqlens(l, inputs, cu, error))
     return false;
   const LayerSignature &sig = l.signature();
@@ -257,18 +261,44 @@ bool runBackwardVarlen(CompiledLayer &l, const std::vector<Tensor> &inputs,
   int64_t H = headsOf(l, inputs);
   if (saved && !checkSaved(l, cu, H, savedBytes, error))
     return false;
-  // Summed gradients: a float32 buffer per sequence and gradient, added in
-  // sequence order afterwards (the same sums whatever the threads).
+  // Summed gradients: a float32 buffer per gradient with a row per
+  // sequence, added in sequence order afterwards (the same sums whatever
+  // the threads): host memory, or device memory on the stream.
   size_t N = cu.size() - 1;
-  std::vector<std::vector<std::vector<float>>> part(N, std::vector<std::vector<float>>(grads.size()));
+  std::vector<float *> part(grads.size(), nullptr);
+  std::vector<std::vector<float>> hostPart(grads.size());
+  struct DeviceParts {
+    std::vector<float *> ptrs;
+    void *stream;
+    ~DeviceParts() {
+      for (float *p : ptrs)
+        tttc_cuda_free_async(p, stream);
+    }
+  } deviceParts{{}, at.stream};
   for (size_t j = 0; j < grads.size(); ++j)
     if (pg.parts[j] == Part::Summed) {
       if (!grads[j].data) {
         error = "gradient '" + grads[j].name + "': data is NULL";
         return false;
       }
-      for (size_t i = 0; i < N; ++i)
-        part[i][j].resize(size_t(elements(grads[j].shape)));
+      size_t n = N * size_t(elements(grads[j].shape));
+      if (!at.device) {
+        hostPart[j].resize(n);
+        part[j] = hostPart[j].data();
+        continue;
+      }
+      if (!tttc_cuda_is_device_memory(grads[j].data)) {
+        error = "gradient '" + grads[j].name +
+                "' is not device memory (allocate it with cuMemAlloc or on the GPU)";
+        return false;
+      }
+      void *p = tttc_cuda_alloc_async(4 * n, at.stream);
+      if (!p || tttc_cuda_zero_async(p, 4 * n, at.stream)) {
+        error = tttc_cuda_last_error();
+        tttc_cuda_free_async(p, at.stream);
+        return false;
+      }
+      deviceParts.ptrs.push_back(part[j] = static_cast<float *>(p));
     }
   std::vector<size_t> offset(cu.size(), 0);
   for (size_t i = 0; i < N; ++i)
@@ -278,22 +308,33 @@ bool runBackwardVarlen(CompiledLayer &l, const std::vector<Tensor> &inputs,
                             g = views(grads, pg, cu, i);
         for (size_t j = 0; j < grads.size(); ++j)
           if (pg.parts[j] == Part::Summed)
-            g[j].data = part[i][j].data();
+            g[j].data = part[j] + i * size_t(elements(grads[j].shape));
         const void *s = saved ? static_cast<const char *>(saved) + offset[i] : nullptr;
+        size_t bytes = saved ? offset[i + 1] - offset[i] : 0;
         std::string err;
-        if (!l.runBackward(in, s, saved ? offset[i + 1] - offset[i] : 0, cot, g, err))
+        if (!(at.device ? l.runBackwardOnDevice(in, s, bytes, cot, g, at.stream, err)
+                        : l.runBackward(in, s, bytes, cot, g, err)))
           return where(cu, i) + err;
         return "";
       }, error))
     return false;
-  for (size_t j = 0; j < grads.size(); ++j)
-    if (pg.parts[j] == Part::Summed) {
-      float *acc = static_cast<float *>(grads[j].data);
-      std::memset(acc, 0, part[0][j].size() * sizeof(float));
-      for (size_t i = 0; i < N; ++i)
-        for (size_t e = 0; e < part[i][j].size(); ++e)
-          acc[e] += part[i][j][e];
+  for (size_t j = 0; j < grads.size(); ++j) {
+    if (pg.parts[j] != Part::Summed)
+      continue;
+    auto *acc = static_cast<float *>(grads[j].data);
+    size_t n = size_t(elements(grads[j].shape));
+    if (at.device) {
+      if (tttc_cuda_sum_rows(acc, part[j], int64_t(N), int64_t(n), at.stream)) {
+        error = tttc_cuda_last_error();
+        return false;
+      }
+      continue;
     }
+    std::memset(acc, 0, n * sizeof(float));
+    for (size_t i = 0; i < N; ++i)
+      for (size_t e = 0; e < n; ++e)
+        acc[e] += part[j][i * n + e];
+  }
   return true;
 }
 

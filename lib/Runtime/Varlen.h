@@ -10,7 +10,9 @@
 // data): the same code as an unpacked run of that sequence, so a packed
 // batch gives bit for bit what its sequences give one by one. On the cpu
 // target the sequences run concurrently over the layer's threads
-// (cpu-threads); summed gradients are added in sequence order.
+// (cpu-threads); summed gradients are added in sequence order. On target
+// cuda the buffers may be device memory (the sequences' launches one after
+// another on the caller's stream).
 //
 //===----------------------------------------------------------------------===//
 #ifndef TTTC_LIB_RUNTIME_VARLEN_H
@@ -35,20 +37,28 @@ bool checkSeqlens(const CompiledLayer &l, const std::vector<Tensor> &inputs,
 /// Bytes the training forward of a packed batch saves: the sequences'
 /// savedBytes(1, length, H), one after another.
 size_t savedBytesVarlen(const CompiledLayer &l, const std::vector<int64_t> &cu, int64_t H);
+/// Where a packed batch's buffers are: host memory, or (target cuda)
+/// device memory whose launches go on `stream`.
+struct Placement {
+  bool device = false;
+  void *stream = nullptr;
+};
 bool runVarlen(CompiledLayer &l, const std::vector<Tensor> &inputs,
                const std::vector<Tensor> &outputs, const std::vector<int64_t> &cu,
-               std::string &error);
+               std::string &error, Placement at = {});
 /// `saved`: null for a plain forward.
 bool runForwardTrainVarlen(CompiledLayer &l, const std::vector<Tensor> &inputs,
                            const std::vector<Tensor> &outputs, const std::vector<int64_t> &cu,
-                           void *saved, size_t savedBytes, std::string &error);
+                           void *saved, size_t savedBytes, std::string &error,
+                           Placement at = {});
 /// Per-token and per-sequence gradients are written in place; those of
 /// parameters, position inputs and shared initial states are summed over
-/// the sequences (in order).
+/// the sequences (in order; on the device by tttc_cuda_sum_rows, the same
+/// order).
 bool runBackwardVarlen(CompiledLayer &l, const std::vector<Tensor> &inputs,
                        const std::vector<int64_t> &cu, const void *saved, size_t savedBytes,
                        const std::vector<Tensor> &cotangents, const std::vector<Tensor> &grads,
-                       std::string &error);
+                       std::string &error, Placement at = {});
 
 } // namespace tttc
 

@@ -227,6 +227,28 @@ def test_graphs_keep_the_layer_as_one_operator_per_direction():
             assert torch.equal(a, b), mode
 
 
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="CUDA tensors need a GPU "
+                    "(torch.cuda.is_available() is False)")
+@pytest.mark.parametrize("spec", list(SPECS))
+def test_cuda_packed_batch_equals_the_cpu_one(spec):  # pragma: no cover - no GPU in CI
+    """cu_seqlens on CUDA tensors (a launch per sequence on the cuda
+    target): outputs and gradients against the same packed batch on the CPU."""
+    cu = [0, 5, 22, 23, 32]
+    x = inputs(spec, 1, cu[-1], 2, seed=34)
+    res = {}
+    for device in ("cpu", "cuda"):
+        leaves = {n: t.clone().to(device).requires_grad_() for n, t in x.items()}
+        outs = tt.run(layer(spec), cu_seqlens=torch.tensor(cu), **leaves)
+        g = torch.Generator().manual_seed(35)
+        cots = {n: torch.randn(o.shape, generator=g).to(device) for n, o in outs.items()}
+        sum((outs[n] * cots[n]).sum() for n in outs).backward()
+        res[device] = ({n: o.detach().cpu() for n, o in outs.items()},
+                       {n: t.grad.cpu() for n, t in leaves.items()})
+    for (a, b), tol in zip(zip(res["cuda"], res["cpu"]), (1e-5, 1e-4)):  # outputs, grads
+        for n in b:
+            assert rel(a[n], b[n]) <= tol, (n, rel(a[n], b[n]))
+
+
 def test_meta_tensors_give_the_output_shapes():
     spec = "gated_delta"
     x = inputs(spec, 3, 21, 2, seed=32)

@@ -157,9 +157,11 @@ class Compiled:
     # Runs on raw pointers: lists of (name, pointer, shape) ------------------
     def run(self, inputs, outputs, stream=None, cu_seqlens=None):
         ti, to = _capi.TensorList(inputs), _capi.TensorList(outputs)
-        if cu_seqlens is not None:
-            if self.target == "cuda":
-                raise TTTCError("packed batches (cu_seqlens) run on the cpu targets so far")
+        if cu_seqlens is not None and self.target == "cuda":
+            rc = self._lib.tttc_run_varlen_cuda(self._h, ti.array, ti.n, to.array, to.n,
+                                                _capi.offsets(cu_seqlens), len(cu_seqlens) - 1,
+                                                ctypes.c_void_p(stream or 0))
+        elif cu_seqlens is not None:
             rc = self._lib.tttc_run_varlen(self._h, ti.array, ti.n, to.array, to.n,
                                            _capi.offsets(cu_seqlens), len(cu_seqlens) - 1)
         elif self.target == "cuda":
@@ -176,8 +178,10 @@ class Compiled:
         ti, to = _capi.TensorList(inputs), _capi.TensorList(outputs)
         sp = ctypes.c_void_p(saved_ptr)
         if cu_seqlens is not None and self.target == "cuda":
-            raise TTTCError("packed batches (cu_seqlens) run on the cpu targets so far")
-        if self.target == "cuda":
+            rc = self._lib.tttc_run_train_varlen_cuda(
+                self._h, ti.array, ti.n, to.array, to.n, _capi.offsets(cu_seqlens),
+                len(cu_seqlens) - 1, sp, saved_bytes, ctypes.c_void_p(stream or 0))
+        elif self.target == "cuda":
             rc = self._lib.tttc_run_train_cuda(self._h, ti.array, ti.n, to.array, to.n, sp,
                                                saved_bytes, ctypes.c_void_p(stream or 0))
         elif cu_seqlens is not None:
@@ -195,8 +199,10 @@ class Compiled:
                       _capi.TensorList(grads))
         sp = ctypes.c_void_p(saved_ptr)
         if cu_seqlens is not None and self.target == "cuda":
-            raise TTTCError("packed batches (cu_seqlens) run on the cpu targets so far")
-        if self.target == "cuda":
+            rc = self._lib.tttc_run_backward_varlen_cuda(
+                self._h, ti.array, ti.n, _capi.offsets(cu_seqlens), len(cu_seqlens) - 1, sp,
+                saved_bytes, tc.array, tc.n, tg.array, tg.n, ctypes.c_void_p(stream or 0))
+        elif self.target == "cuda":
             rc = self._lib.tttc_run_backward_cuda(self._h, ti.array, ti.n, sp, saved_bytes,
                                                   tc.array, tc.n, tg.array, tg.n,
                                                   ctypes.c_void_p(stream or 0))

@@ -112,10 +112,45 @@ int main(int argc, char **argv) {
                                     1, nullptr));
       break;
     }
+  // A packed batch of two sequences (tokens [0, 7) and [7, T)) on device
+  // buffers: [1, T, H, ...] per-token tensors, [2, H, ...] final states.
+  if (B == 2 && T > 7) {
+    const int64_t cu[] = {0, 7, T};
+    Buffers pin, pout, pcot, pgrad;
+    allocate(l, false, 1, T, H, pin);
+    allocate(l, true, 1, T, H, pout);
+    allocate(l, true, 1, T, H, pcot);
+    allocate(l, false, 1, T, H, pgrad);
+    for (Buffers *b : {&pout, &pcot})
+      for (size_t i = 0; i < b->shapes.size(); ++i)
+        if (tttc_output_kind(l, int(i)) == TTTC_STATE_FINAL) {
+          b->shapes[i][0] = 2;
+          tttc_cuda_free_device(b->tensors[i].data);
+          b->tensors[i].data = tttc_cuda_alloc_device(bytesOf(b->shapes[i]));
+        }
+    int64_t pbytes = tttc_saved_bytes_varlen(l, cu, 2, H);
+    void *psaved = tttc_cuda_alloc_device(size_t(pbytes));
+    std::printf("packed saved %lld bytes\n", (long long)pbytes);
+    std::fflush(stdout);
+    report("packed train", tttc_run_train_varlen_cuda(l, pin.tensors.data(), nIn,
+                                                      pout.tensors.data(), nOut, cu, 2, psaved,
+                                                      pbytes, nullptr));
+    report("packed backward",
+           tttc_run_backward_varlen_cuda(l, pin.tensors.data(), nIn, cu, 2, psaved, pbytes,
+                                         pcot.tensors.data(), nOut, pgrad.tensors.data(), nIn,
+                                         nullptr));
+    const int64_t bad[] = {0, 7, T + 1};
+    report("packed bad offsets", tttc_run_varlen_cuda(l, pin.tensors.data(), nIn,
+                                                      pout.tensors.data(), nOut, bad, 2,
+                                                      nullptr));
+  }
   o.target = "cpu";
   tttc_layer *cpu = tttc_compile_file(argv[1], &o);
   report("cpu layer", tttc_run_train_cuda(cpu, in.tensors.data(), nIn, out.tensors.data(), nOut,
                                           saved, savedBytes, nullptr));
+  const int64_t cu1[] = {0, T};
+  report("cpu layer, packed", tttc_run_varlen_cuda(cpu, in.tensors.data(), 1, nullptr, 0, cu1, 1,
+                                                   nullptr));
   o.target = "cuda";
   o.options = nullptr;
   tttc_layer *fwd = tttc_compile_file(argv[1], &o);
