@@ -11,9 +11,7 @@
 #include "llvm/IR/LLVMContext.h"
 #include "llvm/IR/Module.h"
 
-#include <algorithm>
 #include <fstream>
-#include <sstream>
 #include <set>
 #include <sstream>
 
